@@ -1,0 +1,201 @@
+"""Static analysis behind a NameError: where (if anywhere) the missing name is bound.
+
+The runtime says *that* ``model`` was missing on line 25; the source says *why*: it is never assigned,
+assigned only later, assigned only inside a function, or the result of ``build_model()`` was thrown away.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Binding:
+    line: int
+    kind: str  # assignment, import, def, class, for, with, except, parameter, walrus, global
+    scope: str  # "module" or the function's name
+    conditional: str | None = None  # the enclosing block at module level: if, try, for, while, with
+
+
+@dataclass
+class DiscardedCall:
+    line: int
+    function: str  # a function of the learner's that returns a value, called as a bare statement
+
+
+@dataclass
+class NameAnalysis:
+    name: str
+    line: int | None
+    bindings: list[Binding] = field(default_factory=list)
+    discarded_calls: list[DiscardedCall] = field(default_factory=list)
+    similar: list[str] = field(default_factory=list)
+    summary: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _BindingCollector(ast.NodeVisitor):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.bindings: list[Binding] = []
+        self.all_names: set[str] = set()
+        self.returning_functions: set[str] = set()
+        self.bare_calls: list[DiscardedCall] = []
+        self._scope: list[str] = []
+        self._blocks: list[str] = []
+
+    def _bind(self, name: str, line: int, kind: str) -> None:
+        self.all_names.add(name)
+        if name == self.name:
+            scope = self._scope[-1] if self._scope else "module"
+            conditional = self._blocks[-1] if (self._blocks and not self._scope) else None
+            self.bindings.append(Binding(line, kind, scope, conditional))
+
+    def _visit_function(self, node) -> None:
+        self._bind(node.name, node.lineno, "def")
+        if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node)) and not self._scope:
+            self.returning_functions.add(node.name)
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+            self._scope.append(node.name)
+            self._bind(arg.arg, node.lineno, "parameter")
+            self._scope.pop()
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._scope.append(node.name)
+        for statement in node.body:
+            self.visit(statement)
+        self._scope.pop()
+
+    visit_FunctionDef = _visit_function
+    visit_AsyncFunctionDef = _visit_function
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._scope.append("<lambda>")
+        self.generic_visit(node)
+        self._scope.pop()
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._bind(node.name, node.lineno, "class")
+        self._scope.append(node.name)
+        self.generic_visit(node)
+        self._scope.pop()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._bind(node.id, node.lineno, "assignment")
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._bind(node.target.id, node.lineno, "walrus")
+        self.visit(node.value)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._bind(alias.asname or alias.name.split(".")[0], node.lineno, "import")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self._bind(alias.asname or alias.name, node.lineno, "import")
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            if name == self.name:
+                scope = self._scope[-1] if self._scope else "module"
+                self.bindings.append(Binding(node.lineno, "global", scope))
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self._bind(node.name, node.lineno, "except")
+        self._block("try", node)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        call = node.value
+        if not self._scope and isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+            self.bare_calls.append(DiscardedCall(node.lineno, call.func.id))
+        self.generic_visit(node)
+
+    def _block(self, kind: str, node: ast.AST) -> None:
+        self._blocks.append(kind)
+        self.generic_visit(node)
+        self._blocks.pop()
+
+    def visit_If(self, node: ast.If) -> None:
+        self._block("if", node)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._block("try", node)
+
+    visit_TryStar = visit_Try
+
+    def visit_For(self, node: ast.For) -> None:
+        self._block("for", node)
+
+    def visit_While(self, node: ast.While) -> None:
+        self._block("while", node)
+
+    def visit_With(self, node: ast.With) -> None:
+        self._block("with", node)
+
+
+def analyze_name_error(source: str, name: str, line: int | None) -> NameAnalysis:
+    """Explain a NameError for ``name`` raised on ``line`` from the program's source alone."""
+    analysis = NameAnalysis(name=name, line=line)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        analysis.summary = f"`{name}` is not defined at line {line}."
+        return analysis
+    collector = _BindingCollector(name)
+    collector.visit(tree)
+    analysis.bindings = sorted(collector.bindings, key=lambda b: b.line)
+    analysis.discarded_calls = [c for c in collector.bare_calls if c.function in collector.returning_functions]
+    candidates = (collector.all_names | set(dir(builtins))) - {name}
+    analysis.similar = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
+    analysis.summary = summarize(analysis)
+    return analysis
+
+
+def summarize(analysis: NameAnalysis) -> str:
+    name, line = analysis.name, analysis.line
+    at = f" on line {line}" if line else ""
+    module_level = [b for b in analysis.bindings if b.scope == "module" and b.kind != "global"]
+    in_functions = [b for b in analysis.bindings if b.scope != "module" and b.kind != "global"]
+    parts: list[str] = []
+    if not analysis.bindings:
+        parts.append(f"`{name}` is used{at} but never assigned or imported anywhere in your code.")
+    elif module_level and line is not None and all(b.line > line for b in module_level):
+        first = module_level[0]
+        parts.append(
+            f"`{name}` is used{at}, but the first line that assigns it at module level is line "
+            f"{first.line}, which runs later. Python runs a script top to bottom."
+        )
+    elif module_level:
+        lines = ", ".join(str(b.line) for b in module_level)
+        blocks = sorted({b.conditional for b in module_level if b.conditional})
+        where = f" inside a `{'`/`'.join(blocks)}` block" if blocks else ""
+        parts.append(
+            f"`{name}` is assigned on line {lines}{where}, but that assignment had not happened by the "
+            f"time line {line} ran."
+        )
+    elif in_functions:
+        functions = sorted({b.scope for b in in_functions})
+        names = ", ".join(f"`{f}()`" for f in functions)
+        parts.append(
+            f"`{name}` is assigned only inside {names}. A name assigned in a function is local to it and "
+            "is gone when the function returns; return it and assign the result at module level."
+        )
+    for call in analysis.discarded_calls if not module_level else []:
+        if line is None or call.line < line:
+            parts.append(
+                f"Line {call.line} calls `{call.function}()`, which returns a value, but the result is not "
+                f"kept: write `{name} = {call.function}()`."
+            )
+            break
+    if analysis.similar:
+        parts.append(f"Did you mean `{analysis.similar[0]}`?")
+    return " ".join(parts)

@@ -1,0 +1,189 @@
+"""Grade a learner's program against a lesson: run every case in the sandbox, apply the checks."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tutor import settings
+from tutor.checks import CheckResult, run_check
+from tutor.isolation import Limits
+from tutor.lessons import Case, CaseFile, Lesson
+from tutor.results import RunResult
+from tutor.runner import EventCallback, RunRequest, run_program
+
+VERDICT_VERSION = 1
+SOURCE_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+PREDICT_SAMPLES = 16
+_fixture_lock = threading.Lock()
+
+
+class GraderError(Exception):
+    """Grading could not happen (a broken fixture, no sandbox): never the learner's fault."""
+
+
+@dataclass
+class CaseVerdict:
+    case: str
+    title: str
+    passed: bool
+    checks: list[CheckResult]
+    result: RunResult | None  # None: not run, because an earlier case showed the code cannot run
+
+    def to_dict(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "id": self.case,
+            "title": self.title,
+            "passed": self.passed,
+            "checks": [vars(check) for check in self.checks],
+            "termination": str(result.termination) if result else "not_run",
+            "duration_s": result.duration_s if result else 0.0,
+            "detail": result.detail if result else "not run: the code cannot run at all",
+            "result": result.to_dict() if result else None,
+        }
+
+
+@dataclass
+class Verdict:
+    lesson: str
+    passed: bool
+    cases: list[CaseVerdict]
+    grader_error: str | None = None
+    checks: list[CheckResult] = field(default_factory=list)  # every case's checks, in order
+
+    @property
+    def first_error(self) -> dict[str, Any] | None:
+        for case in self.cases:
+            error = case.result.error if case.result else None
+            if error is not None:
+                return {"type": error.type, "name": error.name, "line": error.line, "message": error.message,
+                        "case": case.case}
+        return None
+
+    @property
+    def dataset(self) -> str | None:
+        return next((case.result.dataset for case in self.cases if case.result and case.result.dataset), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": VERDICT_VERSION,
+            "lesson": self.lesson,
+            "passed": self.passed,
+            "checks": [vars(check) for check in self.checks],
+            "error": self.first_error,
+            "dataset": self.dataset,
+            "grader_error": self.grader_error,
+            "cases": [case.to_dict() for case in self.cases],
+        }
+
+
+def grade_source(
+    lesson: Lesson,
+    source: str | bytes,
+    on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
+    limits: Limits | None = None,
+) -> Verdict:
+    """Run ``source`` on every case of ``lesson`` and judge it. Learner errors are in the checks;
+    problems of the grader itself are in ``grader_error`` and the verdict does not pass."""
+    limits = limits or Limits(wall_s=lesson.time_s)
+    cases: list[CaseVerdict] = []
+    all_checks: list[CheckResult] = []
+    grader_error = None
+    skip_reason: str | None = None
+    for case in lesson.cases:
+        if skip_reason is not None or (cancel is not None and cancel.is_set()):
+            checks = [CheckResult(spec.kind, False, skip_reason or "Not run: stopped.", case.id)
+                      for spec in lesson.checks_for(case)]
+            cases.append(CaseVerdict(case.id, case.title, False, checks, None))
+            all_checks += checks
+            continue
+        if on_event is not None:
+            on_event({"type": "case", "case": case.id, "title": case.title})
+        try:
+            files = prepare_case_files(case.files)
+        except GraderError as exc:
+            grader_error = str(exc)
+            break
+        request = RunRequest(source, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
+        result = run_program(request, on_event=on_event, cancel=cancel)
+        if result.termination.is_infrastructure:
+            grader_error = result.detail
+        checks = [run_check(spec, result, lesson.model_name, case.id) for spec in lesson.checks_for(case)]
+        cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
+        all_checks += checks
+        if result.error is not None and result.error.type in SOURCE_ERRORS:
+            skip_reason = f"Not run: your code has a {result.error.type} on line {result.error.line}."
+        if grader_error:
+            break
+    passed = grader_error is None and len(cases) == len(lesson.cases) and all(case.passed for case in cases)
+    return Verdict(lesson.id, passed, cases, grader_error, all_checks)
+
+
+def prepare_case_files(files: tuple[CaseFile, ...]) -> dict[str, bytes]:
+    prepared = {}
+    for case_file in files:
+        if case_file.content is not None:
+            prepared[case_file.name] = case_file.content.encode("utf-8")
+        elif case_file.copy is not None:
+            prepared[case_file.name] = case_file.copy.read_bytes()
+        elif case_file.generate is not None:
+            prepared[case_file.name] = generate_fixture(case_file.generate, case_file.name).read_bytes()
+    return prepared
+
+
+def generate_fixture(script: Path, name: str) -> Path:
+    """Run a lesson's fixture script (teacher-written, trusted) once; cache the file it writes.
+
+    The cache key covers the script and the Python/Keras install, so a new Keras makes a new file."""
+    script_bytes = script.read_bytes()
+    key = hashlib.sha256(script_bytes + name.encode() + sys.prefix.encode() + _keras_version().encode()).hexdigest()
+    target = settings.fixtures_dir() / key[:16] / name
+    with _fixture_lock:
+        if target.is_file():
+            return target
+        with tempfile.TemporaryDirectory(dir=settings.fixtures_dir()) as work:
+            try:
+                completed = subprocess.run(
+                    [sys.executable, "-I", "-B", str(script)], cwd=work, capture_output=True, text=True,
+                    timeout=300, env=_fixture_env(work),
+                )
+            except subprocess.TimeoutExpired:
+                raise GraderError(f"fixture script {script} took longer than 300 s") from None
+            produced = Path(work) / name
+            if completed.returncode != 0 or not produced.is_file():
+                raise GraderError(
+                    f"fixture script {script} did not produce {name} (exit {completed.returncode}): "
+                    f"{completed.stderr[-1500:]}"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(produced), target)
+    return target
+
+
+def _keras_version() -> str:
+    # Read from package metadata: importing keras here would pull TensorFlow into the server.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras")
+    except PackageNotFoundError:
+        return "none"
+
+
+def _fixture_env(work: str) -> dict[str, str]:
+    from tutor.isolation import sandbox_env
+
+    return sandbox_env(work)
+
+
+def case_by_id(lesson: Lesson, case_id: str | None) -> Case:
+    return next((case for case in lesson.cases if case.id == case_id), lesson.cases[0])

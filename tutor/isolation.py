@@ -1,0 +1,219 @@
+"""How a sandbox process is started: the command line around ``python harness.py``.
+
+Two levels (see ../shared/notes/sandbox.md for what was measured on this machine kind):
+- ``strict``: bubblewrap — new namespaces (no network at all), only the Python install, the venv, the
+  harness, the run's files and the dataset bound read-only, a size-capped tmpfs home and /tmp, and, when
+  we are root, the learner's code runs as an unprivileged uid of its own.
+- ``basic``: process limits only, for one learner on their own computer.
+``auto`` picks strict when bubblewrap works here, else basic.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+SANDBOX_HOME = "/home/learner"
+SANDBOX_CASE_DIR = "/run/tutor/case"
+SANDBOX_HARNESS = "/run/tutor/harness.py"
+SANDBOX_DATA_DIR = "/run/tutor/data"
+HARNESS_PATH = Path(__file__).with_name("harness.py")
+
+
+class Level(enum.StrEnum):
+    STRICT = "strict"
+    BASIC = "basic"
+
+
+class IsolationError(RuntimeError):
+    """The requested isolation level cannot be had on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-run limits. Sizes in MiB."""
+
+    wall_s: float = 120.0
+    memory_mb: int = 3072  # RLIMIT_DATA: TensorFlow trains under it, a runaway hits it
+    processes: int = 256  # threads count too; TensorFlow uses a few dozen
+    file_size_mb: int = 64
+    disk_mb: int = 256  # the size of the home tmpfs (strict only)
+    tmp_mb: int = 64
+    open_files: int = 256
+    output_kb: int = 1024  # stdout + stderr kept; more stops the run
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A ready command plus where, inside it, the harness finds its files."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    level: Level
+    learner_dir: str  # the working folder as the harness sees it
+    case_dir: str
+    dataset_path: str | None
+
+
+@functools.cache
+def bubblewrap_works() -> bool:
+    """True when bwrap is installed and can create its namespaces here (a real try, cached)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    argv = [bwrap, *namespace_flags(), "--ro-bind", "/", "/", "--", "/bin/true"]
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def resolve_level(requested: str) -> Level:
+    requested = (requested or "auto").lower()
+    if requested == "basic":
+        return Level.BASIC
+    if requested not in ("auto", "strict"):
+        raise IsolationError(f"unknown sandbox level {requested!r}: use strict, basic or auto")
+    if bubblewrap_works():
+        return Level.STRICT
+    if requested == "strict":
+        raise IsolationError(
+            "sandbox level 'strict' needs bubblewrap, which is missing or cannot create namespaces here. "
+            "Install it (Debian/Ubuntu: `apt-get install bubblewrap`) or set TUTOR_SANDBOX=basic for "
+            "single-learner use."
+        )
+    return Level.BASIC
+
+
+def namespace_flags() -> list[str]:
+    if os.geteuid() == 0:
+        # As root, no user namespace: we drop to a plain uid inside instead (a root-made user namespace
+        # would keep root's powers over what is bound).
+        return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    return ["--unshare-all"]
+
+
+def sandbox_env(home: str) -> dict[str, str]:
+    """A clean environment: nothing of the server's (no secrets, no proxies)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "KERAS_HOME": os.path.join(home, ".keras"),
+        "KERAS_BACKEND": "tensorflow",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",  # silences the oneDNN notice and trims peak memory
+        "CUDA_VISIBLE_DEVICES": "",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def limit_prefix(limits: Limits) -> list[str]:
+    """prlimit rather than preexec_fn: the server is threaded, and preexec_fn can deadlock there."""
+    mib = 1024 * 1024
+    return [
+        shutil.which("prlimit") or "prlimit",
+        f"--data={limits.memory_mb * mib}",
+        f"--fsize={limits.file_size_mb * mib}",
+        f"--nofile={limits.open_files}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        # A loose backstop only: TensorFlow's threads burn CPU time faster than wall time.
+        f"--cpu={int(limits.wall_s * 8) + 30}",
+        "--",
+    ]
+
+
+def python_argv(harness: str) -> list[str]:
+    return [sys.executable, "-I", "-u", "-B", harness]
+
+
+def build_launch(level: Level, limits: Limits, stage_dir: Path, work_dir: Path, dataset: Path | None, uid: int) -> Launch:
+    """The command for one run. stage_dir holds main.py and the case's files (read-only to the run)."""
+    if level is Level.BASIC:
+        return Launch(
+            argv=[*limit_prefix(limits), *python_argv(str(HARNESS_PATH))],
+            env=sandbox_env(str(work_dir)),
+            cwd=str(work_dir),
+            level=level,
+            learner_dir=str(work_dir),
+            case_dir=str(stage_dir),
+            dataset_path=str(dataset) if dataset else None,
+        )
+    binds: list[tuple[str, str]] = []
+    for source in python_roots():
+        binds.append((source, source))
+    binds.append((str(HARNESS_PATH), SANDBOX_HARNESS))
+    binds.append((str(stage_dir), SANDBOX_CASE_DIR))
+    dataset_path = None
+    if dataset is not None:
+        dataset_path = f"{SANDBOX_DATA_DIR}/{dataset.name}"
+        binds.append((str(dataset.resolve()), dataset_path))
+    mib = 1024 * 1024
+    argv = [shutil.which("bwrap") or "bwrap", *namespace_flags(), "--die-with-parent", "--new-session"]
+    argv += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+    for top in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for etc_file in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
+        if os.path.exists(etc_file):
+            argv += ["--ro-bind", etc_file, etc_file]
+    created: set[str] = {"/", "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc", "/dev", "/etc"}
+    for source, dest in binds:
+        argv += parent_dirs(dest, created)
+        argv += ["--ro-bind", source, dest]
+    argv += ["--perms", "1777", "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp"]
+    argv += parent_dirs(SANDBOX_HOME, created)
+    argv += ["--perms", "0777", "--size", str(limits.disk_mb * mib), "--tmpfs", SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+    argv.append("--")
+    if os.geteuid() == 0:
+        argv += [
+            shutil.which("setpriv") or "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+        ]
+    argv += python_argv(SANDBOX_HARNESS)
+    return Launch(
+        argv=[*limit_prefix(limits), *argv],
+        env=sandbox_env(SANDBOX_HOME),
+        cwd=str(work_dir),
+        level=level,
+        learner_dir=SANDBOX_HOME,
+        case_dir=SANDBOX_CASE_DIR,
+        dataset_path=dataset_path,
+    )
+
+
+def parent_dirs(dest: str, created: set[str]) -> list[str]:
+    """bwrap makes missing parents mode 0700, which an unprivileged uid cannot enter: make them 0755."""
+    args: list[str] = []
+    for parent in reversed(PurePosixPath(dest).parents):
+        name = str(parent)
+        if name not in created:
+            created.add(name)
+            args += ["--perms", "0755", "--dir", name]
+    return args
+
+
+def python_roots() -> list[str]:
+    """Folders the interpreter needs: its install and the venv (resolved, since the venv links into it)."""
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    executable = os.path.realpath(sys.executable)
+    if not any(executable.startswith(root + os.sep) for root in roots):
+        roots.add(os.path.dirname(os.path.dirname(executable)))
+    # Skip anything already under /usr (bound as a whole).
+    return sorted(root for root in roots if not (root == "/usr" or root.startswith("/usr/")))

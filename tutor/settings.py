@@ -1,0 +1,45 @@
+"""Settings from the environment, with defaults that fit a 2-core classroom machine.
+
+Every setting has one env var (``TUTOR_*``) so a teacher can set it in a shell or a service file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def sandbox_level() -> str:
+    """strict, basic or auto (default)."""
+    return os.environ.get("TUTOR_SANDBOX", "auto")
+
+
+def lessons_dir() -> Path:
+    return Path(os.environ.get("TUTOR_LESSONS_DIR", PROJECT_ROOT / "lessons"))
+
+
+def solutions_dir() -> Path:
+    return Path(os.environ.get("TUTOR_SOLUTIONS_DIR", PROJECT_ROOT / "solutions"))
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("TUTOR_VAR_DIR", PROJECT_ROOT / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runs_dir() -> Path:
+    """Where each run's temporary folders live; only the server's user may list it."""
+    path = Path(os.environ.get("TUTOR_RUNS_DIR", Path(tempfile.gettempdir()) / "tutor-runs"))
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o711)
+    return path
+
+
+def fixtures_dir() -> Path:
+    path = var_dir() / "fixtures"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
