@@ -34,6 +34,8 @@ class NameAnalysis:
     discarded_calls: list[DiscardedCall] = field(default_factory=list)
     similar: list[str] = field(default_factory=list)
     summary: str = ""
+    function: str | None = None
+    unbound_local: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,9 +144,12 @@ class _BindingCollector(ast.NodeVisitor):
         self._block("with", node)
 
 
-def analyze_name_error(source: str, name: str, line: int | None) -> NameAnalysis:
-    """Explain a NameError for ``name`` raised on ``line`` from the program's source alone."""
-    analysis = NameAnalysis(name=name, line=line)
+def analyze_name_error(
+    source: str, name: str, line: int | None, function: str | None = None, unbound_local: bool = False
+) -> NameAnalysis:
+    """Explain a NameError for ``name`` raised on ``line`` (inside ``function``, if given) from the
+    program's source alone. ``unbound_local``: it was an UnboundLocalError."""
+    analysis = NameAnalysis(name=name, line=line, function=function, unbound_local=unbound_local)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -166,6 +171,13 @@ def summarize(analysis: NameAnalysis) -> str:
     module_level = [b for b in analysis.bindings if b.scope == "module" and b.kind != "global"]
     in_functions = [b for b in analysis.bindings if b.scope != "module" and b.kind != "global"]
     parts: list[str] = []
+    local = [b for b in in_functions if b.scope == analysis.function and b.kind != "parameter"]
+    if analysis.unbound_local and local:
+        return (
+            f"`{name}` is assigned inside `{analysis.function}()` (line {local[0].line}), so Python treats it "
+            f"as a local variable of the whole function, and line {line} reads it before that assignment. "
+            "Give the local a different name, or pass the value in as a parameter."
+        )
     if not analysis.bindings:
         parts.append(f"`{name}` is used{at} but never assigned or imported anywhere in your code.")
     elif module_level and line is not None and all(b.line > line for b in module_level):

@@ -132,7 +132,10 @@ def ensure_dataset() -> Dataset:
     real = data_dir / REAL_FILENAME
     real_rejected = False
     if real.is_file():
-        actual = _cached_sha256(real)
+        try:
+            actual: str | None = _cached_sha256(real)
+        except OSError:  # unreadable (permissions, vanished): as unusable as a wrong hash
+            actual = None
         if actual == MNIST_SHA256:  # module global read at call time, on purpose (tests patch it)
             return _real_dataset(real, actual)
         real_rejected = True
@@ -208,7 +211,10 @@ def import_real(src: Path) -> Dataset:
 
 
 def fetch_real(url: str = MNIST_URL, timeout_s: float = 30) -> Dataset:
-    advice = "On a machine without internet, copy mnist.npz from elsewhere and run `python -m tutor data import PATH`."
+    advice = (
+        "On a machine without internet, copy mnist.npz from elsewhere and run "
+        "`python -m tutor data import PATH`."
+    )
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return _install_real(response, origin=url)
@@ -362,8 +368,10 @@ def _expand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each original under ``copies`` distinct shifts, the smallest shifts first.
 
-    Preferring small shifts keeps the set close to MNIST's own spread of positions (uniform shifts of up to
-    2 pixels made it markedly harder than the real data set for simple models). The original itself is
+    MNIST digits are centred by centre of mass, so large shifts make the set harder than the real one for
+    position-sensitive models: drawing the shifts uniformly from {-2..2}² gave a linear least-squares
+    classifier 0.70 test accuracy, smallest-first 0.78 (published linear results on real MNIST: ~0.85-0.88);
+    a numpy copy of the article's Dense(64) net, 5 epochs, got ~0.96 either way. The original itself is
     always one of the copies.
     """
     originals_per_class = len(labels) // NUM_CLASSES

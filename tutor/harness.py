@@ -25,6 +25,7 @@ import importlib.abc
 import inspect
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -222,7 +223,8 @@ def patch_fit(observer: Observer, model_class) -> None:
             raise
         wanted = epochs - initial_epoch if isinstance(epochs, int) and isinstance(initial_epoch, int) else None
         completed = wanted is not None and callback.epochs_done == wanted
-        observer.fitted.add(self)
+        if callback.epochs_done > 0:
+            observer.fitted.add(self)
         observer.send("fit_end", fit=index, epochs_run=callback.epochs_done, completed=completed, error=None)
         return history
 
@@ -346,13 +348,24 @@ def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -
         "function": None if frame_kind == "module" else function,
         "traceback": text[-20000:],
         "is_name_error": isinstance(exc, NameError),
-        "name": getattr(exc, "name", None) if isinstance(exc, NameError) else None,
+        "name": missing_name(exc),
         "module_names": describe_names(namespace),
     }
     context = exc.__context__ or exc.__cause__
     if context is not None:
         info["context"] = {"type": type(context).__name__, "message": _safe_str(context)}
     return info
+
+
+def missing_name(exc: BaseException) -> str | None:
+    """The name a NameError is about (UnboundLocalError carries it only in its message)."""
+    if not isinstance(exc, NameError):
+        return None
+    name = getattr(exc, "name", None)
+    if name is None:
+        match = re.search(r"'([A-Za-z_][A-Za-z0-9_]*)'", _safe_str(exc))
+        name = match.group(1) if match else None
+    return name
 
 
 def _safe_str(obj) -> str:

@@ -167,7 +167,7 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
     if not 1 <= time_s <= 1800:
         raise LessonError(path, "limits.time_s", f"is {time_s}; use 1 to 1800 seconds")
     wrong = tuple(_wrong(path, i, item) for i, item in enumerate(reader.tables("wrong", required=False)))
-    _unique(path, "wrong", [variant.id for variant in wrong])
+    _unique(path, "wrong", [variant["id"] for variant in wrong])
     claims = tuple(_claim(path, i, item) for i, item in enumerate(reader.tables("claims", required=False)))
     _unique(path, "claims", [claim.id for claim in claims])
     hints = tuple(reader.texts("hints"))

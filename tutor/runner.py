@@ -287,7 +287,9 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest) -> 
         result.detail = f"Your program called sys.exit({result.exit_code}) before it finished."
     if result.error is not None and result.error.is_name_error and result.error.name:
         source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
-        result.error.analysis = analyze_name_error(source, result.error.name, result.error.line).to_dict()
+        error = result.error
+        analysis = analyze_name_error(source, error.name, error.line, error.function, error.type == "UnboundLocalError")
+        error.analysis = analysis.to_dict()
 
 
 def _describe_returncode(returncode: int | None) -> tuple[str | None, int | None]:

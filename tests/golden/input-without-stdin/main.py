@@ -1,0 +1,2 @@
+print("asking")
+answer = input("epochs? ")

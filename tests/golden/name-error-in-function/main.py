@@ -1,0 +1,6 @@
+def train():
+    return modle.fit()
+
+
+model = object()
+train()

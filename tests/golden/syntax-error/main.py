@@ -1,0 +1,2 @@
+model = build_model(
+print("never")

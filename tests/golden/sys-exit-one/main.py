@@ -1,0 +1,4 @@
+import sys
+
+print("giving up")
+sys.exit(1)

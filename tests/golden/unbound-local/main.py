@@ -1,0 +1,9 @@
+model = "global model"
+
+
+def train():
+    print(model)
+    model = "local"
+
+
+train()

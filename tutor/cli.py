@@ -1,0 +1,140 @@
+"""Command line: ``python -m tutor <command>``. Grade files, prove lessons, manage the MNIST data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tutor import data
+from tutor.lessons import load_lessons
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # check-lessons: a proof failed
+EXIT_USAGE = 2  # could not grade: bad arguments, unknown lesson, unreadable file
+EXIT_GRADER = 3  # could not grade: the grader or sandbox broke
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "sandbox", None):
+        os.environ["TUTOR_SANDBOX"] = args.sandbox
+    return args.handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tutor", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    grade = commands.add_parser("grade", help="grade a learner's file against a lesson")
+    grade.add_argument("path", type=Path)
+    grade.add_argument("--lesson", required=True, help="lesson id, e.g. assign-the-model")
+    grade.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    grade.add_argument("--sandbox", choices=["strict", "basic", "auto"])
+    grade.set_defaults(handler=command_grade)
+
+    check = commands.add_parser("check-lessons", help="prove every lesson (solution, starter, wrong variants)")
+    check.add_argument("ids", nargs="*", help="only these lesson ids")
+    check.add_argument("--jobs", type=int, default=2, help="sandboxes at a time (default 2)")
+    check.add_argument("--sandbox", choices=["strict", "basic", "auto"])
+    check.set_defaults(handler=command_check_lessons)
+
+    lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
+    lessons.set_defaults(handler=command_lessons)
+
+    data_parser = commands.add_parser("data", help="which MNIST is used; import or fetch the real one")
+    data_commands = data_parser.add_subparsers(required=True, metavar="ACTION")
+    data_commands.add_parser("status", help="show which dataset is active").set_defaults(handler=command_data_status)
+    importer = data_commands.add_parser("import", help="install a real mnist.npz you have (hash verified)")
+    importer.add_argument("path", type=Path)
+    importer.set_defaults(handler=command_data_import)
+    fetch = data_commands.add_parser("fetch", help="download the real mnist.npz (needs internet)")
+    fetch.set_defaults(handler=command_data_fetch)
+    return parser
+
+
+def command_grade(args: argparse.Namespace) -> int:
+    from tutor.grading import grade_source
+    from tutor.report import format_verdict
+
+    def fail(message: str, code: int) -> int:
+        if args.json:
+            print(json.dumps({"passed": False, "graded": False, "grader_error": message}))
+        else:
+            print(f"error: {message}", file=sys.stderr)
+        return code
+
+    lesson_set = load_lessons()
+    lesson = lesson_set.get(args.lesson)
+    if lesson is None:
+        broken = [str(e) for e in lesson_set.errors if e.path.stem == args.lesson]
+        known = ", ".join(item.id for item in lesson_set.lessons)
+        return fail(broken[0] if broken else f"no lesson {args.lesson!r} (known: {known})", EXIT_USAGE)
+    try:
+        source = args.path.read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read {args.path}: {exc.strerror}", EXIT_USAGE)
+    verdict = grade_source(lesson, source)
+    if args.json:
+        print(json.dumps(verdict.to_dict()))
+    else:
+        print(format_verdict(verdict))
+    return EXIT_GRADER if verdict.grader_error else EXIT_OK
+
+
+def command_check_lessons(args: argparse.Namespace) -> int:
+    from tutor.selftest import prove_lessons
+
+    lesson_set = load_lessons()
+    for error in lesson_set.errors:
+        print(f"BROKEN  {error}")
+    lessons = [lesson for lesson in lesson_set.lessons if not args.ids or lesson.id in args.ids]
+    unknown = set(args.ids) - {lesson.id for lesson in lessons}
+    if unknown:
+        print(f"error: unknown lesson id(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def report(proof) -> None:
+        print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {proof.detail}", flush=True)
+
+    proofs = prove_lessons(lessons, jobs=args.jobs, report=report)
+    failed = [proof for proof in proofs if not proof.passed]
+    print(f"{len(proofs) - len(failed)} passed, {len(failed)} failed ({len(lessons)} lessons)")
+    return EXIT_FAILED if failed or lesson_set.errors else EXIT_OK
+
+
+def command_lessons(args: argparse.Namespace) -> int:
+    lesson_set = load_lessons()
+    for lesson in lesson_set.lessons:
+        print(f"{lesson.id:<20} {lesson.title}")
+    for error in lesson_set.errors:
+        print(f"BROKEN  {error}")
+    return EXIT_FAILED if lesson_set.errors else EXIT_OK
+
+
+def command_data_status(args: argparse.Namespace) -> int:
+    print(data.format_status(data.get_dataset_status()))
+    return EXIT_OK
+
+
+def command_data_import(args: argparse.Namespace) -> int:
+    try:
+        dataset = data.import_real(args.path)
+    except data.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"installed {dataset.description} at {dataset.path}")
+    return EXIT_OK
+
+
+def command_data_fetch(args: argparse.Namespace) -> int:
+    try:
+        dataset = data.fetch_real()
+    except data.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"installed {dataset.description} at {dataset.path}")
+    return EXIT_OK

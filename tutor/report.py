@@ -1,0 +1,25 @@
+"""A verdict in plain text, for the command line."""
+
+from __future__ import annotations
+
+from tutor.grading import Verdict
+
+
+def format_verdict(verdict: Verdict) -> str:
+    lines = [f"Lesson {verdict.lesson}: {'PASSED' if verdict.passed else 'not passed yet'}"]
+    if verdict.grader_error:
+        lines.append(f"  The grader could not finish (not your code): {verdict.grader_error}")
+    for case in verdict.cases:
+        if len(verdict.cases) > 1:
+            lines.append(f"  Case {case.case} ({case.title}): {'passed' if case.passed else 'failed'}")
+        for check in case.checks:
+            lines.append(f"    [{'x' if check.passed else ' '}] {check.id}: {check.message}")
+    error = verdict.first_error
+    if error is not None:
+        traceback = next(c.result.error.traceback for c in verdict.cases if c.result and c.result.error)
+        lines.append("")
+        lines.append("Traceback of your program:")
+        lines += ["  " + line for line in traceback.rstrip().splitlines()]
+    if verdict.dataset:
+        lines.append(f"\nDataset: {verdict.dataset}")
+    return "\n".join(lines)
