@@ -176,9 +176,7 @@ def test_ensure_dataset_uses_a_verified_real_file(data_dir: Path, monkeypatch: p
     assert status.active is DatasetKind.REAL and status.real_verified
 
 
-def test_hash_cache_is_reused_and_invalidated_by_changes(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hash_cache_is_reused_and_invalidated_by_changes(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir.mkdir()
     real = data_dir / data.REAL_FILENAME
     monkeypatch.setattr(data, "MNIST_SHA256", write_fake_npz(real))
@@ -226,9 +224,7 @@ def test_import_real_rejects_wrong_hash_and_installs_nothing(tmp_path: Path, dat
     assert list(data_dir.iterdir()) == [], "nothing (not even a temp file) may be left"
 
 
-def test_import_real_installs_a_matching_file(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_import_real_installs_a_matching_file(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "mnist-copy.npz"
     monkeypatch.setattr(data, "MNIST_SHA256", write_fake_npz(src))
     dataset = data.import_real(src)
@@ -253,9 +249,7 @@ def test_fetch_real_unreachable_url_gives_offline_advice(data_dir: Path) -> None
     assert not (data_dir / data.REAL_FILENAME).exists()
 
 
-def test_fetch_real_verifies_the_download(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fetch_real_verifies_the_download(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A file:// URL exercises the download path without any network.
     src = tmp_path / "served.npz"
     write_fake_npz(src)

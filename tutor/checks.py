@@ -89,8 +89,11 @@ def _not_run(result: RunResult) -> Outcome | None:
     if result.termination in (Termination.FINISHED, Termination.EXITED):
         error = result.error
         if error is not None and error.type in ("SyntaxError", "IndentationError", "TabError"):
-            return Outcome(False, f"Not checked: your code has a {error.type} on line {error.line}, so it never ran.",
-                           {"line": error.line, "type": error.type})
+            return Outcome(
+                False,
+                f"Not checked: your code has a {error.type} on line {error.line}, so it never ran.",
+                {"line": error.line, "type": error.type},
+            )
         return None
     return Outcome(False, f"Not checked: {result.detail}", {"detail": result.detail})
 
@@ -130,8 +133,9 @@ def check_training_completed(result: RunResult, params: dict[str, Any], model_na
     facts = {"line": fit.line, "epochs": fit.epochs, "epochs_run": fit.epochs_run, "min_epochs": min_epochs}
     wanted = fit.epochs - fit.initial_epoch if isinstance(fit.epochs, int) and isinstance(fit.initial_epoch, int) else 0
     if wanted < min_epochs:
-        return Outcome(False, f"`fit` on line {fit.line} asked for {wanted} epoch(s); train at least "
-                       f"{min_epochs}.", facts)
+        return Outcome(
+            False, f"`fit` on line {fit.line} asked for {wanted} epoch(s); train at least {min_epochs}.", facts
+        )
     if not fit.completed:
         how = f"stopped by {fit.error}" if fit.error else "stopped early"
         if not fit.ended:
@@ -160,8 +164,12 @@ def check_model_was_trained(result: RunResult, params: dict[str, Any], model_nam
     if model is None or not model.is_keras_model:
         return _not_run(result) or Outcome(False, f"`{model_name}` is not a Keras model, so it was not trained.", facts)
     if not model.trained:
-        return Outcome(False, f"The `{model_name}` your program ends with was never trained: `fit` ran on a "
-                       "different model, or not at all.", facts)
+        return Outcome(
+            False,
+            f"The `{model_name}` your program ends with was never trained: `fit` ran on a "
+            "different model, or not at all.",
+            facts,
+        )
     return Outcome(True, f"`{model_name}` is the model that `fit` trained.", facts)
 
 
@@ -170,7 +178,9 @@ def check_min_accuracy(result: RunResult, params: dict[str, Any], model_name: st
     facts: dict[str, Any] = {"threshold": threshold}
     fit = result.last_fit
     if fit is None or not fit.history:
-        return _not_run(result) or Outcome(False, "No training epoch finished, so there is no accuracy to check.", facts)
+        return _not_run(result) or Outcome(
+            False, "No training epoch finished, so there is no accuracy to check.", facts
+        )
     metrics = fit.final_metrics
     key = next((k for k in ACCURACY_KEYS if metrics.get(k) is not None), None)
     if key is None:
@@ -185,15 +195,24 @@ def check_min_accuracy(result: RunResult, params: dict[str, Any], model_name: st
 def check_loaded_saved_model(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
     facts: dict[str, Any] = {"name": model_name}
     if not result.loads:
-        return _not_run(result) or Outcome(False, "`load_model` was never called, though a saved model was there.", facts)
+        return _not_run(result) or Outcome(
+            False, "`load_model` was never called, though a saved model was there.", facts
+        )
     good = [load for load in result.loads if load.ok]
     if not good:
         failed = result.loads[-1]
         facts.update(path=failed.path, line=failed.line, error_type=failed.error_type)
-        return Outcome(False, f"`load_model('{failed.path}')` on line {failed.line} raised {failed.error_type}: "
-                       f"{failed.error}", facts)
+        return Outcome(
+            False,
+            f"`load_model('{failed.path}')` on line {failed.line} raised {failed.error_type}: {failed.error}",
+            facts,
+        )
     facts.update(path=good[-1].path, line=good[-1].line)
     if result.model is None or not result.model.loaded:
-        return Outcome(False, f"You loaded '{good[-1].path}' on line {good[-1].line}, but `{model_name}` at the end "
-                       "is a different model: the loaded one was replaced.", facts)
+        return Outcome(
+            False,
+            f"You loaded '{good[-1].path}' on line {good[-1].line}, but `{model_name}` at the end "
+            "is a different model: the loaded one was replaced.",
+            facts,
+        )
     return Outcome(True, f"`{model_name}` is the model loaded from '{good[-1].path}' (line {good[-1].line}).", facts)

@@ -211,10 +211,7 @@ def import_real(src: Path) -> Dataset:
 
 
 def fetch_real(url: str = MNIST_URL, timeout_s: float = 30) -> Dataset:
-    advice = (
-        "On a machine without internet, copy mnist.npz from elsewhere and run "
-        "`python -m tutor data import PATH`."
-    )
+    advice = "On a machine without internet, copy mnist.npz from elsewhere and run `python -m tutor data import PATH`."
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return _install_real(response, origin=url)
@@ -376,9 +373,7 @@ def _expand(
     """
     originals_per_class = len(labels) // NUM_CLASSES
     copies = per_class // originals_per_class
-    shifts = np.array(
-        [(dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1) for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)]
-    )
+    shifts = np.array([(dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1) for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)])
     if copies * originals_per_class != per_class or copies > len(shifts):
         raise ValueError(f"cannot make {per_class} per class from {originals_per_class} originals")
     # Squared lengths are whole numbers (0, 1, 2, 4, 5, 8): adding noise in [0, 1) orders shifts by length

@@ -64,8 +64,13 @@ class Verdict:
         for case in self.cases:
             error = case.result.error if case.result else None
             if error is not None:
-                return {"type": error.type, "name": error.name, "line": error.line, "message": error.message,
-                        "case": case.case}
+                return {
+                    "type": error.type,
+                    "name": error.name,
+                    "line": error.line,
+                    "message": error.message,
+                    "case": case.case,
+                }
         return None
 
     @property
@@ -101,8 +106,10 @@ def grade_source(
     skip_reason: str | None = None
     for case in lesson.cases:
         if skip_reason is not None or (cancel is not None and cancel.is_set()):
-            checks = [CheckResult(spec.kind, False, skip_reason or "Not run: stopped.", case.id)
-                      for spec in lesson.checks_for(case)]
+            checks = [
+                CheckResult(spec.kind, False, skip_reason or "Not run: stopped.", case.id)
+                for spec in lesson.checks_for(case)
+            ]
             cases.append(CaseVerdict(case.id, case.title, False, checks, None))
             all_checks += checks
             continue
@@ -153,8 +160,12 @@ def generate_fixture(script: Path, name: str) -> Path:
         with tempfile.TemporaryDirectory(dir=settings.fixtures_dir()) as work:
             try:
                 completed = subprocess.run(
-                    [sys.executable, "-I", "-B", str(script)], cwd=work, capture_output=True, text=True,
-                    timeout=300, env=_fixture_env(work),
+                    [sys.executable, "-I", "-B", str(script)],
+                    cwd=work,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    env=_fixture_env(work),
                 )
             except subprocess.TimeoutExpired:
                 raise GraderError(f"fixture script {script} took longer than 300 s") from None

@@ -136,7 +136,9 @@ def python_argv(harness: str) -> list[str]:
     return [sys.executable, "-I", "-u", "-B", harness]
 
 
-def build_launch(level: Level, limits: Limits, stage_dir: Path, work_dir: Path, dataset: Path | None, uid: int) -> Launch:
+def build_launch(
+    level: Level, limits: Limits, stage_dir: Path, work_dir: Path, dataset: Path | None, uid: int
+) -> Launch:
     """The command for one run. stage_dir holds main.py and the case's files (read-only to the run)."""
     if level is Level.BASIC:
         return Launch(

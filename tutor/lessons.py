@@ -314,8 +314,15 @@ def _wrong(path: Path, index: int, data: dict[str, Any]) -> dict[str, Any]:
     if (code is None) == (not replace):
         raise LessonError(path, where, "give either 'code' or 'replace' (changes to the base code)")
     fails = reader.texts("fails")
-    return {"where": where, "id": reader.text("id"), "description": reader.text("description"),
-            "base": base, "replace": replace, "code": code, "fails": tuple(fails)}
+    return {
+        "where": where,
+        "id": reader.text("id"),
+        "description": reader.text("description"),
+        "base": base,
+        "replace": replace,
+        "code": code,
+        "fails": tuple(fails),
+    }
 
 
 def _resolve_wrong(path: Path, data: dict[str, Any], starter_file: Path, solution_file: Path) -> WrongVariant:

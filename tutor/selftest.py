@@ -53,7 +53,9 @@ def failed_checks(verdict: Verdict) -> str:
 def prove_solution(lesson: Lesson) -> Proof:
     verdict = grade_source(lesson, lesson.solution)
     if verdict.passed:
-        return Proof(lesson.id, "solution", True, f"passes all {len(verdict.checks)} checks in {len(verdict.cases)} case(s)")
+        return Proof(
+            lesson.id, "solution", True, f"passes all {len(verdict.checks)} checks in {len(verdict.cases)} case(s)"
+        )
     return Proof(lesson.id, "solution", False, f"the solution fails: {failed_checks(verdict)}")
 
 
@@ -63,8 +65,10 @@ def prove_starter(lesson: Lesson) -> Proof:
     case = case_by_id(lesson, expect.case)
     case_verdict = next(c for c in verdict.cases if c.case == case.id)
     error = case_verdict.result.error if case_verdict.result else None
-    wanted = f"{expect.error}" + (f" for '{expect.name}'" if expect.name else "") + (
-        f" on line {expect.line}" if expect.line else ""
+    wanted = (
+        f"{expect.error}"
+        + (f" for '{expect.name}'" if expect.name else "")
+        + (f" on line {expect.line}" if expect.line else "")
     )
     if verdict.passed:
         return Proof(lesson.id, "starter", False, f"the starter passes, but it should fail with {wanted}")

@@ -1,0 +1,91 @@
+"""Benchmark: the sandbox runner against a plain `python solution.py` on the same data.
+
+Prints, for the assign-the-model solution, the median wall time of each (alternating, in one run), their
+ratio (goal <= 1.05), and the peak memory (max RSS) of each. Usage:
+    .venv/bin/python bench/bench_engine.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The baseline: the same file run by plain Python, with Keras' MNIST download pointed at the same data
+# the sandbox serves (this machine has no internet).
+BASELINE = """
+import runpy, sys
+import keras.src.datasets.mnist as mnist
+path = sys.argv[1]
+original = mnist.get_file
+mnist.get_file = lambda fname=None, origin=None, **kw: path if fname == "mnist.npz" else original(fname, origin, **kw)
+sys.argv = [sys.argv[2]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def measure_one(kind: str) -> dict:
+    """Run once in this (fresh) process; report wall time and the peak RSS of the children."""
+    from tutor.data import ensure_dataset
+    from tutor.isolation import sandbox_env
+    from tutor.lessons import load_lessons
+    from tutor.runner import RunRequest, run_program
+
+    lesson = load_lessons().get("assign-the-model")
+    dataset = ensure_dataset()
+    started = time.perf_counter()
+    if kind == "runner":
+        result = run_program(RunRequest(lesson.solution), dataset=dataset)
+        ok = result.last_fit is not None and result.last_fit.completed
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            script = Path(work) / "solution.py"
+            script.write_text(lesson.solution)
+            completed = subprocess.run(
+                [sys.executable, "-c", BASELINE, str(dataset.path), str(script)],
+                cwd=work,
+                env=sandbox_env(work),
+                capture_output=True,
+            )
+            ok = completed.returncode == 0
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"kind": kind, "wall_s": wall, "peak_mb": peak_kib / 1024, "ok": ok}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--one", choices=["runner", "plain"])
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one)))
+        return
+    samples: dict[str, list[dict]] = {"runner": [], "plain": []}
+    for _ in range(args.repeat):
+        for kind in ("plain", "runner"):  # alternate, so drift hits both alike
+            out = subprocess.run([sys.executable, __file__, "--one", kind], capture_output=True, text=True, check=True)
+            sample = json.loads(out.stdout.strip().splitlines()[-1])
+            if not sample["ok"]:
+                raise SystemExit(f"{kind} run failed: {sample}")
+            samples[kind].append(sample)
+    wall = {kind: statistics.median(s["wall_s"] for s in runs) for kind, runs in samples.items()}
+    peak = {kind: max(s["peak_mb"] for s in runs) for kind, runs in samples.items()}
+    print(f"assign-the-model solution, {args.repeat} runs each, medians")
+    print(f"  plain python : {wall['plain']:6.2f} s   peak {peak['plain']:7.0f} MB")
+    print(f"  sandbox run  : {wall['runner']:6.2f} s   peak {peak['runner']:7.0f} MB")
+    print(f"  ratio sandbox/plain wall time: {wall['runner'] / wall['plain']:.3f}  (goal <= 1.05)")
+    print(f"  ratio sandbox/plain peak memory: {peak['runner'] / peak['plain']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

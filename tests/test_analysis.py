@@ -1,0 +1,50 @@
+"""Static analysis behind NameError messages."""
+
+from __future__ import annotations
+
+from tutor.analysis import analyze_name_error
+
+
+def test_discarded_result_of_a_returning_function() -> None:
+    source = "def build_model():\n    model = 1\n    return model\n\nbuild_model()\nmodel.fit()\n"
+    analysis = analyze_name_error(source, "model", 6)
+    assert [(b.line, b.scope) for b in analysis.bindings] == [(2, "build_model")]
+    assert [(c.line, c.function) for c in analysis.discarded_calls] == [(5, "build_model")]
+    assert "write `model = build_model()`" in analysis.summary
+    assert "only inside `build_model()`" in analysis.summary
+
+
+def test_assigned_later() -> None:
+    source = "model.fit()\nmodel = make()\n"
+    analysis = analyze_name_error(source, "model", 1)
+    assert "line 2, which runs later" in analysis.summary
+
+
+def test_assigned_in_a_branch_that_did_not_run() -> None:
+    source = "try:\n    model = load()\nexcept Exception:\n    pass\nmodel.fit()\n"
+    analysis = analyze_name_error(source, "model", 5)
+    assert analysis.bindings[0].conditional == "try"
+    assert "inside a `try` block" in analysis.summary
+
+
+def test_never_assigned_with_a_close_name() -> None:
+    analysis = analyze_name_error("modle = 1\nmodel.fit()\n", "model", 2)
+    assert "never assigned or imported" in analysis.summary
+    assert analysis.similar == ["modle"]
+
+
+def test_module_never_imported() -> None:
+    source = "from tensorflow import keras\nx = layers.Dense(3)\n"
+    analysis = analyze_name_error(source, "layers", 2)
+    assert analysis.bindings == []
+    assert "`layers` is used on line 2 but never assigned or imported" in analysis.summary
+
+
+def test_unbound_local() -> None:
+    source = "model = 1\ndef train():\n    print(model)\n    model = 2\ntrain()\n"
+    analysis = analyze_name_error(source, "model", 3, function="train", unbound_local=True)
+    assert "local variable of the whole function" in analysis.summary
+
+
+def test_unparsable_source_still_answers() -> None:
+    assert "not defined" in analyze_name_error("def (:\n", "model", 1).summary

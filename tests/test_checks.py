@@ -1,0 +1,144 @@
+"""Checks on hand-made run results (the sandbox below is replaced by plain data here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.checks import run_check, validate_params
+from tutor.lessons import CheckSpec
+from tutor.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+
+
+def finished(**fields) -> RunResult:
+    return RunResult(Termination.FINISHED, 1.0, **{"exit_code": 0, **fields})
+
+
+def trained_model(**fields) -> ModelInfo:
+    return ModelInfo(
+        **{
+            "name": "model",
+            "defined": True,
+            "type": "Sequential",
+            "is_keras_model": True,
+            "trained": True,
+            "params": 50890,
+            **fields,
+        }
+    )
+
+
+def fit(epochs=5, run=5, accuracy=0.95, **fields) -> FitInfo:
+    history = [{"loss": 0.1, "accuracy": accuracy}] * run
+    return FitInfo(
+        index=1, epochs=epochs, line=24, epochs_run=run, completed=run == epochs, ended=True, history=history, **fields
+    )
+
+
+NAME_ERROR = ErrorInfo(
+    type="NameError",
+    message="name 'model' is not defined",
+    line=24,
+    name="model",
+    is_name_error=True,
+    analysis={"summary": "Line 23 throws the result away."},
+)
+GOOD = finished(fits=[fit()], model=trained_model())
+
+
+def check(kind: str, result: RunResult, **params):
+    return run_check(CheckSpec(kind, params), result, "model")
+
+
+def test_no_name_error_names_line_name_and_cause() -> None:
+    outcome = check("no_name_error", finished(error=NAME_ERROR, exit_code=1))
+    assert not outcome.passed
+    assert "Line 24" in outcome.message and "'model'" in outcome.message
+    assert "throws the result away" in outcome.message
+    assert check("no_name_error", GOOD).passed
+
+
+def test_other_errors_are_not_called_name_errors() -> None:
+    error = ErrorInfo(type="SyntaxError", message="'(' was never closed", line=3)
+    outcome = check("no_name_error", finished(error=error))
+    assert not outcome.passed
+    assert "SyntaxError on line 3" in outcome.message and "NameError" not in outcome.message
+    value_error = ErrorInfo(type="ValueError", message="File not found", line=2)
+    assert check("no_name_error", finished(error=value_error)).passed
+    assert not check("no_error", finished(error=value_error)).passed
+
+
+def test_unfinished_runs_fail_with_the_reason() -> None:
+    timeout = RunResult(Termination.TIMEOUT, 60, detail="Your program was stopped after 60 s.")
+    for kind in ("no_name_error", "no_error", "training_completed", "model_is_keras_model"):
+        outcome = check(kind, timeout)
+        assert not outcome.passed
+        assert "stopped after 60 s" in outcome.message
+
+
+def test_training_completed() -> None:
+    assert check("training_completed", GOOD).passed
+    never = check("training_completed", finished(error=NAME_ERROR))
+    assert not never.passed and "never called" in never.message and "line 24" in never.message
+    zero = check("training_completed", finished(fits=[fit(epochs=0, run=0)]))
+    assert not zero.passed and "0 epoch" in zero.message
+    partial = check("training_completed", finished(fits=[fit(epochs=5, run=2, error="RuntimeError")]))
+    assert not partial.passed and "2 of 5" in partial.message
+    too_few = check("training_completed", GOOD, min_epochs=10)
+    assert not too_few.passed
+    # Only the last fit counts: a complete first fit does not hide an interrupted second one.
+    two = finished(
+        fits=[fit(), FitInfo(index=2, epochs=5, line=30, epochs_run=1, ended=True, error="KeyboardInterrupt")]
+    )
+    assert not check("training_completed", two).passed
+
+
+def test_model_checks() -> None:
+    assert check("model_is_keras_model", GOOD).passed
+    assert "50,890 parameters" in check("model_is_keras_model", GOOD).message
+    none_model = finished(model=ModelInfo(name="model", defined=True, type="NoneType"))
+    assert "NoneType, not a Keras model" in check("model_is_keras_model", none_model).message
+    missing = finished(model=ModelInfo(name="model", defined=False))
+    assert not check("model_is_keras_model", missing).passed
+    untrained = finished(fits=[fit()], model=trained_model(trained=False))
+    assert not check("model_was_trained", untrained).passed
+    assert check("model_was_trained", GOOD).passed
+
+
+def test_min_accuracy() -> None:
+    assert check("min_accuracy", GOOD, threshold=0.9).passed
+    low = check("min_accuracy", finished(fits=[fit(accuracy=0.5)]), threshold=0.9)
+    assert not low.passed and "50.0%" in low.message
+    no_metric = finished(fits=[FitInfo(index=1, epochs=1, epochs_run=1, completed=True, history=[{"loss": 1.0}])])
+    assert "metrics=['accuracy']" in check("min_accuracy", no_metric, threshold=0.9).message
+
+
+def test_loaded_saved_model() -> None:
+    loaded = finished(loads=[LoadInfo("my_model.keras", True, 5)], model=trained_model(loaded=True))
+    assert check("loaded_saved_model", loaded).passed
+    replaced = finished(loads=[LoadInfo("my_model.keras", True, 5)], model=trained_model(loaded=False))
+    outcome = check("loaded_saved_model", replaced)
+    assert not outcome.passed and "replaced" in outcome.message
+    failed = finished(loads=[LoadInfo("my_model.keras", False, 5, "ValueError", "File not found")])
+    assert "raised ValueError" in check("loaded_saved_model", failed).message
+    assert "never called" in check("loaded_saved_model", GOOD).message
+
+
+def test_lesson_message_overrides_default_with_facts() -> None:
+    spec = CheckSpec("no_name_error", {}, message="Keep the model: line {line} needs `{name}`. {unknown}")
+    outcome = run_check(spec, finished(error=NAME_ERROR), "model")
+    assert outcome.message == "Keep the model: line 24 needs `model`. {unknown}"
+    passed = run_check(CheckSpec("no_name_error", {}, passed_message="Well done."), GOOD, "model")
+    assert passed.message == "Well done."
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "problem"),
+    [
+        ("min_accuracy", {}, "needs the parameter 'threshold'"),
+        ("min_accuracy", {"threshold": 2}, "between 0 and 1"),
+        ("min_accuracy", {"threshold": "high"}, "must be a number"),
+        ("no_error", {"strict": True}, "has no parameter 'strict'"),
+    ],
+)
+def test_params_are_validated(kind: str, params: dict, problem: str) -> None:
+    assert problem in validate_params(kind, params)

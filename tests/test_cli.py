@@ -1,0 +1,101 @@
+"""The command line as an instructor uses it: python -m tutor ..."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tutor(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_grade_json_is_exactly_one_object_for_a_syntax_error(tmp_path: Path) -> None:
+    learner = tmp_path / "attempt.py"
+    learner.write_text("model = build_model(\n")
+    completed = tutor("grade", str(learner), "--lesson", "assign-the-model", "--json")
+    assert completed.returncode == 0, completed.stderr
+    verdict = json.loads(completed.stdout)  # fails if anything else was printed
+    assert verdict["passed"] is False
+    assert verdict["error"]["type"] == "SyntaxError"
+    assert verdict["error"]["line"] == 1
+    assert all(not check["passed"] for check in verdict["checks"])
+    assert {"id", "passed", "message"} <= set(verdict["checks"][0])
+    assert "NameError" not in verdict["checks"][0]["message"]
+    assert verdict["grader_error"] is None
+
+
+@pytest.mark.tf
+def test_grade_json_for_the_starter_reports_the_name_error() -> None:
+    completed = tutor("grade", "lessons/assign-the-model.py", "--lesson", "assign-the-model", "--json")
+    assert completed.returncode == 0, completed.stderr
+    verdict = json.loads(completed.stdout)
+    assert verdict["passed"] is False
+    assert verdict["error"] == {
+        "type": "NameError",
+        "name": "model",
+        "line": 24,
+        "message": "name 'model' is not defined",
+        "case": "default",
+    }
+    assert verdict["dataset"] in ("real", "standin")
+    assert [case["id"] for case in verdict["cases"]] == ["default"]
+    no_name_error = next(check for check in verdict["checks"] if check["id"] == "no_name_error")
+    assert "model = build_model()" in no_name_error["message"]
+
+
+def test_grade_human_output(tmp_path: Path) -> None:
+    learner = tmp_path / "attempt.py"
+    learner.write_text("print('hi')\nmodel.fit()\n")
+    completed = tutor("grade", str(learner), "--lesson", "assign-the-model")
+    assert completed.returncode == 0
+    assert "not passed yet" in completed.stdout
+    assert "Line 2: NameError: name 'model' is not defined" in completed.stdout
+
+
+def test_grade_unknown_lesson_exits_non_zero_with_json(tmp_path: Path) -> None:
+    learner = tmp_path / "attempt.py"
+    learner.write_text("x = 1\n")
+    completed = tutor("grade", str(learner), "--lesson", "no-such-lesson", "--json")
+    assert completed.returncode == 2
+    answer = json.loads(completed.stdout)
+    assert answer["graded"] is False and "no-such-lesson" in answer["grader_error"]
+
+
+def test_grade_missing_file_exits_non_zero(tmp_path: Path) -> None:
+    completed = tutor("grade", str(tmp_path / "nope.py"), "--lesson", "assign-the-model")
+    assert completed.returncode == 2
+    assert "cannot read" in completed.stderr
+
+
+def test_check_lessons_rejects_unknown_ids() -> None:
+    completed = tutor("check-lessons", "no-such-lesson")
+    assert completed.returncode == 2
+    assert "no-such-lesson" in completed.stderr
+
+
+def test_lessons_lists_ids() -> None:
+    completed = tutor("lessons")
+    assert "assign-the-model" in completed.stdout
+
+
+def test_data_status_names_the_active_dataset() -> None:
+    completed = tutor("data", "status")
+    assert completed.returncode == 0
+    assert "stand-in" in completed.stdout or "real" in completed.stdout
+
+
+def test_data_import_rejects_a_wrong_file(tmp_path: Path) -> None:
+    fake = tmp_path / "mnist.npz"
+    fake.write_bytes(b"not mnist")
+    completed = tutor("data", "import", str(fake))
+    assert completed.returncode == 1
+    assert str(fake) in completed.stderr

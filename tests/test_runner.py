@@ -1,0 +1,180 @@
+"""The sandbox runner: streaming, cancelling, cleaning up, and what a run can and cannot reach."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tutor import isolation
+from tutor.isolation import Limits
+from tutor.results import Termination
+from tutor.runner import RunRequest, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+strict_only = pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
+
+
+def run(source: str, **request) -> tuple:
+    events: list[dict] = []
+    result = run_program(RunRequest(source, **request), on_event=events.append)
+    return result, events
+
+
+def test_events_stream_in_order() -> None:
+    result, events = run("import sys\nprint('out')\nprint('err', file=sys.stderr)\n")
+    kinds = [event["type"] for event in events]
+    assert kinds[0] == "started"
+    assert kinds[-1] == "result"
+    assert kinds.index("finished") < kinds.index("result")
+    streams = {event["stream"]: event["text"] for event in events if event["type"] == "output"}
+    assert streams == {"stdout": "out\n", "stderr": "err\n"}
+    assert all("token" not in event for event in events)
+    assert result.termination is Termination.FINISHED
+
+
+def test_cancel_stops_the_run() -> None:
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    result = run_program(RunRequest("while True:\n    pass\n"), cancel=cancel)
+    assert result.termination is Termination.CANCELLED
+    assert time.monotonic() - started < 10
+
+
+def test_case_files_and_program_are_in_the_working_folder() -> None:
+    source = "import os\nprint(sorted(os.listdir('.')))\nprint(open('data.txt').read())\n"
+    result, _ = run(source, files={"data.txt": b"hello"})
+    assert result.stdout.splitlines() == ["['data.txt', 'main.py']", "hello"]
+
+
+def test_nothing_survives_a_run(tmp_path: Path) -> None:
+    marker = f"{time.time() % 1000:.6f}"
+    source = f"""
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "{marker}"])
+    os._exit(0)
+time.sleep(0.5)
+print("parent done")
+"""
+    result, _ = run(source)
+    assert result.stdout.strip() == "parent done"
+    time.sleep(0.5)
+    survivors = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, PermissionError, NotADirectoryError):
+            continue
+        if marker.encode() in cmdline:
+            survivors.append(pid)
+    for pid in survivors:  # clean up before failing
+        os.kill(int(pid), 9)
+    assert survivors == []
+
+
+def test_run_folders_are_removed() -> None:
+    from tutor import settings
+
+    before = set(os.listdir(settings.runs_dir()))
+    run("open('left-behind.txt', 'w').write('x')\n")
+    assert set(os.listdir(settings.runs_dir())) <= before
+
+
+@strict_only
+def test_no_network_not_even_the_apps_own_port() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        source = f"""
+import socket
+s = socket.socket()
+s.settimeout(2)
+try:
+    s.connect(("127.0.0.1", {port}))
+    print("connected")
+except OSError as exc:
+    print("refused", type(exc).__name__)
+"""
+        result, _ = run(source)
+    finally:
+        server.close()
+    assert result.stdout.startswith("refused"), result.stdout
+
+
+@strict_only
+def test_host_files_are_out_of_reach() -> None:
+    from tutor import settings
+
+    targets = [str(ROOT / "README.md"), str(ROOT / "tutor" / "runner.py"), "/etc/shadow", str(settings.runs_dir())]
+    source = f"""
+import os
+for path in {targets!r}:
+    try:
+        if os.path.isdir(path):
+            print("LISTED", path, os.listdir(path))
+        else:
+            open(path, "rb").read(1)
+            print("READ", path)
+    except OSError as exc:
+        print("blocked", type(exc).__name__)
+print("uid", os.getuid())
+"""
+    result, _ = run(source)
+    assert "READ" not in result.stdout and "LISTED" not in result.stdout, result.stdout
+    if os.geteuid() == 0:
+        assert "uid 0" not in result.stdout
+
+
+def test_environment_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_TEST_SECRET", "hunter2")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    result, _ = run("import os\nprint(sorted(os.environ))\n")
+    assert "TUTOR_TEST_SECRET" not in result.stdout
+    assert "HTTPS_PROXY" not in result.stdout
+    assert "KERAS_HOME" in result.stdout
+
+
+def test_basic_level_runs_too() -> None:
+    result, _ = run("print('basic ok')\n", level="basic")
+    assert result.isolation == "basic"
+    assert result.stdout == "basic ok\n"
+
+
+def test_strict_without_bubblewrap_is_a_clear_grader_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(isolation, "bubblewrap_works", lambda: False)
+    result, _ = run("print('x')\n", level="strict")
+    assert result.termination is Termination.SANDBOX_ERROR
+    assert result.termination.is_infrastructure
+    assert "apt-get install bubblewrap" in result.detail
+
+
+def test_timeout_is_reported_in_words() -> None:
+    result, _ = run("import time\ntime.sleep(30)\n", limits=Limits(wall_s=1.5))
+    assert result.termination is Termination.TIMEOUT
+    assert "stopped after 1.5 s" in result.detail
+
+
+def test_server_side_never_imports_tensorflow() -> None:
+    code = (
+        "import sys; from tutor.lessons import load_lessons; from tutor.grading import grade_source; "
+        "import tutor.cli, tutor.selftest, tutor.report; "
+        "lesson = load_lessons().get('assign-the-model'); "
+        "v = grade_source(lesson, 'model.fit()\\n'); assert not v.passed; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'streamlit')]; "
+        "print(bad)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
