@@ -1,0 +1,30 @@
+"""The app's entry point: it only routes. Pages live in app_pages/, one file each."""
+
+from functools import partial
+
+import streamlit as st
+
+from app_pages.lesson import render_lesson
+from ui.state import get_lessons, register_pages
+
+st.set_page_config(
+    page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
+)
+
+lesson_set = get_lessons()
+overview = st.Page("app_pages/overview.py", title="Lessons", icon=":material/school:", default=True)
+lesson_pages = {
+    lesson.id: st.Page(
+        partial(render_lesson, lesson.id), title=lesson.title, url_path=lesson.id, icon=":material/code:"
+    )
+    for lesson in lesson_set.lessons
+}
+register_pages(lesson_pages)
+setup = st.Page("app_pages/setup.py", title="Data and sandbox", icon=":material/build:", url_path="setup")
+page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup]})
+
+# Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
+wanted = st.query_params.get("lesson")
+if page is overview and wanted in lesson_pages:
+    st.switch_page(lesson_pages[wanted])
+page.run()

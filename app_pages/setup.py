@@ -1,0 +1,41 @@
+"""Data and sandbox: which MNIST is in use, how to provide the real one, how runs are isolated."""
+
+import streamlit as st
+
+from tutor.data import format_status, get_dataset_status
+from tutor.isolation import IsolationError, Limits, resolve_level
+from tutor.settings import sandbox_level
+from ui.state import get_lessons, get_manager
+
+st.title("Data and sandbox")
+
+st.subheader("MNIST")
+st.code(format_status(get_dataset_status()), language=None)
+
+st.subheader("Sandbox")
+try:
+    level = resolve_level(sandbox_level())
+    if level == "strict":
+        st.success("Runs are isolated with bubblewrap: no network, no access to the server's files, own user.")
+    else:
+        st.warning(
+            "Runs have process limits only (level 'basic'): fine for one learner on their own computer, not for "
+            "a shared classroom server. Install bubblewrap (`apt-get install bubblewrap`) for strict isolation."
+        )
+except IsolationError as exc:
+    st.error(str(exc))
+limits = Limits()
+st.markdown(
+    f"Limits per run: {limits.wall_s:g} s (a lesson may set its own), {limits.memory_mb / 1024:g} GiB of memory, "
+    f"{limits.processes} processes/threads, {limits.output_kb} KiB of output, files up to {limits.file_size_mb} MiB."
+)
+counts = get_manager().counts()
+st.markdown(
+    f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."
+)
+
+errors = get_lessons().errors
+if errors:
+    st.subheader("Lesson files with errors")
+    for error in errors:
+        st.error(str(error))

@@ -1,0 +1,158 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against a live `streamlit run`.
+
+Screenshots of each state are saved in artifacts/screenshots/ (look at them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+EDITOR_FRAME = "iframe[title='ui.editor.tutor_ace']"
+EDITOR_INPUT = ".ace_editor:not(.ace_autocomplete) > textarea.ace_text-input"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    log = open(ROOT / "artifacts" / "streamlit.log", "w") if (ROOT / "artifacts").mkdir(exist_ok=True) or True else None
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the app did not start; see artifacts/streamlit.log")
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def editor_lines(page) -> list[str]:
+    frame = page.frame_locator(EDITOR_FRAME)
+    return frame.locator(".ace_line").all_inner_texts()
+
+
+def test_overview_lists_every_lesson(page, app_url) -> None:
+    page.goto(app_url)
+    page.wait_for_selector(IDLE)
+    for title in ("Keep what build_model() returns",):
+        assert page.get_by_text(title).first.is_visible()
+    assert page.get_by_text("not started").count() >= 4
+    assert page.get_by_text("offline MNIST stand-in").is_visible() or page.get_by_text("real MNIST").is_visible()
+    shot(page, "01-overview")
+
+
+def test_learner_fixes_the_name_error(page, app_url) -> None:
+    page.goto(f"{app_url}/?lesson=assign-the-model")
+    page.wait_for_selector(IDLE)
+    page.wait_for_selector(EDITOR_FRAME)
+    frame = page.frame_locator(EDITOR_FRAME)
+    frame.locator(".ace_line").first.wait_for()
+    assert "build_model()" in editor_lines(page)[22]
+
+    # 1. The starter as it is: NameError on line 24, marked in the editor.
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("checks failed").wait_for(timeout=90_000)
+    assert page.get_by_text("Line 24: NameError: name 'model' is not defined").first.is_visible()
+    assert page.get_by_text("On line 24, Python looked for the name").is_visible()
+    frame.locator(".tutor-error-line").wait_for()
+    assert frame.locator(".ace_gutter-cell.ace_error").inner_text().strip() == "24"
+    shot(page, "02-starter-name-error")
+
+    # 2. Type the fix and click Run at once: the keystrokes must not be lost.
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+Home")
+    for _ in range(22):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.insert_text("model = ")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("Training: epoch").first.wait_for(timeout=90_000)
+    page.get_by_text("step ").first.wait_for(timeout=30_000)
+    shot(page, "03-training")
+    page.get_by_text("All checks passed").wait_for(timeout=180_000)
+    assert page.get_by_text("ran all 5 epochs").is_visible()
+    page.get_by_text("said ").nth(15).wait_for()  # the grid of 16 test digits with predictions
+    assert frame.locator(".tutor-error-line").count() == 0
+    shot(page, "04-passed")
+
+    # 3. Reset puts the starter back.
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_selector(IDLE)
+    page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.wait_for()
+    time.sleep(1)
+    lines = editor_lines(page)
+    assert lines[22].strip() == "build_model()", lines[20:25]
+    shot(page, "05-reset")
+
+
+def test_ctrl_enter_in_the_editor_runs(page, app_url) -> None:
+    page.goto(f"{app_url}/assign-the-model")
+    page.wait_for_selector(IDLE)
+    frame = page.frame_locator(EDITOR_FRAME)
+    frame.locator(".ace_line").first.wait_for()
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text("\nprint('edited')")
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("checks failed").wait_for(timeout=90_000)
+    shot(page, "06-ctrl-enter")
+    assert page.get_by_text("Line 24: NameError").first.is_visible()
+    assert "print('edited')" in "\n".join(editor_lines(page))

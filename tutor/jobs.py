@@ -1,0 +1,242 @@
+"""One process-wide run manager shared by every learner: a fair queue, a bounded number of runs at a
+time, live progress per run, cancel. It never calls Streamlit; the UI polls ``Job.snapshot()``."""
+
+from __future__ import annotations
+
+import collections
+import enum
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tutor.grading import Verdict, grade_source
+from tutor.lessons import Lesson
+
+OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the grader itself broke; never the learner's fault
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.CANCELLED, JobState.FAILED)
+
+
+class RunInFlight(Exception):
+    """This learner already has a run queued or running."""
+
+
+@dataclass
+class Progress:
+    phase: str = "queued"  # queued, starting, importing, loading_data, running, training, finished
+    case: str | None = None
+    case_title: str | None = None
+    epochs: int | None = None
+    epoch: int = 0  # 0-based index of the epoch in progress
+    step: int = 0
+    steps: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics per finished epoch (last fit)
+    dataset: str | None = None
+
+
+@dataclass
+class JobSnapshot:
+    id: int
+    owner: str
+    lesson_id: str
+    source: str
+    state: JobState
+    progress: Progress
+    output: str
+    verdict: Verdict | None
+    error: str | None
+    queue_position: int | None
+    created: float
+    started: float | None
+    finished: float | None
+
+
+class Job:
+    def __init__(self, job_id: int, owner: str, lesson: Lesson, source: str) -> None:
+        self.id = job_id
+        self.owner = owner
+        self.lesson = lesson
+        self.source = source
+        self.state = JobState.QUEUED
+        self.progress = Progress()
+        self.output = ""
+        self.verdict: Verdict | None = None
+        self.error: str | None = None
+        self.cancel_event = threading.Event()
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.queue_position: int | None = None
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        """Called from the worker thread for every runner event."""
+        kind = event.get("type")
+        with self._lock:
+            progress = self.progress
+            if kind == "case":
+                progress.case, progress.case_title = event.get("case"), event.get("title")
+                progress.phase, progress.history, progress.epochs = "starting", [], None
+                self.output = ""
+            elif kind == "phase":
+                progress.phase = event.get("phase", progress.phase)
+            elif kind == "dataset":
+                progress.dataset = event.get("kind")
+            elif kind == "fit_begin":
+                progress.phase = "training"
+                epochs = event.get("epochs")
+                progress.epochs = epochs if isinstance(epochs, int) else None
+                progress.epoch, progress.step, progress.history = 0, 0, []
+            elif kind == "epoch_begin":
+                progress.epoch, progress.step, progress.steps = event.get("epoch", 0), 0, event.get("steps")
+            elif kind == "batch":
+                progress.step, progress.steps = event.get("step", 0), event.get("steps")
+            elif kind == "epoch_end":
+                progress.history.append(dict(event.get("metrics") or {}))
+                progress.step = progress.steps or progress.step
+            elif kind == "output":
+                self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            progress = Progress(**{**vars(self.progress), "history": list(self.progress.history)})
+            return JobSnapshot(
+                self.id, self.owner, self.lesson.id, self.source, self.state, progress, self.output,
+                self.verdict, self.error, self.queue_position, self.created, self.started, self.finished,
+            )  # fmt: skip
+
+
+GradeFunction = Callable[..., Verdict]
+
+
+class RunManager:
+    """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
+
+    def __init__(self, max_running: int | None = None, grade: GradeFunction = grade_source) -> None:
+        self.max_running = max_running or default_max_running()
+        self._grade = grade
+        self._queue: collections.deque[Job] = collections.deque()
+        self._jobs: dict[int, Job] = {}
+        self._active: dict[str, Job] = {}  # owner -> queued or running job
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._stopping = False
+        self._workers = [
+            threading.Thread(target=self._work, name=f"tutor-run-{i}", daemon=True) for i in range(self.max_running)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, owner: str, lesson: Lesson, source: str) -> Job:
+        with self._lock:
+            if owner in self._active:
+                raise RunInFlight(f"a run is already {self._active[owner].state} for this learner")
+            job = Job(next(self._ids), owner, lesson, source)
+            self._jobs[job.id] = job
+            self._active[owner] = job
+            self._queue.append(job)
+            self._renumber()
+            self._wakeup.notify()
+        return job
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def active_job(self, owner: str) -> Job | None:
+        with self._lock:
+            return self._active.get(owner)
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state.finished:
+                return
+            job.cancel_event.set()
+            if job.state is JobState.QUEUED:
+                self._queue.remove(job)
+                self._finish(job, JobState.CANCELLED)
+                self._renumber()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            running = sum(1 for job in self._active.values() if job.state is JobState.RUNNING)
+            return {"queued": len(self._queue), "running": running, "max_running": self.max_running}
+
+    def shutdown(self, cancel_running: bool = True) -> None:
+        with self._lock:
+            self._stopping = True
+            for job in list(self._active.values()):
+                if cancel_running:
+                    job.cancel_event.set()
+            self._wakeup.notify_all()
+        for worker in self._workers:
+            worker.join(timeout=15)
+
+    def _renumber(self) -> None:
+        for position, job in enumerate(self._queue, start=1):
+            job.queue_position = position
+
+    def _finish(self, job: Job, state: JobState) -> None:
+        """Under self._lock."""
+        job.state = state
+        job.finished = time.time()
+        job.queue_position = None
+        job.progress.phase = "finished"
+        if self._active.get(job.owner) is job:
+            del self._active[job.owner]
+        # Old finished jobs are dropped so a long workshop does not grow memory without bound.
+        if len(self._jobs) > 2000:
+            for old_id in [i for i, j in self._jobs.items() if j.state.finished][:500]:
+                del self._jobs[old_id]
+        job.done.set()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopping:
+                    self._wakeup.wait()
+                if self._stopping:
+                    return
+                job = self._queue.popleft()
+                job.state = JobState.RUNNING
+                job.started = time.time()
+                job.queue_position = None
+                job.progress.phase = "starting"
+                self._renumber()
+            state = JobState.DONE
+            try:
+                job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=job.cancel_event)
+                if job.verdict.grader_error:
+                    job.error, state = job.verdict.grader_error, JobState.FAILED
+                elif job.cancel_event.is_set():
+                    state = JobState.CANCELLED
+            except Exception as exc:  # the grader broke: tell the learner it is not their code
+                job.error, state = f"{type(exc).__name__}: {exc}", JobState.FAILED
+            with self._lock:
+                self._finish(job, state)
+
+
+def default_max_running() -> int:
+    """TUTOR_MAX_RUNS, else one run per core (2 on a 2-core machine: a quick NameError verdict need not
+    wait for a 20-second training to finish)."""
+    configured = os.environ.get("TUTOR_MAX_RUNS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, os.cpu_count() or 1)

@@ -1,0 +1,214 @@
+"""Rendering pieces for the pages: verdicts, live progress, the NameError panel, digits, solution diff."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from tutor.data import ensure_dataset
+from tutor.grading import Verdict
+from tutor.jobs import JobSnapshot, JobState
+from tutor.results import ErrorInfo, RunResult, Termination
+from tutor.terminal import render_terminal
+from ui.state import dataset_status
+
+PHASES = {
+    "queued": "Waiting for a free sandbox",
+    "starting": "Starting a sandbox",
+    "importing": "Importing TensorFlow",
+    "running": "Running your code",
+    "loading_data": "Loading MNIST",
+    "training": "Training",
+    "finished": "Finishing",
+}
+
+
+def dataset_note() -> None:
+    status = dataset_status()
+    if status["active"] == "real":
+        st.caption(":material/dataset: Data: the real MNIST (mnist.npz, hash verified).")
+    else:
+        st.caption(
+            ":material/dataset: Data: an offline MNIST stand-in (same shapes and types, built from 5,000 real MNIST digits), "
+            "because the real `mnist.npz` is not installed. A teacher can add it with "
+            "`python -m tutor data import mnist.npz` (or `python -m tutor data fetch` where there is internet). "
+            "See *Data and sandbox*."
+        )
+
+
+def render_live(job: JobSnapshot) -> None:
+    """Progress while a run is queued or running."""
+    progress = job.progress
+    if job.state is JobState.QUEUED:
+        st.info(
+            f":material/hourglass_top: Queued: position {job.queue_position or 1} — runs start as soon as a sandbox is free."
+        )
+    else:
+        label = PHASES.get(progress.phase, progress.phase)
+        if progress.phase == "training" and progress.epochs:
+            label = f"Training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
+        case = f" · case *{progress.case_title}*" if progress.case_title and progress.case != "default" else ""
+        st.markdown(f"**{label}**{case}")
+    if progress.phase == "training" and progress.steps:
+        st.progress(min(1.0, progress.step / progress.steps), text=f"step {progress.step} of {progress.steps}")
+    render_history(progress.history)
+    if job.output:
+        st.code(tail(render_terminal(job.output), 30), language=None)
+
+
+def render_history(history: list[dict]) -> None:
+    if not history:
+        return
+    frame = pd.DataFrame(history, index=pd.RangeIndex(1, len(history) + 1, name="epoch"))
+    columns = [c for c in ("loss", "accuracy") if c in frame]
+    if columns:
+        st.line_chart(frame[columns], height=180, x_label="epoch")
+
+
+def tail(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def render_verdict(verdict: Verdict) -> None:
+    if verdict.grader_error:
+        st.error(
+            ":material/warning: The grader itself failed — this is not a problem with your code. Please tell your teacher.\n\n"
+            f"`{verdict.grader_error[:500]}`"
+        )
+        return
+    if verdict.passed:
+        st.success(":material/celebration: All checks passed. Your fix works.")
+    else:
+        failed = sum(1 for check in verdict.checks if not check.passed)
+        st.error(f"Not yet: {failed} of {len(verdict.checks)} checks failed.")
+    for case in verdict.cases:
+        if len(verdict.cases) > 1:
+            st.markdown(f"**Case: {case.title}** — {':green[passed]' if case.passed else ':red[failed]'}")
+        for check in case.checks:
+            icon = ":green[:material/check_circle:]" if check.passed else ":red[:material/cancel:]"
+            st.markdown(f"{icon} {escape(check.message)}")
+    result = first_failure(verdict)
+    if result is not None:
+        render_what_happened(result)
+    final = verdict.cases[-1].result if verdict.cases else None
+    if verdict.passed and final is not None:
+        render_digits(final)
+    if final is not None and final.stdout.strip():
+        with st.expander("Program output"):
+            st.code(tail(final.stdout, 200), language=None)
+
+
+def first_failure(verdict: Verdict) -> RunResult | None:
+    for case in verdict.cases:
+        if not case.passed and case.result is not None:
+            return case.result
+    return None
+
+
+def escape(text: str) -> str:
+    """Messages quote learner code and names: keep Markdown from interpreting them. `code` spans stay
+    code (their content is shown literally anyway); everything else is escaped."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts are outside backticks
+        for char in "\\*_[]<>#|$~:":
+            parts[i] = parts[i].replace(char, "\\" + char)
+    if len(parts) % 2 == 0:  # an unmatched backtick: escape it too
+        return "\\`".join(parts)
+    return "`".join(parts)
+
+
+def render_what_happened(result: RunResult) -> None:
+    if result.termination not in (Termination.FINISHED, Termination.EXITED):
+        st.warning(f"**What happened:** {result.detail}")
+        return
+    error = result.error
+    if error is None:
+        return
+    with st.container(border=True):
+        st.markdown("**What happened**")
+        if error.is_name_error and error.name:
+            render_name_error(error)
+        else:
+            where = f" on line {error.line}" if error.line else ""
+            st.markdown(f"Your program raised `{error.type}`{where}:")
+            st.code(error.message or error.type, language=None)
+        if error.context:
+            st.caption(
+                f"This happened while Python was handling another error: `{error.context['type']}: "
+                f"{error.context['message'][:200]}`"
+            )
+        if error.traceback:
+            with st.expander("Traceback"):
+                st.code(error.traceback, language=None)
+
+
+def render_name_error(error: ErrorInfo) -> None:
+    analysis = error.analysis or {}
+    inside = f" inside `{error.function}()`" if error.function else ""
+    st.markdown(f"On **line {error.line}**{inside}, Python looked for the name `{error.name}` and found nothing.")
+    if analysis.get("summary"):
+        st.markdown(escape(analysis["summary"]))
+    names = [f"`{name}`" for name, kind in error.module_names.items() if kind != "module"]
+    if names:
+        st.markdown("Names that did exist at that moment: " + ", ".join(names[:30]))
+    bindings = analysis.get("bindings") or []
+    if bindings:
+        where = "; ".join(
+            f"line {b['line']} ({b['kind']}{'' if b['scope'] == 'module' else ', inside ' + b['scope'] + '()'})"
+            for b in bindings[:8]
+        )
+        st.caption(f"Where your code assigns `{error.name}`: {where}.")
+
+
+@st.cache_resource(show_spinner=False)
+def test_digits(path: str, count: int = 16) -> np.ndarray:
+    with np.load(Path(path)) as data:
+        return np.array(data["x_test"][:count])
+
+
+def render_digits(result: RunResult) -> None:
+    predictions = result.predictions or {}
+    if "predicted" not in predictions:
+        return
+    fit = result.last_fit
+    accuracy = next((fit.final_metrics.get(k) for k in ("accuracy", "acc") if fit and fit.final_metrics.get(k)), None)
+    heading = "**Your model on test digits it never saw**"
+    if accuracy is not None:
+        heading += f" — final training accuracy {accuracy:.1%}"
+    st.markdown(heading)
+    images = test_digits(str(ensure_dataset().path), len(predictions["predicted"]))
+    columns = st.columns(8)
+    for i, (label, guess) in enumerate(zip(predictions["labels"], predictions["predicted"], strict=False)):
+        big = np.kron(images[i], np.ones((3, 3), dtype=np.uint8))
+        caption = f"✓ said {guess}" if label == guess else f"✗ said {guess}, is {label}"
+        columns[i % 8].image(big, caption=caption, clamp=True)
+
+
+def render_solution(solution: str, learner_code: str) -> None:
+    diff = "".join(
+        difflib.unified_diff(
+            learner_code.splitlines(keepends=True), solution.splitlines(keepends=True), "your code", "solution"
+        )
+    )
+    st.markdown("What the reference solution changes, compared with your code:")
+    st.code(diff or "(no differences)", language="diff")
+    with st.expander("The whole reference solution"):
+        st.code(solution, language="python")
+
+
+def error_marks(verdict: Verdict | None) -> tuple[list[dict], list[dict]]:
+    """Gutter annotation and line highlight for the first failing line."""
+    result = first_failure(verdict) if verdict else None
+    error = result.error if result else None
+    if error is None or not error.line:
+        return [], []
+    row = error.line - 1
+    text = f"{error.type}: {error.message}"
+    annotations = [{"row": row, "column": 0, "text": text, "type": "error"}]
+    markers = [{"startRow": row, "startCol": 0, "endRow": row, "endCol": 1, "className": "tutor-error-line",
+                "type": "fullLine"}]  # fmt: skip
+    return annotations, markers
