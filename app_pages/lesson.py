@@ -51,13 +51,23 @@ def render_editor(lesson: Lesson, state: dict) -> None:
     active = job_active(state)
     run_col, stop_col, reset_col, _ = st.columns([1, 1, 1, 2])
     run_col.button(
-        ":material/play_arrow: Run", type="primary", key=f"run-{lesson.id}", disabled=active, on_click=request_run, args=(state,),
+        ":material/play_arrow: Run",
+        type="primary",
+        key=f"run-{lesson.id}",
+        disabled=active,
+        on_click=request_run,
+        args=(state,),
         help="Run the code in the editor (Ctrl/Cmd+Enter in the editor runs it too)",
-    )  # fmt: skip
+    )
     if active:
         stop_col.button(":material/stop: Stop", key=f"stop-{lesson.id}", on_click=stop_run, args=(state,))
-    reset_col.button(":material/restart_alt: Reset", key=f"reset-{lesson.id}", on_click=reset_editor, args=(lesson, state),
-                     help="Put the starter code back in the editor")  # fmt: skip
+    reset_col.button(
+        ":material/restart_alt: Reset",
+        key=f"reset-{lesson.id}",
+        on_click=reset_editor,
+        args=(lesson, state),
+        help="Put the starter code back in the editor",
+    )
     if not ctrl_enter_runs():
         st.caption("Press Run to run your code.")
 

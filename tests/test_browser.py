@@ -38,7 +38,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def app_url():
     port = free_port()
-    log = open(ROOT / "artifacts" / "streamlit.log", "w") if (ROOT / "artifacts").mkdir(exist_ok=True) or True else None
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = (ROOT / "artifacts" / "streamlit.log").open("w")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",

@@ -33,7 +33,8 @@ def dataset_note() -> None:
         st.caption(":material/dataset: Data: the real MNIST (mnist.npz, hash verified).")
     else:
         st.caption(
-            ":material/dataset: Data: an offline MNIST stand-in (same shapes and types, built from 5,000 real MNIST digits), "
+            ":material/dataset: Data: an offline MNIST stand-in (same shapes and types, built from 5,000 real "
+            "MNIST digits), "
             "because the real `mnist.npz` is not installed. A teacher can add it with "
             "`python -m tutor data import mnist.npz` (or `python -m tutor data fetch` where there is internet). "
             "See *Data and sandbox*."
@@ -44,9 +45,8 @@ def render_live(job: JobSnapshot) -> None:
     """Progress while a run is queued or running."""
     progress = job.progress
     if job.state is JobState.QUEUED:
-        st.info(
-            f":material/hourglass_top: Queued: position {job.queue_position or 1} — runs start as soon as a sandbox is free."
-        )
+        position = job.queue_position or 1
+        st.info(f":material/hourglass_top: Queued: position {position}. Your run starts when a sandbox is free.")
     else:
         label = PHASES.get(progress.phase, progress.phase)
         if progress.phase == "training" and progress.epochs:
@@ -76,7 +76,8 @@ def tail(text: str, lines: int) -> str:
 def render_verdict(verdict: Verdict) -> None:
     if verdict.grader_error:
         st.error(
-            ":material/warning: The grader itself failed — this is not a problem with your code. Please tell your teacher.\n\n"
+            ":material/warning: The grader itself failed — this is not a problem with your code. "
+            "Please tell your teacher.\n\n"
             f"`{verdict.grader_error[:500]}`"
         )
         return
