@@ -1,0 +1,112 @@
+"""The app's page flow with Streamlit's AppTest (the Ace editor is a custom component there, so the
+learner's code is put into session state, as the editor would)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lesson_app(lesson_id: str = "assign-the-model") -> AppTest:
+    def script(lesson_id: str) -> None:
+        from app_pages.lesson import render_lesson
+
+        render_lesson(lesson_id)
+
+    at = AppTest.from_function(script, args=(lesson_id,), default_timeout=60)
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.error, *at.success, *at.info, *at.warning, *at.caption)]
+    return "\n".join(str(p) for p in parts).replace("\\", "")  # drop Markdown escapes
+
+
+def run_until(at: AppTest, needle: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in texts(at):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} never appeared; page shows:\n{texts(at)[-2000:]}")
+        time.sleep(0.5)
+        at.run()
+
+
+def test_overview_lists_lessons_with_status() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "NameError: name 'model' is not defined"
+    page = texts(at)
+    assert "not started" in page
+    assert "nothing keeps it" in page  # lesson 1's summary
+
+
+def test_deep_link_opens_the_lesson() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params["lesson"] = "assign-the-model"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Keep what build_model() returns"
+
+
+def test_running_the_starter_shows_the_name_error_verdict() -> None:
+    at = lesson_app().run()
+    assert not at.exception
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "checks failed")
+    page = texts(at)
+    assert "Line 24: NameError: name 'model' is not defined" in page
+    assert "On **line 24**" in page
+    assert at.session_state["lessons"]["assign-the-model"]["status"] == "attempted"
+
+
+def test_learner_code_from_the_editor_is_what_runs() -> None:
+    at = lesson_app().run()
+    at.session_state["lessons"]["assign-the-model"]["code"] = "print('mine')\nmodle = 1\nmodel.fit()\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "checks failed")
+    assert "Line 3: NameError" in texts(at)
+    assert "Did you mean" in texts(at)
+
+
+def test_hints_one_at_a_time_and_solution_after_a_failed_run() -> None:
+    at = lesson_app().run()
+    assert "Hint 1" not in texts(at)
+    at.button(key="hint-assign-the-model").click().run()
+    assert "Hint 1" in texts(at) and "Hint 2" not in texts(at)
+    at.button(key="hint-assign-the-model").click().run()
+    assert "Hint 2" in texts(at)
+    assert not [c for c in at.code if c.language == "diff"]  # solution hidden before any attempt
+    at.session_state["lessons"]["assign-the-model"]["code"] = "model.fit()\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "checks failed")
+    diffs = [c.value for c in at.code if c.language == "diff"]
+    assert diffs and "+model = build_model()" in diffs[0]
+
+
+def test_reset_restores_the_starter() -> None:
+    at = lesson_app().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    state["code"] = "something else\n"
+    at.button(key="reset-assign-the-model").click().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    assert state["generation"] == 1
+    assert state["code"].startswith("import tensorflow as tf")
+
+
+def test_streamlit_process_never_imports_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=30).run()\n"
+        "assert not at.exception, at.exception\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
