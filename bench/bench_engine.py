@@ -46,6 +46,9 @@ def measure_one(kind: str) -> dict:
     if kind == "runner":
         result = run_program(RunRequest(lesson.solution), dataset=dataset)
         ok = result.last_fit is not None and result.last_fit.completed
+        # The sandboxed process is reaped inside its own pid namespace, so RUSAGE_CHILDREN cannot see
+        # it: the harness reports its own peak.
+        peak_mb = result.peak_memory_mb or 0.0
     else:
         with tempfile.TemporaryDirectory() as work:
             script = Path(work) / "solution.py"
@@ -57,9 +60,9 @@ def measure_one(kind: str) -> dict:
                 capture_output=True,
             )
             ok = completed.returncode == 0
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"kind": kind, "wall_s": wall, "peak_mb": peak_kib / 1024, "ok": ok}
+    return {"kind": kind, "wall_s": wall, "peak_mb": peak_mb, "ok": ok}
 
 
 def main() -> None:

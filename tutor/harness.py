@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 import threading
@@ -472,7 +473,9 @@ def run_program(config: dict, send) -> None:
             predictions = {"error": f"{type(exc).__name__}: {_safe_str(exc)[:300]}"}
         if predictions is not None:
             send("predictions", **predictions)
-    send("finished", status=status, exit_code=exit_code)
+    # Peak memory of this process (Linux reports KiB), for the benchmark and the teacher's view.
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    send("finished", status=status, exit_code=exit_code, peak_memory_mb=peak_mb)
 
 
 def describe_source_error(exc: Exception, learner_file: str) -> dict:

@@ -100,6 +100,7 @@ class RunResult:
     predictions: dict[str, Any] | None = None
     detail: str = ""  # plain words for terminations other than FINISHED
     isolation: str = ""
+    peak_memory_mb: float | None = None  # of the learner's process, when it finished normally
     warm: bool = False
     version: int = RESULT_VERSION
 
@@ -168,6 +169,7 @@ def apply_event(result: RunResult, event: dict[str, Any]) -> None:
         result.predictions = {k: v for k, v in event.items() if k not in ("v", "type", "t")}
     elif kind == "finished":
         result.exit_code = event.get("exit_code")
+        result.peak_memory_mb = event.get("peak_memory_mb")
         status = event.get("status")
         result.termination = Termination.EXITED if status == "exit" else Termination.FINISHED
 
