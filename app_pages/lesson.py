@@ -109,7 +109,7 @@ def job_active(state: dict) -> bool:
 
 def live_panel(lesson_id: str) -> None:
     state = lesson_state(lesson_id)
-    every = 0.5 if job_active(state) else None
+    every = 0.3 if job_active(state) else None
 
     @st.fragment(run_every=every)
     def panel() -> None:

@@ -110,3 +110,22 @@ def test_streamlit_process_never_imports_tensorflow() -> None:
     completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_stop_cancels_a_running_program() -> None:
+    at = lesson_app().run()
+    at.session_state["lessons"]["assign-the-model"]["code"] = "import time\nprint('working')\ntime.sleep(60)\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "Running your code", timeout=30)
+    stop = at.button(key="stop-assign-the-model")
+    started = time.monotonic()
+    stop.click().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    from ui.state import get_manager
+
+    job = get_manager().get(state["job"])
+    assert job.done.wait(15)
+    assert job.snapshot().state.value == "cancelled"
+    assert time.monotonic() - started < 15
+    at.run()
+    assert not any(b.key == "stop-assign-the-model" for b in at.button)
