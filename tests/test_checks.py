@@ -96,7 +96,7 @@ def test_model_checks() -> None:
     assert check("model_is_keras_model", GOOD).passed
     assert "50,890 parameters" in check("model_is_keras_model", GOOD).message
     none_model = finished(model=ModelInfo(name="model", defined=True, type="NoneType"))
-    assert "NoneType, not a Keras model" in check("model_is_keras_model", none_model).message
+    assert "`model` is None, not a Keras model" in check("model_is_keras_model", none_model).message
     missing = finished(model=ModelInfo(name="model", defined=False))
     assert not check("model_is_keras_model", missing).passed
     untrained = finished(fits=[fit()], model=trained_model(trained=False))

@@ -208,6 +208,6 @@ def summarize(analysis: NameAnalysis) -> str:
                 f"kept: write `{name} = {call.function}()`."
             )
             break
-    if analysis.similar:
+    if analysis.similar and not analysis.bindings:  # a typo only if the name is bound nowhere
         parts.append(f"Did you mean `{analysis.similar[0]}`?")
     return " ".join(parts)

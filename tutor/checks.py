@@ -108,7 +108,9 @@ def check_no_name_error(result: RunResult, params: dict[str, Any], model_name: s
         if kind == "UnboundLocalError":
             text = f"Line {error.line}: UnboundLocalError: {error.message}."
         return Outcome(False, f"{text} {summary}".strip(), facts)
-    return _not_run(result) or Outcome(True, "No NameError: every name existed when it was used.")
+    # Only an uncaught NameError is visible here: a program that catches its own is judged by the
+    # other checks (it did not train), so the wording claims no more than what was seen.
+    return _not_run(result) or Outcome(True, "No NameError stopped your program.")
 
 
 def check_no_error(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
@@ -153,7 +155,8 @@ def check_model_is_keras_model(result: RunResult, params: dict[str, Any], model_
         return Outcome(False, f"At the end of your program there is no `{model_name}` at module level.", facts)
     facts.update(type=model.type, params=model.params)
     if not model.is_keras_model:
-        return Outcome(False, f"`{model_name}` is a {model.type}, not a Keras model.", facts)
+        what = "None" if model.type == "NoneType" else f"a {model.type}"
+        return Outcome(False, f"`{model_name}` is {what}, not a Keras model.", facts)
     size = f" with {model.params:,} parameters" if model.params is not None else ""
     return Outcome(True, f"`{model_name}` is a Keras {model.type}{size}.", facts)
 
@@ -161,13 +164,16 @@ def check_model_is_keras_model(result: RunResult, params: dict[str, Any], model_
 def check_model_was_trained(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
     model = result.model
     facts = {"name": model_name}
-    if model is None or not model.is_keras_model:
-        return _not_run(result) or Outcome(False, f"`{model_name}` is not a Keras model, so it was not trained.", facts)
+    if model is None or not model.defined:
+        reason = _not_run(result)
+        return reason or Outcome(False, f"There is no `{model_name}` at the end, so no trained model to check.", facts)
+    if not model.is_keras_model:
+        return Outcome(False, f"`{model_name}` is not a Keras model, so it cannot be the trained one.", facts)
     if not model.trained:
         return Outcome(
             False,
-            f"The `{model_name}` your program ends with was never trained: `fit` ran on a "
-            "different model, or not at all.",
+            f"The `{model_name}` your program ends with was never trained: `fit` ran on a different model, "
+            "or not at all.",
             facts,
         )
     return Outcome(True, f"`{model_name}` is the model that `fit` trained.", facts)

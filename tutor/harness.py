@@ -336,7 +336,7 @@ def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -
         line = exc.lineno
     te = traceback.TracebackException.from_exception(exc, capture_locals=False)
     strip_harness_frames(te)
-    text = "".join(te.format()).replace(os.path.dirname(learner_file) + os.sep, "")
+    text = shorten_paths("".join(te.format()), learner_file)
     if function is not None:
         frame_kind = "module" if function == "<module>" else "function"
     kind = type(exc)
@@ -356,6 +356,17 @@ def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -
     if context is not None:
         info["context"] = {"type": type(context).__name__, "message": _safe_str(context)}
     return info
+
+
+def shorten_paths(text: str, learner_file: str) -> str:
+    """main.py instead of /home/learner/main.py; keras/src/... instead of the venv's full path."""
+    import site
+    import sysconfig
+
+    prefixes = [os.path.dirname(learner_file), *site.getsitepackages(), sysconfig.get_paths()["stdlib"]]
+    for prefix in sorted(set(prefixes), key=len, reverse=True):
+        text = text.replace(f'"{prefix}{os.sep}', '"')
+    return text
 
 
 def missing_name(exc: BaseException) -> str | None:
@@ -481,9 +492,7 @@ def run_program(config: dict, send) -> None:
 def describe_source_error(exc: Exception, learner_file: str) -> dict:
     if isinstance(exc, SyntaxError):
         kind = type(exc).__name__  # SyntaxError, IndentationError, TabError
-        text = "".join(traceback.format_exception_only(type(exc), exc)).replace(
-            os.path.dirname(learner_file) + os.sep, ""
-        )
+        text = shorten_paths("".join(traceback.format_exception_only(type(exc), exc)), learner_file)
         return {
             "type": kind,
             "qualified_type": kind,
