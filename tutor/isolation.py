@@ -170,11 +170,12 @@ def build_launch(
     for etc_file in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
         if os.path.exists(etc_file):
             argv += ["--ro-bind", etc_file, etc_file]
-    created: set[str] = {"/", "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc", "/dev", "/etc"}
+    # /tmp first: a checkout or venv that lives under /tmp is bound into it afterwards, not hidden by it.
+    argv += ["--perms", "1777", "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp"]
+    created: set[str] = {"/", "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc", "/dev", "/etc", "/tmp"}
     for source, dest in binds:
         argv += parent_dirs(dest, created)
         argv += ["--ro-bind", source, dest]
-    argv += ["--perms", "1777", "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp"]
     argv += parent_dirs(SANDBOX_HOME, created)
     argv += ["--perms", "0777", "--size", str(limits.disk_mb * mib), "--tmpfs", SANDBOX_HOME, "--chdir", SANDBOX_HOME]
     argv.append("--")
