@@ -33,7 +33,10 @@ def test_events_stream_in_order() -> None:
     assert kinds[0] == "started"
     assert kinds[-1] == "result"
     assert kinds.index("finished") < kinds.index("result")
-    streams = {event["stream"]: event["text"] for event in events if event["type"] == "output"}
+    streams: dict[str, str] = {}
+    for event in events:
+        if event["type"] == "output":  # a print may arrive in several chunks
+            streams[event["stream"]] = streams.get(event["stream"], "") + event["text"]
     assert streams == {"stdout": "out\n", "stderr": "err\n"}
     assert all("token" not in event for event in events)
     assert result.termination is Termination.FINISHED
