@@ -8,7 +8,7 @@ import streamlit as st
 
 from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import Lesson
-from ui.editor import code_editor, ctrl_enter_runs
+from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
 from ui.state import get_lessons, get_manager, lesson_state, owner_id
 from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict
 
@@ -41,9 +41,13 @@ def render_lesson(lesson_id: str) -> None:
 
 def render_editor(lesson: Lesson, state: dict) -> None:
     code = state["code"] if state["code"] is not None else lesson.starter
-    ran_this_code = state["verdict"] is not None and state.get("verdict_source") == code
+    key = f"editor-{lesson.id}-{state['generation']}"
+    # The editor's newest text is in session state before the editor renders: mark the failing line only
+    # while the text is still the code that failed.
+    newest, _ = split_run_marker(st.session_state.get(key))
+    ran_this_code = state["verdict"] is not None and state.get("verdict_source") == (newest or code)
     annotations, markers = error_marks(state["verdict"]) if ran_this_code else ([], [])
-    text, token = code_editor(code, f"editor-{lesson.id}-{state['generation']}", annotations, markers)
+    text, token = code_editor(code, key, annotations, markers)
     state["code"] = text
     if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state["last_token"] = token

@@ -86,6 +86,8 @@ def main() -> None:
     print(f"assign-the-model solution, {args.repeat} runs each, medians")
     print(f"  plain python : {wall['plain']:6.2f} s   peak {peak['plain']:7.0f} MB")
     print(f"  sandbox run  : {wall['runner']:6.2f} s   peak {peak['runner']:7.0f} MB")
+    for kind, runs in samples.items():
+        print(f"  {kind:<6} samples: " + ", ".join(f"{s['wall_s']:.2f}" for s in runs))
     print(f"  ratio sandbox/plain wall time: {wall['runner'] / wall['plain']:.3f}  (goal <= 1.05)")
     print(f"  ratio sandbox/plain peak memory: {peak['runner'] / peak['plain']:.3f}")
 

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -127,6 +128,7 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     page.get_by_role("button", name="Run").click()
     page.get_by_text("Training: epoch").first.wait_for(timeout=90_000)
     page.get_by_text("step ").first.wait_for(timeout=30_000)
+    expect(frame.locator(".tutor-error-line")).to_have_count(0)  # the old mark goes once the code changed
     shot(page, "03-training")
     page.get_by_text("All checks passed").wait_for(timeout=180_000)
     assert page.get_by_text("ran all 5 epochs").is_visible()

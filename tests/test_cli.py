@@ -99,3 +99,12 @@ def test_data_import_rejects_a_wrong_file(tmp_path: Path) -> None:
     completed = tutor("data", "import", str(fake))
     assert completed.returncode == 1
     assert str(fake) in completed.stderr
+
+
+@pytest.mark.tf
+def test_doctor_checks_the_machine_with_a_real_run() -> None:
+    completed = tutor("doctor")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = {line.split()[1]: line.split()[0] for line in completed.stdout.splitlines() if line.strip()}
+    assert lines["test"] == "ok"  # "ok    test run   trained 2 epochs and loaded MNIST ..."
+    assert "sandbox" in lines and "dataset" in lines

@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sandbox", choices=["strict", "basic", "auto"])
     check.set_defaults(handler=command_check_lessons)
 
+    doctor = commands.add_parser("doctor", help="check this machine before class (includes a tiny real run)")
+    doctor.add_argument("--sandbox", choices=["strict", "basic", "auto"])
+    doctor.set_defaults(handler=command_doctor)
+
     lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
     lessons.set_defaults(handler=command_lessons)
 
@@ -104,6 +108,14 @@ def command_check_lessons(args: argparse.Namespace) -> int:
     failed = [proof for proof in proofs if not proof.passed]
     print(f"{len(proofs) - len(failed)} passed, {len(failed)} failed ({len(lessons)} lessons)")
     return EXIT_FAILED if failed or lesson_set.errors else EXIT_OK
+
+
+def command_doctor(args: argparse.Namespace) -> int:
+    from tutor.doctor import format_findings, run_doctor
+
+    findings = run_doctor()
+    print(format_findings(findings))
+    return EXIT_OK if all(finding.ok for finding in findings) else EXIT_FAILED
 
 
 def command_lessons(args: argparse.Namespace) -> int:

@@ -1,0 +1,83 @@
+"""`python -m tutor doctor`: what a teacher runs before class. Checks Python, TensorFlow, the dataset,
+the sandbox level and limits, then does a tiny real training run through the sandbox."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from tutor import settings
+from tutor.data import DataError, ensure_dataset
+from tutor.isolation import IsolationError, Level, Limits, resolve_level
+from tutor.runner import RunRequest, run_program
+
+TINY_FIT = """
+import numpy as np
+from tensorflow import keras
+
+x = np.random.default_rng(0).random((256, 8)).astype("float32")
+y = (x.sum(axis=1) > 4).astype("int32")
+model = keras.Sequential([keras.layers.Input(shape=(8,)), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=2, verbose=0)
+(x_train, _), _ = keras.datasets.mnist.load_data()
+print("mnist", x_train.shape)
+"""
+
+
+@dataclass
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    warning: bool = False
+
+
+def run_doctor() -> list[Finding]:
+    findings = [Finding("python", True, platform.python_version())]
+    for package in ("tensorflow-cpu", "tensorflow", "keras", "streamlit"):
+        try:
+            findings.append(Finding(package, True, version(package)))
+        except PackageNotFoundError:
+            if package not in ("tensorflow-cpu", "tensorflow"):
+                findings.append(Finding(package, False, "not installed: run scripts/setup.sh"))
+    try:
+        dataset = ensure_dataset()
+        findings.append(Finding("dataset", True, dataset.description, warning=str(dataset.kind) != "real"))
+    except DataError as exc:
+        findings.append(Finding("dataset", False, str(exc)))
+    try:
+        level = resolve_level(settings.sandbox_level())
+        words = "bubblewrap isolation" if level is Level.STRICT else "process limits only (no isolation)"
+        findings.append(Finding("sandbox", True, f"{level}: {words}", warning=level is Level.BASIC))
+    except IsolationError as exc:
+        findings.append(Finding("sandbox", False, str(exc)))
+    limits = Limits()
+    findings.append(
+        Finding(
+            "limits",
+            True,
+            f"{limits.wall_s:g} s, {limits.memory_mb} MiB memory, {limits.processes} processes, "
+            f"{limits.output_kb} KiB output, {limits.file_size_mb} MiB per file",
+        )
+    )
+    if all(f.ok for f in findings):
+        started = time.monotonic()
+        result = run_program(RunRequest(TINY_FIT, limits=Limits(wall_s=120)))
+        fit = result.last_fit
+        ok = result.error is None and fit is not None and fit.completed and "mnist (60000, 28, 28)" in result.stdout
+        detail = f"trained 2 epochs and loaded MNIST in {time.monotonic() - started:.1f} s ({result.isolation})"
+        if not ok:
+            detail = f"failed: {result.detail or (result.error and result.error.message) or result.stderr[-500:]}"
+        findings.append(Finding("test run", ok, detail))
+    return findings
+
+
+def format_findings(findings: list[Finding]) -> str:
+    lines = []
+    for finding in findings:
+        mark = "FAIL" if not finding.ok else "warn" if finding.warning else "ok"
+        lines.append(f"{mark:<5} {finding.name:<15} {finding.detail}")
+    return "\n".join(lines)
