@@ -139,6 +139,7 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     # 3. Reset puts the starter back.
     page.get_by_role("button", name="Reset").click()
     page.wait_for_selector(IDLE)
+    expect(page.locator(EDITOR_FRAME)).to_have_count(1)  # the new editor replaced the old one
     page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.wait_for()
     time.sleep(1)
     lines = editor_lines(page)
