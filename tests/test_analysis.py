@@ -38,6 +38,7 @@ def test_module_never_imported() -> None:
     analysis = analyze_name_error(source, "layers", 2)
     assert analysis.bindings == []
     assert "`layers` is used on line 2 but never assigned or imported" in analysis.summary
+    assert "`from tensorflow.keras import layers`" in analysis.summary
 
 
 def test_unbound_local() -> None:

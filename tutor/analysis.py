@@ -11,6 +11,17 @@ import builtins
 import difflib
 from dataclasses import asdict, dataclass, field
 
+# Names learners use without importing them, and the import that provides each.
+KNOWN_IMPORTS = {
+    "tf": "import tensorflow as tf",
+    "keras": "from tensorflow import keras",
+    "layers": "from tensorflow.keras import layers",
+    "models": "from tensorflow.keras import models",
+    "optimizers": "from tensorflow.keras import optimizers",
+    "callbacks": "from tensorflow.keras import callbacks",
+    "np": "import numpy as np",
+}
+
 
 @dataclass
 class Binding:
@@ -180,6 +191,8 @@ def summarize(analysis: NameAnalysis) -> str:
         )
     if not analysis.bindings:
         parts.append(f"`{name}` is used{at} but never assigned or imported anywhere in your code.")
+        if name in KNOWN_IMPORTS:
+            parts.append(f"It is usually imported with `{KNOWN_IMPORTS[name]}`.")
     elif module_level and line is not None and all(b.line > line for b in module_level):
         first = module_level[0]
         parts.append(

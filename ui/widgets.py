@@ -138,10 +138,8 @@ def render_what_happened(result: RunResult) -> None:
             st.markdown(f"Your program raised `{error.type}`{where}:")
             st.code(error.message or error.type, language=None)
         if error.context:
-            st.caption(
-                f"This happened while Python was handling another error: `{error.context['type']}: "
-                f"{error.context['message'][:200]}`"
-            )
+            earlier = f"{error.context['type']}: {error.context['message'][:200]}".replace("`", "'")
+            st.caption(f"This happened while Python was handling another error: `{earlier}`")
         if error.traceback:
             with st.expander("Traceback"):
                 st.code(error.traceback, language=None)
