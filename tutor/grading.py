@@ -14,7 +14,7 @@ from typing import Any
 
 from tutor import settings
 from tutor.checks import CheckResult, run_check
-from tutor.isolation import Limits
+from tutor.isolation import Limits, sandbox_env
 from tutor.lessons import Case, CaseFile, Lesson
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, run_program
@@ -165,7 +165,7 @@ def generate_fixture(script: Path, name: str) -> Path:
                     capture_output=True,
                     text=True,
                     timeout=300,
-                    env=_fixture_env(work),
+                    env=sandbox_env(work),
                 )
             except subprocess.TimeoutExpired:
                 raise GraderError(f"fixture script {script} took longer than 300 s") from None
@@ -188,12 +188,6 @@ def _keras_version() -> str:
         return version("keras")
     except PackageNotFoundError:
         return "none"
-
-
-def _fixture_env(work: str) -> dict[str, str]:
-    from tutor.isolation import sandbox_env
-
-    return sandbox_env(work)
 
 
 def case_by_id(lesson: Lesson, case_id: str | None) -> Case:
