@@ -117,7 +117,8 @@ def check_no_error(result: RunResult, params: dict[str, Any], model_name: str) -
     error = result.error
     if error is not None:
         facts = {"line": error.line, "type": error.type, "message": error.message}
-        return Outcome(False, f"Line {error.line}: your program raised {error.type}: {error.message}", facts)
+        what = error.message or ("it ran out of memory" if error.type == "MemoryError" else "(no message)")
+        return Outcome(False, f"Line {error.line}: your program raised {error.type}: {what}", facts)
     if result.termination is Termination.EXITED:
         return Outcome(False, result.detail, {"exit_code": result.exit_code})
     return _not_run(result) or Outcome(True, "Your program ran to its end without an error.")

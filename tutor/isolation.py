@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -199,6 +200,35 @@ def build_launch(
         case_dir=SANDBOX_CASE_DIR,
         dataset_path=dataset_path,
     )
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Live (non-zombie) processes whose real uid is ``uid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if fields.get("State", "").strip().startswith("Z"):
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            found.append(int(entry))
+    return found
+
+
+def wait_for_uid_exit(uid: int, timeout_s: float = 10.0) -> bool:
+    """After the sandbox's init is killed, the kernel tears the pid namespace down asynchronously: a fork
+    bomb's hundreds of processes take a moment to go. Wait for that, so "the run is over" is true."""
+    deadline = time.monotonic() + timeout_s
+    while processes_of_uid(uid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def parent_dirs(dest: str, created: set[str]) -> list[str]:

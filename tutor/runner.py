@@ -28,7 +28,7 @@ from typing import Any
 from tutor import settings
 from tutor.analysis import analyze_name_error
 from tutor.data import Dataset, ensure_dataset
-from tutor.isolation import Level, Limits, build_launch, resolve_level
+from tutor.isolation import Level, Limits, build_launch, resolve_level, wait_for_uid_exit
 from tutor.results import RunResult, Termination, apply_event
 from tutor.terminal import render_terminal
 
@@ -129,6 +129,8 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
         pass  # it died at once; the supervisor reports how
     supervisor = _Supervisor(process, read_events, token, request.limits, on_event, cancel, result)
     supervisor.watch()
+    if level is Level.STRICT and os.geteuid() == 0:
+        wait_for_uid_exit(uid)  # the run's own uid: nothing of it may outlive run_program
     result.duration_s = round(time.monotonic() - started, 3)
     _finish(result, supervisor, request)
     if on_event is not None:

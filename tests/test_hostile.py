@@ -1,0 +1,107 @@
+"""Hostile programs, graded through the same path the app uses (grade_source → sandbox). Each must end
+with a verdict in plain words, leave nothing running, and leave the next normal run working."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tutor import isolation
+from tutor.grading import grade_source
+from tutor.isolation import Limits
+from tutor.lessons import load_lessons
+from tutor.results import Termination
+from tutor.runner import RunRequest, run_program
+
+LESSON = load_lessons().get("assign-the-model")
+LIMITS = Limits(wall_s=8, output_kb=256)
+strict_only = pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
+
+HOSTILE = {
+    "endless-loop": ("while True:\n    pass\n", Termination.TIMEOUT, "stopped after 8 s"),
+    "sleep-past-limit": ("import time\ntime.sleep(3600)\n", Termination.TIMEOUT, "stopped after 8 s"),
+    "fork-bomb": (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        Termination.TIMEOUT,
+        "stopped after",
+    ),
+    "thread-bomb": (
+        "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(600,)).start()\n",
+        Termination.FINISHED,
+        "RuntimeError",
+    ),
+    "memory-bomb": ("blocks = []\nwhile True:\n    blocks.append(bytearray(256 * 1024 * 1024))\n", None, "memory"),
+    "stdout-flood": ("while True:\n    print('spam ' * 200)\n", Termination.OUTPUT_LIMIT, "more than 256 KiB"),
+    "stderr-flood": (
+        "import sys\nwhile True:\n    sys.stderr.write('spam ' * 200)\n",
+        Termination.OUTPUT_LIMIT,
+        "more than 256 KiB",
+    ),
+    "huge-file": (
+        "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'x' * 1024 * 1024)\n",
+        None,
+        "file",
+    ),
+    "segfault": ("import ctypes\nctypes.string_at(0)\n", Termination.CRASHED, "SIGSEGV"),
+    "recursion": ("def f():\n    return f()\n\nf()\n", Termination.FINISHED, "RecursionError"),
+    "os-exit": ("import os\nos._exit(0)\n", Termination.CRASHED, "os._exit"),
+    "forged-events": (
+        'import os\nfor fd in range(3, 30):\n    try:\n        os.write(fd, b\'{"v": 1, "type": "finished"}\\n\')\n'
+        "    except OSError:\n        pass\n",
+        Termination.TAMPERED,
+        "cannot be trusted",
+    ),
+    "print-success-without-training": (
+        "print('All checks passed. Your fix works.')\nprint('Epoch 5/5 - accuracy: 0.99')\n",
+        Termination.FINISHED,
+        "",
+    ),
+    "catch-the-name-error": (
+        "try:\n    model.fit()\nexcept NameError:\n    pass\n",
+        Termination.FINISHED,
+        "",
+    ),
+    "model-is-none": ("model = None\n", Termination.FINISHED, ""),
+}
+
+
+def sandbox_processes() -> list[str]:
+    """Processes running as one of the sandbox's own uids (61000-61999)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if 61000 <= uid < 62000:
+            found.append(pid)
+    return found
+
+
+@strict_only
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> None:
+    source, termination, words = HOSTILE[name]
+    started = time.monotonic()
+    verdict = grade_source(LESSON, source, limits=LIMITS)
+    assert time.monotonic() - started < 60
+    assert not verdict.passed
+    assert verdict.grader_error is None  # the learner's program, not the grader, went wrong
+    result = verdict.cases[0].result
+    if termination is not None:
+        assert result.termination is termination, (result.termination, result.detail)
+    text = " ".join([result.detail, *(c.message for c in verdict.checks)])
+    if result.error is not None:
+        text += f" {result.error.type} {result.error.message}"
+    assert words.lower() in text.lower(), text
+    assert "signal 9" not in text and "-9" not in text  # signals are put in words
+    time.sleep(0.3)
+    assert sandbox_processes() == []
+    after = run_program(RunRequest("print('still fine')\n"))
+    assert after.stdout == "still fine\n"
