@@ -1,0 +1,43 @@
+"""A burst of 20 runs, hostile and normal mixed, through the run manager: every run gets a verdict,
+none is lost, normal runs are judged right, and nothing is left running."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from tests.test_hostile import HOSTILE, sandbox_processes, strict_only
+from tutor.jobs import JobState, RunManager
+from tutor.lessons import load_lessons
+
+LESSON = dataclasses.replace(load_lessons().get("assign-the-model"), time_s=8)
+NORMAL = "print('hello')\nmodel = None\nmodel.fit()\n"  # a quick learner mistake (no TensorFlow import)
+
+
+@strict_only
+@pytest.mark.timeout(600)
+def test_twenty_mixed_runs_all_get_a_verdict() -> None:
+    hostile = ["endless-loop", "fork-bomb", "memory-bomb", "stdout-flood", "segfault", "forged-events",
+               "thread-bomb", "huge-file", "os-exit", "recursion"]  # fmt: skip
+    manager = RunManager(max_running=2)
+    jobs = []
+    for i in range(20):
+        source = HOSTILE[hostile[i // 2]][0] if i % 2 else NORMAL
+        jobs.append((i % 2 == 0, manager.submit(f"learner-{i}", LESSON, source)))
+    deadline = time.monotonic() + 500
+    for _, job in jobs:
+        assert job.done.wait(max(1, deadline - time.monotonic())), f"job {job.id} never finished"
+    for normal, job in jobs:
+        snapshot = job.snapshot()
+        assert snapshot.state is JobState.DONE, (snapshot.state, snapshot.error)
+        assert snapshot.verdict is not None and not snapshot.verdict.passed
+        assert snapshot.verdict.grader_error is None
+        if normal:
+            assert snapshot.verdict.first_error["type"] == "AttributeError"
+            assert snapshot.verdict.first_error["line"] == 3
+    assert manager.counts() == {"queued": 0, "running": 0, "max_running": 2}
+    manager.shutdown()
+    time.sleep(0.3)
+    assert sandbox_processes() == []
