@@ -14,6 +14,7 @@ missing=()
 command -v "$python" >/dev/null || missing+=(python3)
 "$python" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing+=(libseccomp2)
 command -v prlimit >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 [ $dev = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
 if [ ${#missing[@]} -gt 0 ]; then

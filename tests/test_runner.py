@@ -181,3 +181,39 @@ def test_server_side_never_imports_tensorflow() -> None:
     completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+GAP_PROBE = r"""
+import ctypes, errno, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def show(name, result):
+    print(name, "blocked" if result == -1 else "allowed")
+try:
+    socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK
+    print("vsock allowed")
+except OSError:
+    print("vsock blocked")
+show("keyctl", libc.syscall(250, 0, 0, 0, 0, 0))  # keyctl(KEYCTL_GET_KEYRING_ID, 0) on x86_64
+show("unshare-user", libc.unshare(0x10000000))
+import threading
+thread = threading.Thread(target=print, args=("threads work",))
+thread.start()
+thread.join()
+"""
+
+
+@strict_only
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe uses x86_64 syscall numbers")
+def test_seccomp_closes_the_gaps_bubblewrap_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor import runner
+    from tutor.seccomp import compiled_filter
+
+    if compiled_filter() is None:
+        pytest.skip("libseccomp is not usable here")
+    result, _ = run(GAP_PROBE)
+    assert result.stdout.splitlines() == [
+        "vsock blocked", "keyctl blocked", "unshare-user blocked", "threads work"
+    ]  # fmt: skip
+    monkeypatch.setattr(runner, "compiled_filter", lambda: None)  # the control: without the filter
+    unfiltered, _ = run(GAP_PROBE)
+    assert "vsock allowed" in unfiltered.stdout and "unshare-user allowed" in unfiltered.stdout

@@ -54,6 +54,12 @@ def run_doctor() -> list[Finding]:
         findings.append(Finding("sandbox", True, f"{level}: {words}", warning=level is Level.BASIC))
     except IsolationError as exc:
         findings.append(Finding("sandbox", False, str(exc)))
+    if findings[-1].name == "sandbox" and findings[-1].ok and not findings[-1].warning:
+        from tutor.seccomp import compiled_filter
+
+        has_filter = compiled_filter() is not None
+        words = "syscall filter active" if has_filter else "libseccomp unavailable: runs without the syscall filter"
+        findings.append(Finding("seccomp", True, words, warning=not has_filter))
     limits = Limits()
     findings.append(
         Finding(

@@ -138,7 +138,13 @@ def python_argv(harness: str) -> list[str]:
 
 
 def build_launch(
-    level: Level, limits: Limits, stage_dir: Path, work_dir: Path, dataset: Path | None, uid: int
+    level: Level,
+    limits: Limits,
+    stage_dir: Path,
+    work_dir: Path,
+    dataset: Path | None,
+    uid: int,
+    seccomp_fd: int | None = None,
 ) -> Launch:
     """The command for one run. stage_dir holds main.py and the case's files (read-only to the run)."""
     if level is Level.BASIC:
@@ -179,6 +185,8 @@ def build_launch(
         argv += ["--ro-bind", source, dest]
     argv += parent_dirs(SANDBOX_HOME, created)
     argv += ["--perms", "0777", "--size", str(limits.disk_mb * mib), "--tmpfs", SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     argv.append("--")
     if os.geteuid() == 0:
         argv += [

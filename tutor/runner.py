@@ -30,6 +30,7 @@ from tutor.analysis import analyze_name_error
 from tutor.data import Dataset, ensure_dataset
 from tutor.isolation import Level, Limits, build_launch, resolve_level, wait_for_uid_exit
 from tutor.results import RunResult, Termination, apply_event
+from tutor.seccomp import compiled_filter
 from tutor.terminal import render_terminal
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -92,7 +93,12 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
         os.chmod(stage, 0o755)
         for path in stage.iterdir():
             os.chmod(path, 0o644)
-    launch = build_launch(level, request.limits, stage, work, dataset.path, uid)
+    seccomp_fd = None
+    bpf = compiled_filter() if level is Level.STRICT else None
+    if bpf is not None:  # bwrap reads the compiled filter from a file descriptor
+        (root / "seccomp.bpf").write_bytes(bpf)
+        seccomp_fd = os.open(root / "seccomp.bpf", os.O_RDONLY)
+    launch = build_launch(level, request.limits, stage, work, dataset.path, uid, seccomp_fd)
     token = secrets.token_hex(16)
     config = {
         "events_fd": None,
@@ -114,14 +120,18 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
             stderr=subprocess.PIPE,
             cwd=launch.cwd,
             env=launch.env,
-            pass_fds=(write_events,),
+            pass_fds=(write_events,) if seccomp_fd is None else (write_events, seccomp_fd),
             start_new_session=True,
         )
     except OSError as exc:
         os.close(read_events)
         os.close(write_events)
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
     os.close(write_events)
+    if seccomp_fd is not None:
+        os.close(seccomp_fd)
     try:
         process.stdin.write(json.dumps(config).encode())
         process.stdin.close()
