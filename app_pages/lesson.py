@@ -10,7 +10,7 @@ from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import Lesson
 from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
 from ui.state import get_lessons, get_manager, lesson_state, owner_id
-from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict
+from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict, sandbox_banner
 
 # Edits reach the server ~200 ms after typing stops; a Run click waits this long before it takes the
 # editor's text, so a keystroke made just before the click is never lost.
@@ -23,6 +23,7 @@ def render_lesson(lesson_id: str) -> None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
     state = lesson_state(lesson.id)
+    sandbox_banner()
     st.title(lesson.title)
     st.caption(lesson.summary)
     with st.expander("The problem", expanded=state["verdict"] is None):

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.state import get_lessons, lesson_page, lesson_state
-from ui.widgets import dataset_note
+from ui.widgets import dataset_note, sandbox_banner
 
 BADGES = {
     "not started": ":gray[:material/radio_button_unchecked: not started]",
@@ -11,6 +11,7 @@ BADGES = {
     "passed": ":green[:material/check_circle: passed]",
 }
 
+sandbox_banner()
 st.title("NameError: name 'model' is not defined")
 st.markdown(
     "One of the most common Keras errors, in four short lessons. Each lesson gives you real TensorFlow code "

@@ -129,3 +129,21 @@ def test_stop_cancels_a_running_program() -> None:
     assert time.monotonic() - started < 15
     at.run()
     assert not any(b.key == "stop-assign-the-model" for b in at.button)
+
+
+def test_basic_sandbox_level_is_announced_on_every_page(monkeypatch) -> None:
+    from ui.widgets import sandbox_level_in_force
+
+    monkeypatch.setenv("TUTOR_SANDBOX", "basic")
+    sandbox_level_in_force.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        assert "Runs are not isolated on this server" in texts(at)
+        lesson = lesson_app().run()
+        assert "Runs are not isolated on this server" in texts(lesson)
+    finally:
+        sandbox_level_in_force.clear()
+    monkeypatch.delenv("TUTOR_SANDBOX")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    if sandbox_level_in_force() == "strict":
+        assert "Runs are not isolated" not in texts(at)

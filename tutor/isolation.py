@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -90,7 +91,16 @@ def resolve_level(requested: str) -> Level:
             "Install it (Debian/Ubuntu: `apt-get install bubblewrap`) or set TUTOR_SANDBOX=basic for "
             "single-learner use."
         )
+    _warn_basic_once()
     return Level.BASIC
+
+
+@functools.cache
+def _warn_basic_once() -> None:
+    logging.getLogger("tutor").warning(
+        "sandbox level 'auto' fell back to 'basic' (process limits only): bubblewrap is missing or cannot "
+        "create namespaces. Fine for one learner on their own computer, not for a shared server."
+    )
 
 
 def namespace_flags() -> list[str]:

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from tutor import settings
 from tutor.data import ensure_dataset
 from tutor.grading import Verdict
+from tutor.isolation import IsolationError, resolve_level
 from tutor.jobs import JobSnapshot, JobState
 from tutor.results import ErrorInfo, RunResult, Termination
 from tutor.terminal import render_terminal
@@ -25,6 +27,27 @@ PHASES = {
     "training": "Training",
     "finished": "Finishing",
 }
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def sandbox_level_in_force() -> str:
+    try:
+        return str(resolve_level(settings.sandbox_level()))
+    except IsolationError as exc:
+        return f"error: {exc}"
+
+
+def sandbox_banner() -> None:
+    """Warn everyone when runs are not isolated (level basic), or cannot run at all."""
+    level = sandbox_level_in_force()
+    if level == "basic":
+        st.warning(
+            ":material/shield: Runs are not isolated on this server (sandbox level *basic*: process limits "
+            "only). Fine for one learner on their own computer; a teacher should install bubblewrap before a "
+            "class. See *Data and sandbox*."
+        )
+    elif level.startswith("error"):
+        st.error(f":material/shield: Code cannot run on this server yet. {level[len('error: ') :]}")
 
 
 def dataset_note() -> None:
