@@ -125,3 +125,72 @@ def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> N
     assert sandbox_processes() == []
     after = run_program(RunRequest("print('still fine')\n"))
     assert after.stdout == "still fine\n"
+
+
+TF_HOSTILE = {
+    "huge-tensorflow-tensor": (
+        "import tensorflow as tf\nx = tf.zeros((100_000, 100_000))\nprint(float(tf.reduce_sum(x)))\n",
+        "ResourceExhaustedError",
+    ),
+    "os-exit-mid-training": (
+        "import os\nimport numpy as np\nfrom tensorflow import keras\n\n\n"
+        "class Quit(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n"
+        "        os._exit(0)\n\n\n"
+        "model = keras.Sequential([keras.layers.Input(shape=(4,)), keras.layers.Dense(2)])\n"
+        "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+        "model.fit(np.zeros((8, 4)), np.zeros(8), epochs=5, verbose=0, callbacks=[Quit()])\n",
+        "ran 0 of 5 epochs (Your program ended abruptly",
+    ),
+    "sys-exit-mid-training": (
+        "import sys\nimport numpy as np\nfrom tensorflow import keras\n\n\n"
+        "class Quit(keras.callbacks.Callback):\n    def on_epoch_end(self, epoch, logs=None):\n"
+        "        sys.exit(0)\n\n\n"
+        "model = keras.Sequential([keras.layers.Input(shape=(4,)), keras.layers.Dense(2)])\n"
+        "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+        "model.fit(np.zeros((8, 4)), np.zeros(8), epochs=5, verbose=0, callbacks=[Quit()])\n",
+        "ran 0 of 5 epochs (stopped by SystemExit)",
+    ),
+}
+
+
+@strict_only
+@pytest.mark.tf
+@pytest.mark.parametrize("name", sorted(TF_HOSTILE))
+def test_hostile_tensorflow_program(name: str) -> None:
+    source, words = TF_HOSTILE[name]
+    verdict = grade_source(LESSON, source, limits=Limits(wall_s=60))
+    assert not verdict.passed and verdict.grader_error is None
+    result = verdict.cases[0].result
+    text = " ".join([result.detail, *(c.message for c in verdict.checks)])
+    if result.error is not None:
+        text += f" {result.error.type} {result.error.message}"
+    assert words in text, text
+    time.sleep(0.3)
+    assert sandbox_processes() == []
+
+
+@strict_only
+def test_two_runs_at_once_cannot_see_each_other() -> None:
+    import threading
+
+    writer = (
+        "import time\nopen('secret-of-a.txt', 'w').write('a')\nopen('/tmp/secret-of-a.txt', 'w').write('a')\n"
+        "print('written', flush=True)\ntime.sleep(4)\n"
+    )
+    reader = (
+        "import os, time\ntime.sleep(1.5)\nprint(sorted(os.listdir('.')), sorted(os.listdir('/tmp')))\n"
+        "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    )
+    results = {}
+    threads = [
+        threading.Thread(target=lambda: results.update(a=run_program(RunRequest(writer)))),
+        threading.Thread(target=lambda: results.update(b=run_program(RunRequest(reader)))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results["a"].stdout == "written\n"
+    listing, pids = results["b"].stdout.splitlines()
+    assert listing == "['main.py'] []"  # neither a's working folder nor a's /tmp
+    assert len(eval(pids)) <= 3  # its own pid namespace: init, setpriv/python, nothing of a's
