@@ -217,3 +217,17 @@ def test_seccomp_closes_the_gaps_bubblewrap_leaves(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(runner, "compiled_filter", lambda: None)  # the control: without the filter
     unfiltered, _ = run(GAP_PROBE)
     assert "vsock allowed" in unfiltered.stdout and "unshare-user allowed" in unfiltered.stdout
+
+
+def test_results_cross_as_versioned_json() -> None:
+    import json
+
+    from tutor.results import RunResult
+
+    result, _ = run("def f():\n    return modle\n\nf()\n")
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["version"] == 1
+    again = RunResult.from_dict(data)
+    assert again == result
+    with pytest.raises(ValueError, match="version"):
+        RunResult.from_dict({**data, "version": 99})
