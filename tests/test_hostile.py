@@ -86,6 +86,15 @@ HOSTILE = {
 }
 
 
+def verdict_words(verdict) -> str:
+    """Everything the learner is told about the first case, as one string."""
+    result = verdict.cases[0].result
+    text = " ".join([result.detail, *(c.message for c in verdict.checks)])
+    if result.error is not None:
+        text += f" {result.error.type} {result.error.message}"
+    return text
+
+
 def sandbox_processes() -> list[str]:
     """Processes running as one of the sandbox's own uids (61000-61999)."""
     found = []
@@ -114,9 +123,7 @@ def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> N
     result = verdict.cases[0].result
     if termination is not None:
         assert result.termination is termination, (result.termination, result.detail)
-    text = " ".join([result.detail, *(c.message for c in verdict.checks)])
-    if result.error is not None:
-        text += f" {result.error.type} {result.error.message}"
+    text = verdict_words(verdict)
     assert words.lower() in text.lower(), text
     assert "signal 9" not in text and "-9" not in text  # signals are put in words
     if words == "SyntaxError":  # never called a NameError (PrairieLearn once did that)
@@ -160,10 +167,7 @@ def test_hostile_tensorflow_program(name: str) -> None:
     source, words = TF_HOSTILE[name]
     verdict = grade_source(LESSON, source, limits=Limits(wall_s=60))
     assert not verdict.passed and verdict.grader_error is None
-    result = verdict.cases[0].result
-    text = " ".join([result.detail, *(c.message for c in verdict.checks)])
-    if result.error is not None:
-        text += f" {result.error.type} {result.error.message}"
+    text = verdict_words(verdict)
     assert words in text, text
     time.sleep(0.3)
     assert sandbox_processes() == []
