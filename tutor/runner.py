@@ -93,15 +93,18 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
         os.chmod(stage, 0o755)
         for path in stage.iterdir():
             os.chmod(path, 0o644)
+    read_events, write_events = os.pipe()
+    child_fds = [write_events]  # the child's copies; ours are closed once it has started
     seccomp_fd = None
     bpf = compiled_filter() if level is Level.STRICT else None
     if bpf is not None:  # bwrap reads the compiled filter from a file descriptor
         (root / "seccomp.bpf").write_bytes(bpf)
         seccomp_fd = os.open(root / "seccomp.bpf", os.O_RDONLY)
+        child_fds.append(seccomp_fd)
     launch = build_launch(level, request.limits, stage, work, dataset.path, uid, seccomp_fd)
     token = secrets.token_hex(16)
     config = {
-        "events_fd": None,
+        "events_fd": write_events,
         "token": token,
         "learner_file": f"{launch.learner_dir}/main.py",
         "case_dir": launch.case_dir,
@@ -109,8 +112,6 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
         "predict_samples": request.predict_samples,
         "dataset": {"kind": str(dataset.kind), "path": launch.dataset_path, "description": dataset.description},
     }
-    read_events, write_events = os.pipe()
-    config["events_fd"] = write_events
     result = RunResult(Termination.CRASHED, 0.0, isolation=str(level))
     try:
         process = subprocess.Popen(
@@ -120,18 +121,15 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
             stderr=subprocess.PIPE,
             cwd=launch.cwd,
             env=launch.env,
-            pass_fds=(write_events,) if seccomp_fd is None else (write_events, seccomp_fd),
+            pass_fds=tuple(child_fds),
             start_new_session=True,
         )
     except OSError as exc:
         os.close(read_events)
-        os.close(write_events)
-        if seccomp_fd is not None:
-            os.close(seccomp_fd)
         return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
-    os.close(write_events)
-    if seccomp_fd is not None:
-        os.close(seccomp_fd)
+    finally:
+        for fd in child_fds:
+            os.close(fd)
     try:
         process.stdin.write(json.dumps(config).encode())
         process.stdin.close()
