@@ -442,9 +442,11 @@ def run_program(config: dict, send) -> None:
         patch_keras(observer, module)
         send("phase", phase="running")
 
-    sys.meta_path.insert(
-        0, ImportWatcher({"tensorflow": (before_import, after_tensorflow), "keras": (before_import, after_keras)})
-    )
+    if "keras" in sys.modules:  # a warm sandbox imported it before the program arrived
+        patch_keras(observer, sys.modules["keras"])
+    else:
+        watched = {"tensorflow": (before_import, after_tensorflow), "keras": (before_import, after_keras)}
+        sys.meta_path.insert(0, ImportWatcher(watched))
 
     module = types.ModuleType("__main__")
     module.__file__ = learner_file
@@ -541,8 +543,13 @@ def prepare_workdir(config: dict) -> None:
             os.symlink(dataset["path"], target)
 
 
+def read_boot() -> dict:
+    """The first line on stdin: the private channel (fd and token) and whether to preload."""
+    return json.loads(sys.stdin.buffer.readline().decode("utf-8"))
+
+
 def read_config() -> dict:
-    """The runner sends the configuration on stdin; afterwards stdin is /dev/null, as for a script
+    """The rest of stdin: the program's configuration. Afterwards stdin is /dev/null, as for a script
     started without input (``input()`` raises EOFError)."""
     config = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -551,13 +558,50 @@ def read_config() -> dict:
     return config
 
 
+def preload() -> None:
+    """Warm sandbox: import TensorFlow and Keras while no program is waiting. No TensorFlow op runs here
+    (see ../shared/notes/sandbox.md), and their start-up chatter is not the learner's output."""
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import keras.datasets.mnist  # noqa: F401
+        import tensorflow
+
+        tensorflow.keras.layers  # noqa: B018 - resolves TensorFlow's lazy `tf.keras` now, not in the run
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def resident_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def main() -> int:
-    config = read_config()
-    fd = int(config.pop("events_fd"))
-    send = make_sender(fd, config.pop("token"))
+    boot = read_boot()
+    fd = int(boot["events_fd"])
+    send = make_sender(fd, boot["token"])
     os.set_inheritable(fd, False)  # child processes the learner starts do not get the channel
     send("started", pid=os.getpid(), python=sys.version.split()[0])
     try:
+        if boot.get("preload"):
+            preload()
+            send("ready", rss_mb=resident_mb())
+        config = read_config()
         prepare_workdir(config)
         run_program(config, send)
     except BaseException as exc:  # a fault of ours, not the learner's: say so separately

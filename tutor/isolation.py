@@ -11,12 +11,14 @@ Two levels (see ../shared/notes/sandbox.md for what was measured on this machine
 from __future__ import annotations
 
 import enum
+import fcntl
 import functools
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -236,6 +238,48 @@ def processes_of_uid(uid: int) -> list[int]:
         if int(fields.get("Uid", "-1").split()[0]) == uid:
             found.append(int(entry))
     return found
+
+
+UID_RANGE = range(61000, 62000)
+UID_LOCK_DIR = Path("/run/lock/tutor-uids") if os.path.isdir("/run/lock") else Path("/tmp/tutor-uids")
+_uid_claim_lock = threading.Lock()
+_next_uid = [UID_RANGE.start + os.getpid() % len(UID_RANGE)]
+
+
+@dataclass
+class UidClaim:
+    """A sandbox uid held for one sandbox's lifetime. The lock is host-wide (a file lock), so two servers
+    or a server and a test run on one machine never share a uid, and with it RLIMIT_NPROC and files."""
+
+    uid: int
+    handle: object | None
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing drops the flock
+            self.handle = None
+
+
+def claim_uid() -> UidClaim:
+    """An unused uid from UID_RANGE: not locked by any process here, and with no live process."""
+    if os.geteuid() != 0:
+        return UidClaim(UID_RANGE.start, None)  # not used as non-root: the user namespace maps us
+    UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _uid_claim_lock:
+        for _ in range(len(UID_RANGE)):
+            uid = _next_uid[0]
+            _next_uid[0] = UID_RANGE.start + (uid + 1 - UID_RANGE.start) % len(UID_RANGE)
+            handle = open(UID_LOCK_DIR / str(uid), "a")  # noqa: SIM115 - held open while the uid is in use
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            if processes_of_uid(uid):
+                handle.close()  # a leftover of a killed server: let the kernel finish with it
+                continue
+            return UidClaim(uid, handle)
+    raise IsolationError(f"all {len(UID_RANGE)} sandbox uids are in use")
 
 
 def wait_for_uid_exit(uid: int, timeout_s: float = 10.0) -> bool:

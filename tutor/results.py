@@ -17,6 +17,7 @@ class Termination(enum.StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     OUTPUT_LIMIT = "output_limit"
+    MEMORY_LIMIT = "memory_limit"  # the run's memory cgroup killed it
     CRASHED = "crashed"  # died without a word: os._exit, a signal, a segfault, out of memory
     TAMPERED = "tampered"  # something other than the harness wrote on the grader's channel
     HARNESS_ERROR = "harness_error"  # our fault, not the learner's

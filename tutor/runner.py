@@ -9,10 +9,10 @@ with a token chosen here per run. stdout and stderr are read as they come, cappe
 from __future__ import annotations
 
 import codecs
-import itertools
 import json
 import os
 import secrets
+import select
 import selectors
 import shutil
 import signal
@@ -23,12 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tutor import settings
 from tutor.analysis import analyze_name_error
+from tutor.cgroups import RunCgroup, cgroups_available
 from tutor.data import Dataset, ensure_dataset
-from tutor.isolation import Level, Limits, build_launch, resolve_level, wait_for_uid_exit
+from tutor.isolation import Launch, Level, Limits, UidClaim, build_launch, claim_uid, resolve_level, wait_for_uid_exit
 from tutor.results import RunResult, Termination, apply_event
 from tutor.seccomp import compiled_filter
 from tutor.terminal import render_terminal
@@ -36,8 +37,7 @@ from tutor.terminal import render_terminal
 EventCallback = Callable[[dict[str, Any]], None]
 MAX_EVENT_BYTES = 4 * 1024 * 1024  # the harness sends a few KiB; more is not the harness
 KILL_GRACE_S = 0.5  # after the main process ends, how long stragglers may keep pipes open
-_uids = itertools.cycle(range(61000, 62000))
-_uid_lock = threading.Lock()
+PROCESS_HEADROOM = 8  # the pids cgroup also counts the sandbox's own helpers (sh, bwrap, its init)
 
 
 @dataclass
@@ -50,72 +50,114 @@ class RunRequest:
     predict_samples: int = 0
 
 
-def next_uid() -> int:
-    with _uid_lock:
-        return next(_uids)
+@dataclass
+class Sandbox:
+    """One started sandbox process. It serves exactly one program, then it is gone.
+
+    A warm sandbox was started ahead of time and has imported TensorFlow and Keras (no op run) while it
+    waits for its program; a cold one is started for the run. Both are the same bubblewrap sandbox with
+    the same limits, uid, cgroup and folders of their own."""
+
+    process: subprocess.Popen
+    root: Path
+    stage: Path
+    level: Level
+    limits: Limits
+    dataset: Dataset
+    launch: Launch
+    token: str
+    events_fd: int  # our read end of the harness's private channel
+    uid: UidClaim
+    cgroup: RunCgroup | None
+    warm: bool
+    started_at: float
+    pending: bytearray = field(default_factory=bytearray)  # events read before the run (started, ready)
+    ready: bool = False
+    rss_mb: float = 0.0  # reported by a warm sandbox once its imports are done
+    closed: bool = False
+
+    def alive(self) -> bool:
+        return not self.closed and self.process.poll() is None
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Read the channel until the harness says its imports are done (warm sandboxes only)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready and self.alive():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            readable, _, _ = select.select([self.events_fd], [], [], min(remaining, 0.5))
+            if not readable:
+                continue
+            chunk = os.read(self.events_fd, 65536)
+            if not chunk:
+                return False
+            self.pending += chunk
+            for line in bytes(self.pending).split(b"\n")[:-1]:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("type") == "ready" and event.get("token") == self.token:
+                    self.ready = True
+                    self.rss_mb = float(event.get("rss_mb") or 0.0)
+        return self.ready
+
+    def close(self) -> None:
+        """Kill whatever is left, then free the uid, the cgroup and the folders."""
+        if self.closed:
+            return
+        self.closed = True
+        _kill_group(self.process)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            os.close(self.events_fd)
+        except OSError:
+            pass
+        if self.level is Level.STRICT and os.geteuid() == 0:
+            wait_for_uid_exit(self.uid.uid)  # the run's own uid: nothing of it may outlive the run
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+            self.cgroup.remove()
+        self.uid.release()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
-def run_program(
-    request: RunRequest,
-    on_event: EventCallback | None = None,
-    cancel: threading.Event | None = None,
-    dataset: Dataset | None = None,
-) -> RunResult:
-    """Run one program to its end (or its limit) and return what happened."""
-    started = time.monotonic()
-    try:
-        level = resolve_level(request.level or settings.sandbox_level())
-        dataset = dataset or ensure_dataset()
-    except Exception as exc:  # no sandbox or no data: the grader's problem, never the learner's
-        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
+def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool) -> Sandbox:
+    """Start a sandbox process; it waits on stdin for its program. Raises OSError if it cannot start."""
     root = Path(tempfile.mkdtemp(prefix="tutor-run-", dir=settings.runs_dir()))
-    try:
-        return _run_in(root, level, request, dataset, on_event, cancel, started)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResult:
-    stage = root / "stage"
-    work = root / "work"
+    stage, work = root / "stage", root / "work"
     stage.mkdir()
     work.mkdir()
-    source = request.source.encode("utf-8") if isinstance(request.source, str) else request.source
-    (stage / "main.py").write_bytes(source)
-    for name, content in request.files.items():
-        if "/" in name or name in ("", ".", "..", "main.py"):
-            raise ValueError(f"case file name {name!r} must be a plain file name other than main.py")
-        (stage / name).write_bytes(content)
-    uid = next_uid()
-    if os.geteuid() == 0 and level is Level.STRICT:
-        # The run's own unprivileged uid must read the staged files through the read-only bind.
-        os.chmod(root, 0o755)
-        os.chmod(stage, 0o755)
-        for path in stage.iterdir():
-            os.chmod(path, 0o644)
-    read_events, write_events = os.pipe()
-    child_fds = [write_events]  # the child's copies; ours are closed once it has started
-    seccomp_fd = None
-    bpf = compiled_filter() if level is Level.STRICT else None
-    if bpf is not None:  # bwrap reads the compiled filter from a file descriptor
-        (root / "seccomp.bpf").write_bytes(bpf)
-        seccomp_fd = os.open(root / "seccomp.bpf", os.O_RDONLY)
-        child_fds.append(seccomp_fd)
-    launch = build_launch(level, request.limits, stage, work, dataset.path, uid, seccomp_fd)
-    token = secrets.token_hex(16)
-    config = {
-        "events_fd": write_events,
-        "token": token,
-        "learner_file": f"{launch.learner_dir}/main.py",
-        "case_dir": launch.case_dir,
-        "model_name": request.model_name,
-        "predict_samples": request.predict_samples,
-        "dataset": {"kind": str(dataset.kind), "path": launch.dataset_path, "description": dataset.description},
-    }
-    result = RunResult(Termination.CRASHED, 0.0, isolation=str(level))
+    uid = claim_uid()
+    cgroup = None
+    child_fds: list[int] = []
     try:
+        if os.geteuid() == 0 and level is Level.STRICT:
+            # The run's own unprivileged uid must read the staged files through the read-only bind.
+            os.chmod(root, 0o755)
+            os.chmod(stage, 0o755)
+        read_events, write_events = os.pipe()
+        child_fds.append(write_events)
+        seccomp_fd = None
+        bpf = compiled_filter() if level is Level.STRICT else None
+        if bpf is not None:  # bwrap reads the compiled filter from a file descriptor
+            (root / "seccomp.bpf").write_bytes(bpf)
+            seccomp_fd = os.open(root / "seccomp.bpf", os.O_RDONLY)
+            child_fds.append(seccomp_fd)
+        launch = build_launch(level, limits, stage, work, dataset.path, uid.uid, seccomp_fd)
+        argv = launch.argv
+        if cgroups_available():
+            cgroup = RunCgroup(f"run-{uid.uid}", limits.memory_mb, limits.processes + PROCESS_HEADROOM)
+            cgroup.create()
+            argv = cgroup.wrap(argv)
         process = subprocess.Popen(
-            launch.argv,
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -124,26 +166,117 @@ def _run_in(root, level, request, dataset, on_event, cancel, started) -> RunResu
             pass_fds=tuple(child_fds),
             start_new_session=True,
         )
-    except OSError as exc:
-        os.close(read_events)
-        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
-    finally:
+    except BaseException:
         for fd in child_fds:
             os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
+        uid.release()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    for fd in child_fds:  # the child's copies
+        os.close(fd)
+    token = secrets.token_hex(16)
+    sandbox = Sandbox(
+        process, root, stage, level, limits, dataset, launch, token, read_events, uid, cgroup, warm, time.monotonic()
+    )
+    # First line: how to talk back, and whether to import TensorFlow now (warm) or not at all (cold).
+    boot = {"events_fd": write_events, "token": token, "preload": warm}
     try:
-        process.stdin.write(json.dumps(config).encode())
-        process.stdin.close()
+        process.stdin.write(json.dumps(boot).encode() + b"\n")
+        process.stdin.flush()
     except OSError:
         pass  # it died at once; the supervisor reports how
-    supervisor = _Supervisor(process, read_events, token, request.limits, on_event, cancel, result)
+    return sandbox
+
+
+def run_program(
+    request: RunRequest,
+    on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
+    dataset: Dataset | None = None,
+    pool: WarmPoolLike | None = None,
+) -> RunResult:
+    """Run one program to its end (or its limit) and return what happened. With a pool, a warm sandbox
+    is used when one matching this run is ready; otherwise a cold one is started."""
+    started = time.monotonic()
+    try:
+        level = resolve_level(request.level or settings.sandbox_level())
+        dataset = dataset or ensure_dataset()
+    except Exception as exc:  # no sandbox or no data: the grader's problem, never the learner's
+        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
+    sandbox = pool.take(level, request.limits, dataset) if pool is not None else None
+    try:
+        if sandbox is None:
+            sandbox = start_sandbox(level, request.limits, dataset, warm=False)
+    except Exception as exc:
+        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
+    try:
+        return run_in_sandbox(sandbox, request, on_event, cancel, started)
+    finally:
+        sandbox.close()
+
+
+class WarmPoolLike(Protocol):
+    def take(self, level: Level, limits: Limits, dataset: Dataset) -> Sandbox | None: ...
+
+
+def run_in_sandbox(
+    sandbox: Sandbox,
+    request: RunRequest,
+    on_event: EventCallback | None,
+    cancel: threading.Event | None,
+    started: float,
+) -> RunResult:
+    """Hand the program to a started sandbox and supervise it to the end."""
+    source = request.source.encode("utf-8") if isinstance(request.source, str) else request.source
+    (sandbox.stage / "main.py").write_bytes(source)
+    for name, content in request.files.items():
+        if "/" in name or name in ("", ".", "..", "main.py"):
+            raise ValueError(f"case file name {name!r} must be a plain file name other than main.py")
+        (sandbox.stage / name).write_bytes(content)
+    for path in sandbox.stage.iterdir():
+        os.chmod(path, 0o644)
+    launch, dataset = sandbox.launch, sandbox.dataset
+    config = {
+        "learner_file": f"{launch.learner_dir}/main.py",
+        "case_dir": launch.case_dir,
+        "model_name": request.model_name,
+        "predict_samples": request.predict_samples,
+        "dataset": {"kind": str(dataset.kind), "path": launch.dataset_path, "description": dataset.description},
+    }
+    result = RunResult(Termination.CRASHED, 0.0, isolation=str(sandbox.level), warm=sandbox.warm)
+    try:
+        sandbox.process.stdin.write(json.dumps(config).encode())
+        sandbox.process.stdin.close()
+    except OSError:
+        pass  # it died; the supervisor reports how
+    supervisor = _Supervisor(
+        sandbox.process, sandbox.events_fd, sandbox.token, request.limits, on_event, cancel, result
+    )
+    supervisor.read_events(bytes(sandbox.pending))  # "started" (and "ready") arrived before the run
     supervisor.watch()
-    if level is Level.STRICT and os.geteuid() == 0:
-        wait_for_uid_exit(uid)  # the run's own uid: nothing of it may outlive run_program
+    sandbox.events_fd = -1  # the supervisor closed it
+    if sandbox.level is Level.STRICT and os.geteuid() == 0:
+        wait_for_uid_exit(sandbox.uid.uid)
     result.duration_s = round(time.monotonic() - started, 3)
-    _finish(result, supervisor, request)
+    _finish(result, supervisor, request, sandbox.cgroup)
     if on_event is not None:
         on_event({"type": "result", "result": result.to_dict()})
     return result
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the whole group. Under bubblewrap that also ends its pid namespace."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class _Supervisor:
@@ -210,16 +343,7 @@ class _Supervisor:
         self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the whole group. Under bubblewrap that also ends its pid namespace."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _kill_group(self.process)
 
     def read_output(self, stream: str, chunk: bytes) -> None:
         cap = self.limits.output_kb * 1024
@@ -263,8 +387,10 @@ class _Supervisor:
             self.on_event(event)
 
 
-def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest) -> None:
+def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgroup: RunCgroup | None) -> None:
     limits = request.limits
+    oom_killed = cgroup is not None and cgroup.oom_kills() > 0
+    refused_processes = cgroup.process_limit_hits() if cgroup is not None else 0
     for stream, raw in supervisor.output.items():
         text = raw.decode("utf-8", "replace")
         if stream == "stdout" and result.output_truncated:
@@ -289,12 +415,19 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest) -> 
     elif supervisor.stopped is Termination.OUTPUT_LIMIT:
         result.termination = Termination.OUTPUT_LIMIT
         result.detail = f"Your program printed more than {limits.output_kb} KiB of output, so it was stopped."
+    elif oom_killed and not supervisor.finished_event:
+        result.termination = Termination.MEMORY_LIMIT
+        result.detail = f"Your program ran out of memory (limit {describe_size(limits.memory_mb)}), so it was stopped."
     elif not supervisor.finished_event:
         result.termination = Termination.CRASHED
         result.signal, result.exit_code = _describe_returncode(returncode)
         result.detail = _crash_words(result.signal, result.exit_code, limits)
     if result.termination is Termination.EXITED:
         result.detail = f"Your program called sys.exit({result.exit_code}) before it finished."
+    if refused_processes:
+        result.detail = (
+            f"{result.detail} Your program started too many processes or threads (limit {limits.processes})."
+        ).strip()
     if result.error is not None and result.error.is_name_error and result.error.name:
         source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
         error = result.error
@@ -319,7 +452,7 @@ def _crash_words(signal_name: str | None, exit_code: int | None, limits: Limits)
     if signal_name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGKILL"):
         return (
             f"Your program crashed ({signal_name}). This often means it ran out of memory "
-            f"(limit {limits.memory_mb / 1024:g} GiB) or crashed inside a native library."
+            f"(limit {describe_size(limits.memory_mb)}) or crashed inside a native library."
         )
     if signal_name == "SIGXCPU":
         return "Your program used too much CPU time and was stopped."
@@ -331,3 +464,7 @@ def _crash_words(signal_name: str | None, exit_code: int | None, limits: Limits)
         f"Your program ended abruptly with exit status {exit_code} before it finished "
         "(for example through os._exit()), so nothing after that point could be checked."
     )
+
+
+def describe_size(mib: int) -> str:
+    return f"{mib / 1024:g} GiB" if mib >= 1024 else f"{mib} MiB"

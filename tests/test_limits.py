@@ -1,0 +1,130 @@
+"""Limits that need root: the per-run memory and pids cgroups, and host-wide sandbox uids."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tutor import cgroups, isolation
+from tutor.isolation import Limits
+from tutor.results import Termination
+from tutor.runner import RunRequest, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+with_cgroups = pytest.mark.skipif(not cgroups.cgroups_available(), reason="needs root and cgroup v1 memory/pids")
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are only used as root")
+
+# Fills the home tmpfs: RLIMIT_DATA does not see tmpfs pages, the memory cgroup does.
+FILL_TMPFS = """
+import os
+for n in range(5):
+    with open(f"/home/learner/fill{n}.bin" if os.path.isdir("/home/learner") else f"fill{n}.bin", "wb") as f:
+        for _ in range(50):
+            f.write(os.urandom(1 << 20))
+print("wrote 250 MiB")
+"""
+
+ESCAPEE = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "{marker}"])
+    os._exit(0)
+time.sleep(0.3)
+print("parent done")
+"""
+
+
+def tutor_groups() -> list[str]:
+    return sorted(p.name for p in (cgroups.CGROUP_ROOT / "memory" / cgroups.GROUP).glob("run-*"))
+
+
+@with_cgroups
+def test_memory_cgroup_stops_what_rlimit_data_cannot_see() -> None:
+    before = tutor_groups()
+    limits = Limits(wall_s=30, memory_mb=160, disk_mb=256)
+    result = run_program(RunRequest(FILL_TMPFS, limits=limits))
+    assert result.termination is Termination.MEMORY_LIMIT
+    assert result.detail == "Your program ran out of memory (limit 160 MiB), so it was stopped."
+    assert "wrote 250 MiB" not in result.stdout
+    assert tutor_groups() == before  # the run's cgroups are gone with it
+
+
+@with_cgroups
+def test_the_same_program_passes_under_a_roomy_limit() -> None:
+    """The control: the program itself is fine; only the small limit stopped it above."""
+    result = run_program(RunRequest(FILL_TMPFS, limits=Limits(wall_s=30, memory_mb=1024, disk_mb=300)))
+    assert result.termination is Termination.FINISHED, result.detail
+    assert result.stdout == "wrote 250 MiB\n"
+
+
+@with_cgroups
+def test_process_limit_is_named_even_where_rlimit_nproc_is_not_enforced() -> None:
+    """At level basic the server's root uid runs the code, and RLIMIT_NPROC does not bind root."""
+    source = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    result = run_program(RunRequest(source, level="basic", limits=Limits(wall_s=3, processes=40)))
+    assert result.termination is Termination.TIMEOUT
+    assert "started too many processes or threads (limit 40)" in result.detail
+
+
+@with_cgroups
+def test_double_fork_escapee_dies_with_the_run_at_level_basic() -> None:
+    marker = f"{time.time() % 1000:.6f}"
+    result = run_program(RunRequest(ESCAPEE.format(marker=marker), level="basic"))
+    assert result.stdout.strip() == "parent done"
+    survivors = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and marker.encode() in _cmdline(pid)  # the sleeping grandchild, if it lived
+    ]
+    for pid in survivors:
+        os.kill(int(pid), 9)
+    assert survivors == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@as_root
+def test_two_processes_never_share_a_sandbox_uid() -> None:
+    """A second server (or a test run beside the app) claims uids of its own: the lock is host-wide."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom tutor.isolation import claim_uid\n"
+            "claims = [claim_uid() for _ in range(5)]\n"
+            "print(' '.join(str(c.uid) for c in claims), flush=True)\ntime.sleep(30)\n",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        theirs = {int(uid) for uid in holder.stdout.readline().split()}
+        assert len(theirs) == 5
+        ours = [isolation.claim_uid() for _ in range(len(isolation.UID_RANGE) - 5)]
+        try:
+            assert theirs.isdisjoint(claim.uid for claim in ours)
+            assert len({claim.uid for claim in ours}) == len(ours)
+            with pytest.raises(isolation.IsolationError, match="all 1000 sandbox uids are in use"):
+                isolation.claim_uid()
+        finally:
+            for claim in ours:
+                claim.release()
+    finally:
+        holder.kill()
+        holder.wait()
+    again = isolation.claim_uid()  # free again once released
+    again.release()
+    assert again.uid in isolation.UID_RANGE
