@@ -3,8 +3,13 @@ use the project's dataset (built once, offline) so they do not rebuild it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# No warm pool unless a test builds one: warm sandboxes of an app started inside a test (AppTest caches
+# its run manager for the whole session) would outlive that test and show up in the others' checks.
+os.environ.setdefault("TUTOR_POOL_SIZE", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -17,7 +17,7 @@ from tutor.checks import CheckResult, run_check
 from tutor.isolation import Limits, sandbox_env
 from tutor.lessons import Case, CaseFile, Lesson
 from tutor.results import RunResult
-from tutor.runner import EventCallback, RunRequest, run_program
+from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
 VERDICT_VERSION = 1
 SOURCE_ERRORS = ("SyntaxError", "IndentationError", "TabError")
@@ -96,6 +96,7 @@ def grade_source(
     on_event: EventCallback | None = None,
     cancel: threading.Event | None = None,
     limits: Limits | None = None,
+    pool: WarmPoolLike | None = None,
 ) -> Verdict:
     """Run ``source`` on every case of ``lesson`` and judge it. Learner errors are in the checks;
     problems of the grader itself are in ``grader_error`` and the verdict does not pass."""
@@ -121,7 +122,7 @@ def grade_source(
             grader_error = str(exc)
             break
         request = RunRequest(source, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
-        result = run_program(request, on_event=on_event, cancel=cancel)
+        result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
         if result.termination.is_infrastructure:
             grader_error = result.detail
         checks = [run_check(spec, result, lesson.model_name, case.id) for spec in lesson.checks_for(case)]

@@ -15,6 +15,7 @@ from typing import Any
 
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
+from tutor.runner import WarmPoolLike
 
 OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
 
@@ -127,9 +128,12 @@ GradeFunction = Callable[..., Verdict]
 class RunManager:
     """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
 
-    def __init__(self, max_running: int | None = None, grade: GradeFunction = grade_source) -> None:
+    def __init__(
+        self, max_running: int | None = None, grade: GradeFunction = grade_source, pool: WarmPoolLike | None = None
+    ) -> None:
         self.max_running = max_running or default_max_running()
         self._grade = grade
+        self.pool = pool  # warm sandboxes; the manager closes it on shutdown
         self._queue: collections.deque[Job] = collections.deque()
         self._jobs: dict[int, Job] = {}
         self._active: dict[str, Job] = {}  # owner -> queued or running job
@@ -188,6 +192,8 @@ class RunManager:
             self._wakeup.notify_all()
         for worker in self._workers:
             worker.join(timeout=15)
+        if self.pool is not None:
+            self.pool.close()
 
     def _renumber(self) -> None:
         for position, job in enumerate(self._queue, start=1):
@@ -222,7 +228,10 @@ class RunManager:
                 self._renumber()
             state = JobState.DONE
             try:
-                job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=job.cancel_event)
+                extra = {"pool": self.pool} if self.pool is not None else {}
+                job.verdict = self._grade(
+                    job.lesson, job.source, on_event=job.handle_event, cancel=job.cancel_event, **extra
+                )
                 if job.verdict.grader_error:
                     job.error, state = job.verdict.grader_error, JobState.FAILED
                 elif job.cancel_event.is_set():

@@ -43,3 +43,14 @@ def fixtures_dir() -> Path:
     path = var_dir() / "fixtures"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pool_size() -> int:
+    """How many warm sandboxes to keep ready (TUTOR_POOL_SIZE; 0 turns the pool off). The default, one
+    per concurrent run on a 2-core machine, holds about 1.2 GiB."""
+    return max(0, int(os.environ.get("TUTOR_POOL_SIZE", "2")))
+
+
+def pool_memory_mb() -> int:
+    """The most memory the idle warm sandboxes may hold together (TUTOR_POOL_MEMORY_MB)."""
+    return max(0, int(os.environ.get("TUTOR_POOL_MEMORY_MB", "1536")))

@@ -11,6 +11,7 @@ from tutor import settings
 from tutor.data import get_dataset_status
 from tutor.jobs import RunManager
 from tutor.lessons import LessonSet, load_lessons
+from tutor.pool import start_pool_from_settings
 
 
 def lessons_fingerprint() -> tuple:
@@ -32,7 +33,7 @@ def get_lessons() -> LessonSet:
 @st.cache_resource(show_spinner=False)
 def get_manager() -> RunManager:
     """One run manager for the whole server, shared by every session."""
-    return RunManager()
+    return RunManager(pool=start_pool_from_settings())
 
 
 @st.cache_data(ttl=30, show_spinner=False)
