@@ -29,6 +29,16 @@ st.markdown(
     f"Limits per run: {limits.wall_s:g} s (a lesson may set its own), {limits.memory_mb / 1024:g} GiB of memory, "
     f"{limits.processes} processes/threads, {limits.output_kb} KiB of output, files up to {limits.file_size_mb} MiB."
 )
+pool = get_manager().pool
+if pool is None:
+    st.markdown("Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself.")
+else:
+    stats = pool.stats()
+    st.markdown(
+        f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
+        f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
+        f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh."
+    )
 counts = get_manager().counts()
 st.markdown(
     f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."

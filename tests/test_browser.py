@@ -46,6 +46,7 @@ def app_url():
          "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "TUTOR_POOL_SIZE": "1"},  # the app as a teacher runs it: with a warm sandbox
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

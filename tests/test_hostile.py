@@ -16,6 +16,7 @@ from tutor.lessons import load_lessons
 from tutor.results import Termination
 from tutor.runner import RunRequest, run_program
 
+ROOT = Path(__file__).resolve().parent.parent
 LESSON = load_lessons().get("assign-the-model")
 LIMITS = Limits(wall_s=8, output_kb=256)
 strict_only = pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
@@ -96,17 +97,20 @@ def verdict_words(verdict) -> str:
 
 
 def sandbox_processes() -> list[str]:
-    """Processes running as one of the sandbox's own uids (61000-61999)."""
+    """Processes running as one of the sandbox's own uids (61000-61999), except the sandboxes of another
+    checkout's venv on this machine (a second engineer's test run is not a leftover of ours)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             status = Path(f"/proc/{pid}/status").read_text()
+            program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
         except OSError:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if 61000 <= uid < 62000:
+        other_checkout = "/.venv/" in program and not program.startswith(str(ROOT))
+        if 61000 <= uid < 62000 and not other_checkout:
             found.append(pid)
     return found
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
+from tests.test_hostile import sandbox_processes
 from tutor import isolation, settings
 from tutor.data import ensure_dataset
 from tutor.grading import grade_source
@@ -158,6 +160,15 @@ def test_run_manager_hands_its_pool_to_every_run_and_closes_it() -> None:
         assert job.verdict.first_error["type"] == "NameError"
     finally:
         manager.shutdown()
+    assert pool.stats().ready == 0
+
+
+def test_closing_a_pool_mid_warm_up_leaves_no_process() -> None:
+    pool = WarmPool(1, 4096, ensure_dataset(), limits=LIMITS)
+    time.sleep(1.0)  # bwrap is up, TensorFlow is importing
+    assert pool.stats().warming == 1
+    pool.close()
+    assert sandbox_processes() == []
     assert pool.stats().ready == 0
 
 

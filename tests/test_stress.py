@@ -9,19 +9,26 @@ import time
 import pytest
 
 from tests.test_hostile import HOSTILE, sandbox_processes, strict_only
+from tutor.data import ensure_dataset
+from tutor.isolation import Limits
 from tutor.jobs import JobState, RunManager
 from tutor.lessons import load_lessons
+from tutor.pool import WarmPool
 
 LESSON = dataclasses.replace(load_lessons().get("assign-the-model"), time_s=8)
 NORMAL = "print('hello')\nmodel = None\nmodel.fit()\n"  # a quick learner mistake (no TensorFlow import)
 
 
 @strict_only
+@pytest.mark.tf  # the warm sandboxes import TensorFlow
 @pytest.mark.timeout(600)
 def test_twenty_mixed_runs_all_get_a_verdict() -> None:
     hostile = ["endless-loop", "fork-bomb", "memory-bomb", "stdout-flood", "segfault", "forged-events",
                "thread-bomb", "huge-file", "os-exit", "recursion"]  # fmt: skip
-    manager = RunManager(max_running=2)
+    # Some runs find a warm sandbox (a pool of two, refilled as runs take them), the others start cold.
+    pool = WarmPool(2, 4096, ensure_dataset(), limits=Limits(wall_s=LESSON.time_s))
+    assert pool.wait_until_ready()
+    manager = RunManager(max_running=2, pool=pool)
     jobs = []
     for i in range(20):
         source = HOSTILE[hostile[i // 2]][0] if i % 2 else NORMAL
@@ -38,6 +45,9 @@ def test_twenty_mixed_runs_all_get_a_verdict() -> None:
             assert snapshot.verdict.first_error["type"] == "AttributeError"
             assert snapshot.verdict.first_error["line"] == 3
     assert manager.counts() == {"queued": 0, "running": 0, "max_running": 2}
-    manager.shutdown()
+    warm = [job.verdict.cases[0].result.warm for _, job in jobs]
+    assert any(warm), "no run was served by a warm sandbox"
+    assert pool.stats().handed_out == sum(warm)
+    manager.shutdown()  # closes the pool too
     time.sleep(0.3)
     assert sandbox_processes() == []

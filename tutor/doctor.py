@@ -69,6 +69,11 @@ def run_doctor() -> list[Finding]:
             f"{limits.output_kb} KiB output, {limits.file_size_mb} MiB per file",
         )
     )
+    size, budget = settings.pool_size(), settings.pool_memory_mb()
+    pool_words = (
+        f"{size} sandboxes with TensorFlow imported, at most {budget} MiB" if size else "off (every run starts cold)"
+    )
+    findings.append(Finding("warm pool", True, pool_words))
     if all(f.ok for f in findings):
         started = time.monotonic()
         result = run_program(RunRequest(TINY_FIT, limits=Limits(wall_s=120)))

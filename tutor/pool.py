@@ -81,6 +81,7 @@ class WarmPool:
         self._handed_out = 0
         self._cold = 0
         self._closing = False
+        self._starting: Sandbox | None = None  # the one the refill thread is warming up now
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._refill, name="tutor-warm-pool", daemon=True)
@@ -133,13 +134,18 @@ class WarmPool:
             )  # fmt: skip
 
     def close(self) -> None:
+        """Stop every warm sandbox; when this returns, none of their processes is left."""
         with self._lock:
             self._closing = True
             members, self._ready = self._ready, []
+            starting = self._starting
             self._wake.notify_all()
         for sandbox in members:
             sandbox.close()
-        self._thread.join(timeout=2)  # a sandbox still importing is closed by the thread itself
+        if starting is not None:
+            starting.kill()  # its import ends at once; the refill thread then closes it and returns
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=READY_TIMEOUT_S)
 
     def _held_mb(self) -> float:
         """Under the lock."""
@@ -163,13 +169,17 @@ class WarmPool:
             sandbox = None
             try:
                 sandbox = start_sandbox(key.level, self._limits, dataset, warm=True)
-                ok = sandbox.wait_ready(READY_TIMEOUT_S)
+                with self._lock:
+                    self._starting = sandbox
+                    closing = self._closing
+                ok = not closing and sandbox.wait_ready(READY_TIMEOUT_S)
             except Exception as exc:  # noqa: BLE001 - logged; runs fall back to cold starts meanwhile
                 LOG.warning("warm sandbox could not start: %s", exc)
                 ok = False
             keep = False
             with self._lock:
                 self._warming -= 1
+                self._starting = None
                 if ok and not self._closing and key == self._key:
                     self._estimate_mb = max(sandbox.rss_mb, 1.0)
                     self._ready.append(sandbox)
@@ -178,7 +188,7 @@ class WarmPool:
             if not keep:
                 if sandbox is not None:
                     sandbox.close()
-                if not ok:
+                if not ok and not self._closing:
                     LOG.warning("warm sandbox did not become ready; retrying in %s s", RETRY_AFTER_S)
                     time.sleep(RETRY_AFTER_S)
 

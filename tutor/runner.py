@@ -103,6 +103,10 @@ class Sandbox:
                     self.rss_mb = float(event.get("rss_mb") or 0.0)
         return self.ready
 
+    def kill(self) -> None:
+        """End its processes now; close() still frees the rest (from the thread that owns the sandbox)."""
+        _kill_group(self.process)
+
     def close(self) -> None:
         """Kill whatever is left, then free the uid, the cgroup and the folders."""
         if self.closed:

@@ -124,6 +124,18 @@ def render_verdict(verdict: Verdict) -> None:
     if final is not None and final.stdout.strip():
         with st.expander("Program output"):
             st.code(tail(final.stdout, 200), language=None)
+    st.caption(run_facts(verdict))
+
+
+def run_facts(verdict: Verdict) -> str:
+    """One quiet line: how long the run took and whether a warm sandbox served it."""
+    results = [case.result for case in verdict.cases if case.result is not None]
+    if not results:
+        return ""
+    seconds = sum(result.duration_s for result in results)
+    warm = sum(1 for result in results if result.warm)
+    start = "a warm sandbox" if warm == len(results) else "a fresh sandbox" if not warm else "warm and fresh sandboxes"
+    return f"Ran in {seconds:.1f} s in {start}."
 
 
 def first_failure(verdict: Verdict) -> RunResult | None:
