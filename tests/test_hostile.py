@@ -111,7 +111,8 @@ def sandbox_processes() -> list[str]:
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
         other_checkout = "/.venv/" in program and not program.startswith(str(ROOT))
         if 61000 <= uid < 62000 and not other_checkout:
-            found.append(pid)
+            state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "?")
+            found.append(f"{pid} {state} {program or '(no command line)'}")
     return found
 
 

@@ -334,6 +334,11 @@ class _Supervisor:
                         self.read_events(chunk)
                     else:
                         self.read_output(key.data, chunk)
+                if self.finished_event and exited_at is None:
+                    # The harness has said all it will say; waiting for the interpreter and bwrap to wind
+                    # down would only delay the verdict. What is already in the pipes is still read.
+                    self.kill()
+                    exited_at = time.monotonic()
         finally:
             selector.close()
             self.kill()
