@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are only us
 
 # Fills the home tmpfs: RLIMIT_DATA does not see tmpfs pages, the memory cgroup does.
 FILL_TMPFS = """
+import json
 import os
 for n in range(5):
     with open(f"/home/learner/fill{n}.bin" if os.path.isdir("/home/learner") else f"fill{n}.bin", "wb") as f:
@@ -128,3 +130,55 @@ def test_two_processes_never_share_a_sandbox_uid() -> None:
     again = isolation.claim_uid()  # free again once released
     again.release()
     assert again.uid in isolation.UID_RANGE
+
+
+# Runs inside a network namespace this test makes itself: 198.18.0.1 (a benchmark-range address) is put
+# on its loopback, so no packet can leave the machine, yet to code outside the sandbox it is an ordinary
+# non-loopback address with a server on it.
+OUTSIDE_PROBE = """
+import json, socket, sys
+from tutor.runner import RunRequest, run_program
+server = socket.socket()
+server.bind(("198.18.0.1", 0))
+server.listen()
+server.settimeout(0.5)
+port = server.getsockname()[1]
+control = socket.create_connection(("198.18.0.1", port), timeout=2)
+server.accept()[0].close()
+control.close()
+source = (
+    "import socket\\n"
+    "try:\\n"
+    f"    socket.create_connection(('198.18.0.1', {port}), timeout=3)\\n"
+    "    print('connected')\\n"
+    "except OSError as exc:\\n"
+    "    print('refused:', exc)\\n"
+)
+result = run_program(RunRequest(source, level="strict"))
+try:
+    server.accept()
+    accepted = True
+except TimeoutError:
+    accepted = False
+print(json.dumps({"control": "ok", "sandbox": result.stdout.strip(), "accepted": accepted}))
+"""
+
+
+@as_root
+@pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
+def test_an_address_the_server_can_reach_is_unreachable_from_the_sandbox() -> None:
+    setup = 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo && exec "$0" -c "$1"'
+    completed = subprocess.run(
+        ["unshare", "--net", "--fork", "sh", "-c", setup, sys.executable, OUTSIDE_PROBE],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["control"] == "ok"  # outside the sandbox, the address answers
+    assert report["sandbox"].startswith("refused:"), report
+    assert "unreachable" in report["sandbox"].lower()
+    assert report["accepted"] is False
