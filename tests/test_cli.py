@@ -108,3 +108,6 @@ def test_doctor_checks_the_machine_with_a_real_run() -> None:
     lines = {line.split()[1]: line.split()[0] for line in completed.stdout.splitlines() if line.strip()}
     assert lines["test"] == "ok"  # "ok    test run   trained 2 epochs and loaded MNIST ..."
     assert "sandbox" in lines and "dataset" in lines
+    # conftest turns the pool off for tests; the teacher sees that it is off.
+    pool_line = next(line for line in completed.stdout.splitlines() if "warm pool" in line)
+    assert pool_line.split() == ["ok", "warm", "pool", "off", "(every", "run", "starts", "cold)"]
