@@ -5,13 +5,14 @@ from functools import partial
 import streamlit as st
 
 from app_pages.lesson import render_lesson
-from ui.state import get_lessons, register_pages
+from ui.state import get_lessons, get_manager, register_pages
 
 st.set_page_config(
     page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
 )
 
 lesson_set = get_lessons()
+get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
 overview = st.Page("app_pages/overview.py", title="Lessons", icon=":material/school:", default=True)
 lesson_pages = {
     lesson.id: st.Page(
