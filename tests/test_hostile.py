@@ -110,8 +110,10 @@ def sandbox_processes() -> list[str]:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
         other_checkout = "/.venv/" in program and not program.startswith(str(ROOT))
-        if 61000 <= uid < 62000 and not other_checkout:
-            state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "?")
+        state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "?")
+        # A zombie is dead: it holds no memory, CPU or files, only a pid until its parent (here, for
+        # a torn-down sandbox, the machine's pid 1, which reaps lazily) collects it.
+        if 61000 <= uid < 62000 and not other_checkout and state != "Z":
             found.append(f"{pid} {state} {program or '(no command line)'}")
     return found
 
