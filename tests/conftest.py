@@ -3,9 +3,18 @@ use the project's dataset (built once, offline) so they do not rebuild it."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Tests never write to the project's var/tutor.sqlite3: one throwaway progress database for the session
+# (tests that need their own point TUTOR_DB_PATH at tmp_path).
+if "TUTOR_DB_URL" not in os.environ:
+    os.environ["TUTOR_DB_PATH"] = str(Path(tempfile.mkdtemp(prefix="tutor-test-db-")) / "tutor.sqlite3")
+for _name in ("TUTOR_WORKSHOP_CODE", "TUTOR_TEACHER_PASSPHRASE", "TUTOR_TEACHERS"):
+    os.environ.pop(_name, None)  # the developer's workshop settings must not change what tests see

@@ -43,6 +43,7 @@ class LearnerInfo:
     display_name: str
     identity_source: str
     token: str
+    workshop_code: str = ""
     returning: bool = False  # signed in before: their progress was restored
 
 
@@ -134,7 +135,9 @@ def list_learners(db: Database) -> list[LearnerInfo]:
 
 
 def _learner_info(learner: Learner, returning: bool = False) -> LearnerInfo:
-    return LearnerInfo(learner.id, learner.display_name, learner.identity_source, learner.token, returning)
+    return LearnerInfo(
+        learner.id, learner.display_name, learner.identity_source, learner.token, learner.workshop_code, returning
+    )
 
 
 # Runs -------------------------------------------------------------------------------------------------
