@@ -115,8 +115,7 @@ def sign_in_learner(
                 workshop_code=workshop_code, identity_key=key, token=secrets.token_urlsafe(24),
             )  # fmt: skip
             session.add(learner)
-        else:
-            learner.display_name = display_name
+        else:  # keeps the name as first typed: the teacher's grid does not change under them
             learner.last_seen_at = utc_now()
         info = _learner_info(learner, returning)
     return info
