@@ -50,7 +50,7 @@ def render_editor(lesson: Lesson, state: dict) -> None:
     annotations, markers = error_marks(state["verdict"]) if ran_this_code else ([], [])
     text, token = code_editor(code, key, annotations, markers)
     state["code"] = text
-    keep_code(lesson.id, state)
+    keep_code(lesson.id, state, lesson.starter)
     if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state["last_token"] = token
         start_run(lesson, state, text)

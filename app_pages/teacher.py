@@ -37,6 +37,12 @@ if not is_teacher():
     st.stop()
 
 
+def cell_colour(label: str) -> str:
+    if label.startswith("passed"):
+        return "background-color: #dcfce7"
+    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #9ca3af"
+
+
 def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
@@ -62,13 +68,15 @@ def class_view() -> None:
 
     st.subheader("Class")
     if grid.learners:
+        # Columns are lesson ids (short); the lessons' titles are in the tables below.
         rows = {
             learner.display_name + ("" if learner.identity_source == "workshop" else f" ({learner.identity_source})"): {
-                titles[lesson]: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
+                lesson: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
             }
             for learner in grid.learners
         }
-        st.dataframe(pd.DataFrame.from_dict(rows, orient="index"), width="stretch")
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=grid.lesson_ids)
+        st.dataframe(frame.style.map(cell_colour), width="stretch")
     else:
         st.info("Nobody has signed in yet.")
 

@@ -125,7 +125,7 @@ def test_teacher_page_is_locked_until_the_passphrase(workshop: Path) -> None:
     assert "Class" in [h.value for h in at.subheader]
     grid = at.dataframe[0].value
     assert list(grid.index) == ["Bob"]
-    assert grid.loc["Bob"].iloc[0] == "attempted 1"
+    assert grid.loc["Bob", LESSON] == "attempted 1"
     assert at.selectbox(key="teacher-learner").value == bob.id
     assert "model = build_model()" in [c.value for c in at.code][0]
 

@@ -114,12 +114,14 @@ def learner_progress(learner_id: str) -> dict[str, str]:
     return {lesson: "passed" if cell.passed else "attempted" for lesson, cell in summary.items() if cell.attempts}
 
 
-def keep_code(lesson_id: str, state: dict[str, Any]) -> None:
+def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
     """Store the editor's text as the learner's latest code when it changed (a new tab, another day or a
-    restarted server opens it again)."""
+    restarted server opens it again). Merely opening a lesson stores nothing."""
     learner = current_learner()
     code = state["code"]
     if learner is None or code is None or code == state.get("saved_code"):
+        return
+    if state.get("saved_code") is None and code == starter:
         return
     save_code(get_database(), learner.id, lesson_id, code)
     state["saved_code"] = code
