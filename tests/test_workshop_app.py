@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
-from tutor.db import IdentitySource
+from tutor.db import IdentitySource, Run
 from tutor.progress import record_finished, record_submitted, sign_in_learner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +80,7 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     db = get_database()
     run_id = record_submitted(db, learner.id, LESSON, "model.fit()\n", "elsewhere", 1, 1000.0)
     record_finished(db, run_id, RunStatus.CANCELLED, 1001.0)
+    left_running = record_submitted(db, learner.id, "build-before-fit", "x = 1\n", "old-server", 2, 1002.0)
     lesson = app(learner=learner.token, lesson=LESSON)
     assert lesson.title[0].value == "Keep what build_model() returns"
     assert lesson.session_state["lessons"][LESSON]["code"] == "model.fit()\n"
@@ -92,6 +93,8 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     assert again.session_state["learner"].id == learner.id
     assert "Welcome back, Ada" in texts(again)
     assert "attempted" in texts(again) and "1 run" in texts(again)
+    with get_database().sessions() as session:  # the restarted server marked the run left in flight
+        assert session.get(Run, left_running).status == "interrupted"
     reopened = app(learner=again.session_state["learner"].token, lesson=LESSON)
     assert reopened.session_state["lessons"][LESSON]["code"] == "print('my fix in progress')\n"
     assert reopened.session_state["lessons"][LESSON]["status"] == "attempted"

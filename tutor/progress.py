@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Select, func, select, update
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select, update
 
 from tutor.db import (
     IN_FLIGHT,
@@ -300,13 +300,16 @@ def build_class_grid(db: Database, lesson_ids: list[str]) -> ClassGrid:
 
 
 def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[str, str], LessonProgress]:
+    with db.sessions() as session:
+        rows = session.execute(progress_query(learner_id)).all()
+    return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
+
+
+def progress_query(learner_id: str | None = None) -> Select:
+    """Runs and passes per learner and lesson (portable: PostgreSQL has no max() of booleans)."""
     passes = func.sum(sql_case((Run.passed.is_(True), 1), else_=0))
     query = select(Run.learner_id, Run.lesson_id, func.count(Run.id), passes).group_by(Run.learner_id, Run.lesson_id)
-    if learner_id is not None:
-        query = query.where(Run.learner_id == learner_id)
-    with db.sessions() as session:
-        rows = session.execute(query).all()
-    return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
+    return query if learner_id is None else query.where(Run.learner_id == learner_id)
 
 
 def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount]]:
