@@ -42,9 +42,12 @@ def resolve_learner() -> LearnerInfo | None:
     in the URL). None: the sign-in page is needed."""
     mode = auth_mode()
     learner = current_learner()
+    if mode is IdentitySource.OIDC and learner is not None and not st.user.is_logged_in:
+        sign_out()  # logged out (st.logout) in this session
+        learner = None
     if learner is not None and learner.identity_source == mode:
         if mode is IdentitySource.WORKSHOP and st.query_params.get(TOKEN_PARAM) != learner.token:
-            st.query_params[TOKEN_PARAM] = learner.token  # page changes drop it from the URL: put it back
+            st.query_params[TOKEN_PARAM] = learner.token  # keep it in the URL whatever page this is
         return learner
     if mode is IdentitySource.LOCAL:
         return remember(sign_in_learner(get_database(), IdentitySource.LOCAL, "You", "local"))
