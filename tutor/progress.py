@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy import case as sql_case
+from sqlalchemy.exc import IntegrityError
 
 from tutor.db import (
     IN_FLIGHT,
@@ -152,9 +153,8 @@ def record_submitted(
             status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted),
         )  # fmt: skip
         session.add(run)
-        _upsert_code(session, learner_id, lesson_id, code)
-        session.flush()
-        return run.id
+    save_code(db, learner_id, lesson_id, code)
+    return run.id
 
 
 def record_started(db: Database, run_id: int, started: float) -> bool:
@@ -269,8 +269,14 @@ class DatabaseRecorder:
 
 
 def save_code(db: Database, learner_id: str, lesson_id: str, code: str) -> None:
-    with db.sessions.begin() as session:
-        _upsert_code(session, learner_id, lesson_id, code)
+    for attempt in range(2):
+        try:
+            with db.sessions.begin() as session:
+                _upsert_code(session, learner_id, lesson_id, code)
+            return
+        except IntegrityError:  # two tabs inserted the first row at once: the row exists now, update it
+            if attempt:
+                raise
 
 
 def load_code(db: Database, learner_id: str, lesson_id: str) -> str | None:
@@ -279,7 +285,7 @@ def load_code(db: Database, learner_id: str, lesson_id: str) -> str | None:
 
 
 def _upsert_code(session: Any, learner_id: str, lesson_id: str, code: str) -> None:
-    # One learner edits from one place at a time; get-then-set is enough (no dialect-specific upsert).
+    # Get-then-set, portable (no dialect-specific upsert); save_code retries the rare insert race.
     row = session.get(LatestCode, (learner_id, lesson_id))
     if row is None:
         session.add(LatestCode(learner_id=learner_id, lesson_id=lesson_id, code=code, updated_at=utc_now()))

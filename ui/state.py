@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -21,6 +22,8 @@ from tutor.progress import (
     save_code,
     summarize_learner,
 )
+
+log = logging.getLogger(__name__)
 
 
 def lessons_fingerprint() -> tuple:
@@ -123,7 +126,11 @@ def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
         return
     if state.get("saved_code") is None and code == starter:
         return
-    save_code(get_database(), learner.id, lesson_id, code)
+    try:
+        save_code(get_database(), learner.id, lesson_id, code)
+    except Exception:  # the database is busy or gone: the learner keeps editing; the next edit retries
+        log.exception("saving the code of %s for %s failed", learner.id, lesson_id)
+        return
     state["saved_code"] = code
 
 
