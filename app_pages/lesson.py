@@ -26,6 +26,9 @@ def render_lesson(lesson_id: str) -> None:
     sandbox_banner()
     st.title(lesson.title)
     st.caption(lesson.summary)
+    if state.pop("restored", False):
+        st.info(":material/history: Your latest code for this lesson is back in the editor. **Reset** puts the "
+                "starter code back.")  # fmt: skip
     with st.expander("The problem", expanded=state["verdict"] is None):
         st.markdown(lesson.explanation)
     render_editor(lesson, state)

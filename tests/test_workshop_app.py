@@ -97,6 +97,7 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
         assert session.get(Run, left_running).status == "interrupted"
     reopened = app(learner=again.session_state["learner"].token, lesson=LESSON)
     assert reopened.session_state["lessons"][LESSON]["code"] == "print('my fix in progress')\n"
+    assert "Your latest code for this lesson is back" in texts(reopened)
     assert reopened.session_state["lessons"][LESSON]["status"] == "attempted"
 
 

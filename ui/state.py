@@ -106,6 +106,7 @@ def lesson_state(lesson_id: str) -> dict[str, Any]:
         learner = current_learner()
         if learner is not None:
             state["code"] = state["saved_code"] = load_code(get_database(), learner.id, lesson_id)
+            state["restored"] = state["code"] is not None
             state["status"] = learner_progress(learner.id).get(lesson_id, "not started")
         lessons[lesson_id] = state
     return lessons[lesson_id]
