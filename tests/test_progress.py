@@ -157,6 +157,7 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
     name_error = ("NameError", "model", 24)
     run_once(db, ada.id, "one", "x", 0.0, verdict(False, name_error))
     run_once(db, ada.id, "one", "x", 60.0, verdict(True))  # passed 65 s after her first run
+    run_once(db, ada.id, "one", "x", 70.0, verdict(False, name_error))  # experimenting after passing
     run_once(db, bob.id, "one", "x", 10.0, verdict(False, name_error))
     run_once(db, bob.id, "one", "x", 20.0, verdict(False, name_error))
     run_once(db, bob.id, "one", "x", 30.0, verdict(False, ("AttributeError", None, 3)))
@@ -169,7 +170,7 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
     labels = {(row.display_name, lesson): grid.cell(row.id, lesson).label for row in grid.learners
               for lesson in grid.lesson_ids}  # fmt: skip
     assert labels == {
-        ("Ada", "one"): "passed (2 runs)", ("Ada", "two"): "not started", ("Ada", "three"): "not started",
+        ("Ada", "one"): "passed (3 runs)", ("Ada", "two"): "not started", ("Ada", "three"): "not started",
         ("Bob", "one"): "attempted 3", ("Bob", "two"): "passed (1 run)", ("Bob", "three"): "not started",
         ("Cy", "one"): "attempted 2", ("Cy", "two"): "not started", ("Cy", "three"): "not started",
     }  # fmt: skip
@@ -177,7 +178,7 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
 
     errors = count_common_errors(db)
     assert [(e.outcome, e.learners_now, e.learners_ever, e.runs) for e in errors["one"]] == [
-        ("NameError: model", 1, 3, 4),  # only Cy is still at it; Ada passed, Bob moved on
+        ("NameError: model", 1, 3, 5),  # only Cy is still at it; Ada passed (then tried more), Bob moved on
         ("AttributeError", 1, 1, 1),
     ]
     assert "two" not in errors  # nobody failed lesson two
@@ -190,12 +191,12 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
     rows = list(csv.reader(io.StringIO(export_grid_csv(db, ["one", "two"]))))
     assert rows == [
         ["learner", "identity", "one", "two"],
-        ["Ada", "workshop", "passed (2 runs)", "not started"],
+        ["Ada", "workshop", "passed (3 runs)", "not started"],
         ["Bob", "workshop", "attempted 3", "passed (1 run)"],
         ["Cy", "workshop", "attempted 2", "not started"],
     ]
     runs = list(csv.DictReader(io.StringIO(export_runs_csv(db))))
-    assert len(runs) == 8
+    assert len(runs) == 9
     assert runs[0]["learner"] == "Ada" and runs[0]["outcome"] == "NameError: model" and runs[0]["error_line"] == "24"
     assert runs[-1]["status"] == "cancelled" and runs[-1]["passed"] == ""
 

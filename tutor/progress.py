@@ -73,7 +73,7 @@ class ClassGrid:
 @dataclass(frozen=True)
 class ErrorCount:
     outcome: str  # e.g. "NameError: model"
-    learners_now: int  # learners whose latest graded run of the lesson ended this way ("still at")
+    learners_now: int  # learners who have not passed, whose latest graded run ended this way ("still at")
     learners_ever: int
     runs: int
 
@@ -333,9 +333,11 @@ def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount
         if outcome != PASSED:
             runs[(lesson, outcome)] += 1
             ever[(lesson, outcome)].add(learner)
+    passed = {(lesson, learner) for lesson, learner, outcome in rows if outcome == PASSED}
     now: dict[tuple[str, str], int] = defaultdict(int)
-    for (lesson, _), outcome in latest.items():
-        now[(lesson, outcome)] += 1
+    for (lesson, learner), outcome in latest.items():
+        if (lesson, learner) not in passed:  # trying things after passing is not being stuck
+            now[(lesson, outcome)] += 1
     result: dict[str, list[ErrorCount]] = defaultdict(list)
     for (lesson, outcome), count in runs.items():
         result[lesson].append(ErrorCount(outcome, now[(lesson, outcome)], len(ever[(lesson, outcome)]), count))
