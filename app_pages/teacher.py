@@ -6,6 +6,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from tutor import settings
 from tutor.progress import (
     build_class_grid,
     count_common_errors,
@@ -26,6 +27,9 @@ if not teacher_configured():
         "`TUTOR_TEACHER_PASSPHRASE='...' ./scripts/run.sh`, or list teachers' login emails in `TUTOR_TEACHERS` "
         "when the app uses `st.login`."
     )
+    st.stop()
+if not is_teacher() and not settings.teacher_passphrase():
+    st.warning("This page is for the teachers listed in `TUTOR_TEACHERS`: log in with such an account.")
     st.stop()
 if not is_teacher():
     with st.form("teacher-unlock"):

@@ -187,3 +187,39 @@ def test_a_new_lesson_file_appears_without_a_restart(tmp_path: Path, monkeypatch
     )
     at.run()
     assert "Edited while running" in texts(at) and "just added" not in texts(at)
+
+
+def oidc_app(user: dict, **query: str) -> AppTest:
+    """An app whose deployment configured st.login ([auth] in secrets.toml), with this user."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    at.user = user
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_st_login_identity_is_used_when_configured(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("TUTOR_WORKSHOP_CODE", CODE)  # st.login wins over the code
+    monkeypatch.setenv("TUTOR_TEACHERS", "teacher@example.org")
+    at = oidc_app({"is_logged_in": False})
+    assert not at.exception
+    assert [b.label for b in at.button] == [":material/login: Log in"]
+    assert "learner" not in at.session_state
+
+    ada = {"is_logged_in": True, "email": "Ada@Example.org", "name": "Ada Lovelace", "sub": "123"}
+    at = oidc_app(ada)
+    assert not at.exception
+    learner = at.session_state["learner"]
+    assert (learner.display_name, learner.identity_source) == ("Ada Lovelace", "oidc")
+    assert "learner" not in at.query_params  # the login cookie identifies her; no token in the URL
+    assert oidc_app(ada).session_state["learner"].id == learner.id  # another tab, same learner
+
+    at.switch_page("app_pages/teacher.py").run()  # not a listed teacher, and there is no passphrase
+    assert "for the teachers listed" in texts(at)
+    assert "Class" not in [h.value for h in at.subheader]
+    teacher = oidc_app({"is_logged_in": True, "email": "Teacher@example.org", "name": "T"})
+    teacher.switch_page("app_pages/teacher.py").run()
+    assert not teacher.exception
+    assert "Class" in [h.value for h in teacher.subheader]
