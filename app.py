@@ -1,18 +1,28 @@
-"""The app's entry point: it only routes. Pages live in app_pages/, one file each."""
+"""The app's entry point: it only routes. Pages live in app_pages/, one file each. Who sees which pages:
+a learner not yet signed in sees the sign-in page; the teacher page asks for its own passphrase."""
 
 from functools import partial
 
 import streamlit as st
 
 from app_pages.lesson import render_lesson
+from ui.auth import render_account, resolve_learner
 from ui.state import get_lessons, get_manager, register_pages
 
 st.set_page_config(
     page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
 )
 
-lesson_set = get_lessons()
 get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
+teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
+learner = resolve_learner()
+if learner is None:
+    sign_in = st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", default=True)
+    st.navigation([sign_in, teacher]).run()
+    st.stop()
+
+render_account(learner)
+lesson_set = get_lessons()
 overview = st.Page("app_pages/overview.py", title="Lessons", icon=":material/school:", default=True)
 lesson_pages = {
     lesson.id: st.Page(
@@ -22,7 +32,7 @@ lesson_pages = {
 }
 register_pages(lesson_pages)
 setup = st.Page("app_pages/setup.py", title="Data and sandbox", icon=":material/build:", url_path="setup")
-page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup]})
+page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup, teacher]})
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
 wanted = st.query_params.get("lesson")

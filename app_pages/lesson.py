@@ -9,7 +9,7 @@ import streamlit as st
 from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import Lesson
 from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
-from ui.state import get_lessons, get_manager, lesson_state, owner_id
+from ui.state import get_lessons, get_manager, keep_code, lesson_state, owner_id
 from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict, sandbox_banner
 
 # Edits reach the server ~200 ms after typing stops; a Run click waits this long before it takes the
@@ -26,6 +26,9 @@ def render_lesson(lesson_id: str) -> None:
     sandbox_banner()
     st.title(lesson.title)
     st.caption(lesson.summary)
+    if state.pop("restored", False):
+        st.info(":material/history: Your latest code for this lesson is back in the editor. **Reset** puts the "
+                "starter code back.")  # fmt: skip
     with st.expander("The problem", expanded=state["verdict"] is None):
         st.markdown(lesson.explanation)
     render_editor(lesson, state)
@@ -50,6 +53,7 @@ def render_editor(lesson: Lesson, state: dict) -> None:
     annotations, markers = error_marks(state["verdict"]) if ran_this_code else ([], [])
     text, token = code_editor(code, key, annotations, markers)
     state["code"] = text
+    keep_code(lesson.id, state, lesson.starter)
     if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state["last_token"] = token
         start_run(lesson, state, text)
@@ -88,6 +92,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
     state["job"] = job.id
+    state["saved_code"] = code  # the run's record keeps it as the latest code
     state["attempts"] += 1
     if state["status"] == "not started":
         state["status"] = "attempted"

@@ -1,8 +1,10 @@
-"""Lessons overview: every lesson with its one-line summary and this learner's status."""
+"""Lessons overview: every lesson with its one-line summary and this learner's status (from the database
+when signed in, so it survives reloads and restarts)."""
 
 import streamlit as st
 
-from ui.state import get_lessons, lesson_page, lesson_state
+from tutor.progress import summarize_learner
+from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
 from ui.widgets import dataset_note, sandbox_banner
 
 BADGES = {
@@ -12,18 +14,31 @@ BADGES = {
 }
 
 sandbox_banner()
+learner = current_learner()
+welcome = st.session_state.pop("welcome", None)
+if learner is not None and welcome is not None:
+    if welcome:
+        st.success(f"Welcome back, {learner.display_name}: your code and progress are restored.")
+    else:
+        st.success(f"Welcome, {learner.display_name}! Pick the first lesson to start.")
 st.title("NameError: name 'model' is not defined")
 st.markdown(
-    "One of the most common Keras errors, in four short lessons. Each lesson gives you real TensorFlow code "
+    "One of the most common Keras errors, in short lessons. Each lesson gives you real TensorFlow code "
     "with the bug; fix it in the editor, run it, and watch the model train on MNIST."
 )
 lesson_set = get_lessons()
+summary = summarize_learner(get_database(), learner.id) if learner is not None else {}
 for lesson in lesson_set.lessons:
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.page_link(lesson_page(lesson.id), label=f"**{lesson.order}. {lesson.title}**")
         left.caption(lesson.summary)
-        right.markdown(BADGES[lesson_state(lesson.id)["status"]])
+        cell = summary.get(lesson.id)
+        status = lesson_state(lesson.id)["status"]
+        if cell is not None and cell.attempts:
+            status = "passed" if cell.passed else "attempted"
+        runs = f" · {cell.attempts} {'run' if cell.attempts == 1 else 'runs'}" if cell and cell.attempts else ""
+        right.markdown(BADGES[status] + runs)
 if not lesson_set.lessons:
     st.info("No lessons are available yet.")
 dataset_note()

@@ -5,7 +5,7 @@ import streamlit as st
 from tutor.data import format_status, get_dataset_status
 from tutor.isolation import IsolationError, Limits, resolve_level
 from tutor.settings import sandbox_level
-from ui.state import get_lessons, get_manager
+from ui.state import get_manager
 
 st.title("Data and sandbox")
 
@@ -44,8 +44,4 @@ st.markdown(
     f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."
 )
 
-errors = get_lessons().errors
-if errors:
-    st.subheader("Lesson files with errors")
-    for error in errors:
-        st.error(str(error))
+# Lesson files with errors are shown on the teacher page only: learners cannot fix them.

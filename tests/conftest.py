@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # No warm pool unless a test builds one: warm sandboxes of an app started inside a test (AppTest caches
@@ -14,3 +15,10 @@ os.environ.setdefault("TUTOR_POOL_SIZE", "0")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Tests never write to the project's var/tutor.sqlite3: one throwaway progress database for the session
+# (tests that need their own point TUTOR_DB_PATH at tmp_path).
+if "TUTOR_DB_URL" not in os.environ:
+    os.environ["TUTOR_DB_PATH"] = str(Path(tempfile.mkdtemp(prefix="tutor-test-db-")) / "tutor.sqlite3")
+for _name in ("TUTOR_WORKSHOP_CODE", "TUTOR_TEACHER_PASSPHRASE", "TUTOR_TEACHERS"):
+    os.environ.pop(_name, None)  # the developer's workshop settings must not change what tests see

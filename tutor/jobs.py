@@ -6,18 +6,20 @@ from __future__ import annotations
 import collections
 import enum
 import itertools
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
 from tutor.runner import WarmPoolLike
 
 OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
+log = logging.getLogger(__name__)
 
 
 class JobState(enum.StrEnum):
@@ -84,6 +86,7 @@ class Job:
         self.queue_position: int | None = None
         self._lock = threading.Lock()
         self.done = threading.Event()
+        self.record_id: int | None = None  # set by a recorder (tutor.progress): the run's database row
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """Called from the worker thread for every runner event."""
@@ -125,14 +128,29 @@ class Job:
 GradeFunction = Callable[..., Verdict]
 
 
+class RunRecorder(Protocol):
+    """Told about every job: at submit, when a worker starts it, and once when it finishes (before
+    ``job.done`` is set). ``record_submitted``/``record_finished`` run under the manager's lock, so the
+    order is always submitted < started < finished. A recorder that raises never stops a run."""
+
+    def record_submitted(self, job: Job) -> None: ...
+    def record_started(self, job: Job) -> None: ...
+    def record_finished(self, job: Job) -> None: ...
+
+
 class RunManager:
     """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
 
     def __init__(
-        self, max_running: int | None = None, grade: GradeFunction = grade_source, pool: WarmPoolLike | None = None
+        self,
+        max_running: int | None = None,
+        grade: GradeFunction = grade_source,
+        recorder: RunRecorder | None = None,
+        pool: WarmPoolLike | None = None,
     ) -> None:
         self.max_running = max_running or default_max_running()
         self._grade = grade
+        self._recorder = recorder
         self.pool = pool  # warm sandboxes; the manager closes it on shutdown
         self._queue: collections.deque[Job] = collections.deque()
         self._jobs: dict[int, Job] = {}
@@ -152,6 +170,7 @@ class RunManager:
             if owner in self._active:
                 raise RunInFlight(f"a run is already {self._active[owner].state} for this learner")
             job = Job(next(self._ids), owner, lesson, source)
+            self._record("record_submitted", job)
             self._jobs[job.id] = job
             self._active[owner] = job
             self._queue.append(job)
@@ -211,7 +230,16 @@ class RunManager:
         if len(self._jobs) > 2000:
             for old_id in [i for i, j in self._jobs.items() if j.state.finished][:500]:
                 del self._jobs[old_id]
+        self._record("record_finished", job)
         job.done.set()
+
+    def _record(self, event: str, job: Job) -> None:
+        if self._recorder is None:
+            return
+        try:
+            getattr(self._recorder, event)(job)
+        except Exception:  # losing a record must not lose the learner's run
+            log.exception("recording %s of job %s failed", event, job.id)
 
     def _work(self) -> None:
         while True:
@@ -226,6 +254,7 @@ class RunManager:
                 job.queue_position = None
                 job.progress.phase = "starting"
                 self._renumber()
+            self._record("record_started", job)
             state = JobState.DONE
             try:
                 extra = {"pool": self.pool} if self.pool is not None else {}

@@ -54,3 +54,29 @@ def pool_size() -> int:
 def pool_memory_mb() -> int:
     """The most memory the idle warm sandboxes may hold together (TUTOR_POOL_MEMORY_MB)."""
     return max(0, int(os.environ.get("TUTOR_POOL_MEMORY_MB", "1536")))
+
+
+def db_url() -> str:
+    """TUTOR_DB_URL (any SQLAlchemy URL, e.g. postgresql+psycopg://...) or SQLite at TUTOR_DB_PATH."""
+    configured = os.environ.get("TUTOR_DB_URL")
+    if configured:
+        return configured
+    path = Path(os.environ.get("TUTOR_DB_PATH", var_dir() / "tutor.sqlite3"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
+
+
+def workshop_code() -> str | None:
+    """When set, learners sign in with a display name and this code."""
+    return os.environ.get("TUTOR_WORKSHOP_CODE") or None
+
+
+def teacher_passphrase() -> str | None:
+    """When set, the teacher page opens with this passphrase."""
+    return os.environ.get("TUTOR_TEACHER_PASSPHRASE") or None
+
+
+def teacher_identities() -> set[str]:
+    """Emails (or OIDC subjects, or role names) of teachers signed in with st.login; comma-separated."""
+    raw = os.environ.get("TUTOR_TEACHERS", "")
+    return {item.strip().lower() for item in raw.split(",") if item.strip()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -9,9 +10,21 @@ import streamlit as st
 
 from tutor import settings
 from tutor.data import get_dataset_status
+from tutor.db import Database, open_database
 from tutor.jobs import RunManager
 from tutor.lessons import LessonSet, load_lessons
 from tutor.pool import start_pool_from_settings
+from tutor.progress import (
+    DatabaseRecorder,
+    LearnerInfo,
+    load_code,
+    mark_interrupted_runs,
+    new_server_id,
+    save_code,
+    summarize_learner,
+)
+
+log = logging.getLogger(__name__)
 
 
 def lessons_fingerprint() -> tuple:
@@ -31,9 +44,33 @@ def get_lessons() -> LessonSet:
 
 
 @st.cache_resource(show_spinner=False)
+def server_id() -> str:
+    """This server process, as named in the runs it records."""
+    return new_server_id()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_database(url: str) -> Database:
+    database = open_database(url)
+    # First use in this process = server start: runs an earlier process left in flight can never finish.
+    mark_interrupted_runs(database, except_server=server_id())
+    return database
+
+
+def get_database() -> Database:
+    """The progress database (created and migrated on first use). Keyed by URL so tests can point
+    TUTOR_DB_PATH elsewhere; a server uses one."""
+    return _open_database(settings.db_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(url: str) -> RunManager:
+    return RunManager(recorder=DatabaseRecorder(_open_database(url), server_id()), pool=start_pool_from_settings())
+
+
 def get_manager() -> RunManager:
-    """One run manager for the whole server, shared by every session."""
-    return RunManager(pool=start_pool_from_settings())
+    """One run manager for the whole server, shared by every session; it records every run."""
+    return _manager(settings.db_url())
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -43,21 +80,60 @@ def dataset_status() -> dict[str, Any]:
             "real_verified": status.real_verified}  # fmt: skip
 
 
+def current_learner() -> LearnerInfo | None:
+    """The learner signed in to this browser session (ui.auth signs in)."""
+    return st.session_state.get("learner")
+
+
 def owner_id() -> str:
-    """Who owns runs in this browser session (one run in flight per owner)."""
+    """Who owns runs: the signed-in learner (one run in flight per learner, whatever the tab), else this
+    browser session."""
+    learner = current_learner()
+    if learner is not None:
+        return learner.id
     if "owner" not in st.session_state:
         st.session_state.owner = uuid.uuid4().hex
     return st.session_state.owner
 
 
 def lesson_state(lesson_id: str) -> dict[str, Any]:
-    """Per-session, per-lesson state: code, status, verdict, hints shown, editor generation."""
+    """Per-session, per-lesson state: code, status, verdict, hints shown, editor generation. A signed-in
+    learner starts from what the database has: their latest code and passed/attempted."""
     lessons = st.session_state.setdefault("lessons", {})
-    return lessons.setdefault(
-        lesson_id,
-        {"status": "not started", "code": None, "verdict": None, "job": None, "hints": 0, "generation": 0,
-         "run_requested": None, "last_token": None, "attempts": 0, "show_solution": False},
-    )  # fmt: skip
+    if lesson_id not in lessons:
+        state = {"status": "not started", "code": None, "verdict": None, "job": None, "hints": 0, "generation": 0,
+                 "run_requested": None, "last_token": None, "attempts": 0, "show_solution": False,
+                 "saved_code": None}  # fmt: skip
+        learner = current_learner()
+        if learner is not None:
+            state["code"] = state["saved_code"] = load_code(get_database(), learner.id, lesson_id)
+            state["restored"] = state["code"] is not None
+            state["status"] = learner_progress(learner.id).get(lesson_id, "not started")
+        lessons[lesson_id] = state
+    return lessons[lesson_id]
+
+
+def learner_progress(learner_id: str) -> dict[str, str]:
+    """lesson id -> "passed" / "attempted", from the database."""
+    summary = summarize_learner(get_database(), learner_id)
+    return {lesson: "passed" if cell.passed else "attempted" for lesson, cell in summary.items() if cell.attempts}
+
+
+def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
+    """Store the editor's text as the learner's latest code when it changed (a new tab, another day or a
+    restarted server opens it again). Merely opening a lesson stores nothing."""
+    learner = current_learner()
+    code = state["code"]
+    if learner is None or code is None or code == state.get("saved_code"):
+        return
+    if state.get("saved_code") is None and code == starter:
+        return
+    try:
+        save_code(get_database(), learner.id, lesson_id, code)
+    except Exception:  # the database is busy or gone: the learner keeps editing; the next edit retries
+        log.exception("saving the code of %s for %s failed", learner.id, lesson_id)
+        return
+    state["saved_code"] = code
 
 
 def register_pages(pages: dict[str, Any]) -> None:

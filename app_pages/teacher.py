@@ -1,0 +1,146 @@
+"""The teacher's view of the class, live: who passed what, where learners are stuck, how long a lesson
+takes, any learner's latest code, CSV exports, and lesson files with errors (never shown to learners)."""
+
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from tutor import settings
+from tutor.progress import (
+    build_class_grid,
+    count_common_errors,
+    export_grid_csv,
+    export_runs_csv,
+    load_code,
+    time_to_pass,
+)
+from ui.auth import is_teacher, teacher_configured, unlock_teacher
+from ui.state import get_database, get_lessons, get_manager
+
+REFRESH_S = 5.0
+
+st.title("Teacher")
+if not teacher_configured():
+    st.info(
+        "The teacher page is turned off. To turn it on, start the app with a passphrase, e.g. "
+        "`TUTOR_TEACHER_PASSPHRASE='...' ./scripts/run.sh`, or list teachers' login emails in `TUTOR_TEACHERS` "
+        "when the app uses `st.login`."
+    )
+    st.stop()
+if not is_teacher() and not settings.teacher_passphrase():
+    st.warning("This page is for the teachers listed in `TUTOR_TEACHERS`: log in with such an account.")
+    st.stop()
+if not is_teacher():
+    with st.form("teacher-unlock"):
+        passphrase = st.text_input("Teacher passphrase", type="password", key="teacher-passphrase")
+        if st.form_submit_button("Open the teacher page"):
+            if unlock_teacher(passphrase):
+                st.rerun()
+            st.error("That passphrase is not right.")
+    st.stop()
+
+
+def cell_colour(label: str) -> str:
+    if label.startswith("passed"):
+        return "background-color: #dcfce7"
+    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #9ca3af"
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+@st.fragment(run_every=REFRESH_S)
+def class_view() -> None:
+    db = get_database()
+    lesson_set = get_lessons()
+    errors = lesson_set.errors
+    if errors:
+        st.subheader(":material/error: Lesson files with errors")
+        st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
+        for error in errors:
+            st.error(str(error))
+    lessons = lesson_set.lessons
+    titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
+    grid = build_class_grid(db, [lesson.id for lesson in lessons])
+    counts = get_manager().counts()
+    left, middle, right = st.columns(3)
+    left.metric("Learners", len(grid.learners))
+    middle.metric("Running now", counts["running"])
+    right.metric("Waiting", counts["queued"])
+
+    st.subheader("Class")
+    if grid.learners:
+        # Columns are lesson ids (short); the lessons' titles are in the tables below.
+        rows = {
+            learner.display_name + ("" if learner.identity_source == "workshop" else f" ({learner.identity_source})"): {
+                lesson: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
+            }
+            for learner in grid.learners
+        }
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=grid.lesson_ids)
+        st.dataframe(frame.style.map(cell_colour), width="stretch")
+    else:
+        st.info("Nobody has signed in yet.")
+
+    st.subheader("Where learners are stuck")
+    common = count_common_errors(db)
+    stuck = [
+        {"lesson": titles.get(lesson, lesson), "outcome": e.outcome, "learners still there": e.learners_now,
+         "learners ever": e.learners_ever, "runs": e.runs}
+        for lesson in [*titles, *sorted(set(common) - set(titles))] for e in common.get(lesson, [])
+    ]  # fmt: skip
+    if stuck:
+        for row in stuck[:3]:
+            st.markdown(f"- **{row['lesson']}**: `{row['outcome']}` — {row['learners still there']} learners now")
+        st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
+    else:
+        st.caption("No failed runs yet.")
+
+    st.subheader("Time to pass")
+    st.caption("From a learner's first run of a lesson to the end of their first passing run.")
+    times = time_to_pass(db)
+    if times:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "lesson": titles.get(lesson, lesson),
+                        "passed": t.learners_passed,
+                        "median": minutes(t.median_s),
+                        "fastest": minutes(t.fastest_s),
+                        "slowest": minutes(t.slowest_s),
+                    }
+                    for lesson, t in times.items()
+                ]
+            ),  # fmt: skip
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("Nobody has passed a lesson yet.")
+
+    st.subheader("A learner's latest code")
+    if grid.learners and lessons:
+        names = {learner.id: learner.display_name for learner in grid.learners}
+        pick, lesson_pick = st.columns(2)
+        learner_id = pick.selectbox("Learner", list(names), format_func=names.get, key="teacher-learner")
+        lesson_id = lesson_pick.selectbox("Lesson", list(titles), format_func=titles.get, key="teacher-lesson")
+        code = load_code(db, learner_id, lesson_id)
+        st.caption(f"{names[learner_id]}: {grid.cell(learner_id, lesson_id).label}")
+        st.code(code if code is not None else "(no code yet)", language="python")
+
+    st.subheader("Export")
+    grid_csv, runs_csv = st.columns(2)
+    grid_csv.download_button(
+        ":material/download: Class grid (CSV)", data=partial(export_grid_csv, db, list(titles)),
+        file_name="class-grid.csv", mime="text/csv", on_click="ignore", key="download-grid",
+    )  # fmt: skip
+    runs_csv.download_button(
+        ":material/download: Run log (CSV)", data=partial(export_runs_csv, db), file_name="run-log.csv",
+        mime="text/csv", on_click="ignore", key="download-runs",
+    )  # fmt: skip
+
+
+class_view()

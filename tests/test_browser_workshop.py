@@ -1,0 +1,95 @@
+"""A workshop learner in a real browser: the sign-in lives in the URL, so moving between pages and
+reloading keeps them signed in; the teacher page opens with its passphrase. Screenshots go to
+artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser import CHROMIUM, IDLE, ROOT, SHOTS, free_port
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+]
+
+
+@pytest.fixture
+def workshop_url(tmp_path: Path):
+    port = free_port()
+    env = dict(os.environ, TUTOR_DB_PATH=str(tmp_path / "workshop.sqlite3"), TUTOR_WORKSHOP_CODE="KERAS-42",
+               TUTOR_TEACHER_PASSPHRASE="open sesame")  # fmt: skip
+    log = (tmp_path / "streamlit.log").open("w")  # noqa: SIM115 (closed in finally)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"the app did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_sign_in_survives_page_changes_and_reloads(workshop_url) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.set_default_timeout(30_000)
+
+        def settle() -> None:
+            time.sleep(0.5)
+            page.wait_for_selector(IDLE)
+
+        page.goto(workshop_url)
+        settle()
+        page.get_by_label("Your name").fill("Ada Lovelace")
+        page.get_by_label("Workshop code").fill("not the code")
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("That workshop code does not match").wait_for()
+        page.screenshot(path=str(SHOTS / "10-sign-in-wrong-code.png"))
+        page.get_by_label("Workshop code").fill("keras-42")
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("Welcome, Ada Lovelace").wait_for()
+        assert "learner=" in page.url
+
+        page.get_by_role("link", name="Keep what build_model() returns").first.click()
+        settle()
+        assert "/assign-the-model" in page.url and "learner=" in page.url
+        page.reload()
+        settle()
+        assert page.get_by_text("Signed in as").count() == 1, page.url
+        assert page.get_by_role("heading", name="Keep what build_model() returns").count() == 1
+
+        page.get_by_role("link", name="Teacher").click()
+        settle()
+        page.get_by_label("Teacher passphrase").fill("open sesame")
+        page.get_by_role("button", name="Open the teacher page").click()
+        page.get_by_text("Where learners are stuck").wait_for()
+        assert page.get_by_text("Ada Lovelace").count() >= 1
+        page.screenshot(path=str(SHOTS / "11-teacher.png"))
+        browser.close()

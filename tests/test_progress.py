@@ -1,0 +1,271 @@
+"""The workshop database on a real SQLite file: schema, WAL, the run lifecycle recorded exactly once,
+interrupted runs, latest code, and the teacher's views (grid, common errors, time to pass, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tutor.checks import CheckResult
+from tutor.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
+from tutor.grading import CaseVerdict, Verdict
+from tutor.jobs import JobState, RunManager
+from tutor.lessons import load_lessons
+from tutor.progress import (
+    DatabaseRecorder,
+    build_class_grid,
+    count_common_errors,
+    export_grid_csv,
+    export_runs_csv,
+    find_learner_by_token,
+    load_code,
+    mark_interrupted_runs,
+    record_finished,
+    record_started,
+    record_submitted,
+    save_code,
+    sign_in_learner,
+    summarize_learner,
+    time_to_pass,
+)
+from tutor.results import ErrorInfo, RunResult, Termination
+
+LESSON = load_lessons().get("assign-the-model")
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
+    yield database
+    database.dispose()
+
+
+def verdict(passed: bool, error: tuple[str, str | None, int] | None = None, lesson: str = "demo") -> Verdict:
+    """A verdict as the grader makes it (one case), so the recording code sees the real shape."""
+    info = ErrorInfo(type=error[0], message="boom", line=error[2], name=error[1]) if error else None
+    result = RunResult(termination=Termination.FINISHED, duration_s=3.0, error=info, dataset="standin", warm=True)
+    checks = [CheckResult("no_name_error", passed, "ok" if passed else "bad", "default")]
+    case = CaseVerdict("default", "Your program", passed, checks, result)
+    return Verdict(lesson, passed, [case], None, checks)
+
+
+def run_once(db, learner: str, lesson: str, code: str, t0: float, outcome: Verdict | None) -> int:
+    run_id = record_submitted(db, learner, lesson, code, "server-a", 1, t0)
+    assert record_started(db, run_id, t0 + 1)
+    status = RunStatus.DONE if outcome is not None else RunStatus.CANCELLED
+    assert record_finished(db, run_id, status, t0 + 5, t0 + 1, outcome)
+    return run_id
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, db) -> None:
+    path = tmp_path / "tutor.sqlite3"
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        versions = [row[0] for row in raw.execute("SELECT version FROM schema_version")]
+    assert {"learners", "runs", "latest_code", "schema_version"} <= tables
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    # Opening again (a server restart) applies nothing twice.
+    assert migrate_database(open_database(f"sqlite:///{path}").engine) == len(MIGRATIONS)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_later_migration_is_applied_once(tmp_path: Path, db, monkeypatch) -> None:
+    calls = []
+
+    def add_index(connection) -> None:
+        calls.append(1)
+        from sqlalchemy import Index
+
+        Index("runs_by_outcome", Run.outcome).create(connection)
+
+    monkeypatch.setattr("tutor.db.MIGRATIONS", [*MIGRATIONS, add_index])
+    url = f"sqlite:///{tmp_path / 'tutor.sqlite3'}"
+    assert migrate_database(open_database(url).engine) == len(MIGRATIONS) + 1
+    assert migrate_database(open_database(url).engine) == len(MIGRATIONS) + 1
+    assert calls == [1]
+
+
+def test_sign_in_again_is_the_same_learner(db) -> None:
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada  Lovelace", "ada lovelace", "KERAS")
+    again = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada Lovelace", "ada lovelace", "KERAS")
+    other_workshop = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada Lovelace", "ada lovelace", "OTHER")
+    assert not ada.returning and again.returning
+    assert again.id == ada.id and again.token == ada.token
+    assert other_workshop.id != ada.id
+    assert find_learner_by_token(db, ada.token).id == ada.id
+    assert find_learner_by_token(db, "not-a-token") is None
+
+
+def test_run_lifecycle_is_recorded_once(db) -> None:
+    ada = sign_in_learner(db, IdentitySource.LOCAL, "You", "local")
+    run_id = record_submitted(db, ada.id, "demo", "model.fit()\n", "server-a", 7, 1000.0)
+    assert record_started(db, run_id, 1001.0)
+    assert not record_started(db, run_id, 1002.0)  # a second start changes nothing
+    assert record_finished(db, run_id, RunStatus.DONE, 1004.5, 1001.0, verdict(False, ("NameError", "model", 1)))
+    assert not record_finished(db, run_id, RunStatus.DONE, 1009.0, 1001.0, verdict(True))  # never twice
+    with db.sessions() as session:
+        run = session.scalars(select(Run)).one()
+    assert (run.status, run.passed, run.outcome) == ("done", False, "NameError: model")
+    assert (run.error_type, run.error_name, run.error_line) == ("NameError", "model", 1)
+    assert run.duration_s == pytest.approx(3.5)
+    assert (run.dataset, run.warm, run.job_id, run.server) == ("standin", True, 7, "server-a")
+    assert run.verdict["version"] == 1 and run.verdict["checks"][0]["id"] == "no_name_error"
+    assert "result" not in run.verdict["cases"][0]  # output and tracebacks are not kept per run
+    assert load_code(db, ada.id, "demo") == "model.fit()\n"  # a submitted run's code is the latest
+
+
+def test_interrupted_runs_are_kept_and_not_finished_later(db) -> None:
+    ada = sign_in_learner(db, IdentitySource.LOCAL, "You", "local")
+    queued = record_submitted(db, ada.id, "demo", "a", "old-server", 1, 1000.0)
+    running = record_submitted(db, ada.id, "demo", "b", "old-server", 2, 1000.0)
+    record_started(db, running, 1001.0)
+    done = run_once(db, ada.id, "demo", "c", 1000.0, verdict(True))
+    mine = record_submitted(db, ada.id, "demo", "d", "new-server", 1, 1010.0)
+    assert mark_interrupted_runs(db, except_server="new-server") == 2
+    with db.sessions() as session:
+        status = dict(session.execute(select(Run.id, Run.status)).all())
+    assert status == {queued: "interrupted", running: "interrupted", done: "done", mine: "queued"}
+    # The old server's late report (it cannot come, but if it did) does not overwrite "interrupted".
+    assert not record_finished(db, running, RunStatus.DONE, 1020.0, 1001.0, verdict(True))
+    assert summarize_learner(db, ada.id)["demo"].attempts == 4
+
+
+def test_latest_code_restore(db) -> None:
+    ada = sign_in_learner(db, IdentitySource.LOCAL, "You", "local")
+    assert load_code(db, ada.id, "demo") is None
+    save_code(db, ada.id, "demo", "first")
+    save_code(db, ada.id, "demo", "second")
+    save_code(db, ada.id, "other", "elsewhere")
+    assert load_code(db, ada.id, "demo") == "second"
+    assert load_code(db, ada.id, "other") == "elsewhere"
+
+
+def test_grid_common_errors_and_time_to_pass(db) -> None:
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K")
+    bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", "K")
+    cy = sign_in_learner(db, IdentitySource.WORKSHOP, "Cy", "cy", "K")
+    name_error = ("NameError", "model", 24)
+    run_once(db, ada.id, "one", "x", 0.0, verdict(False, name_error))
+    run_once(db, ada.id, "one", "x", 60.0, verdict(True))  # passed 65 s after her first run
+    run_once(db, ada.id, "one", "x", 70.0, verdict(False, name_error))  # experimenting after passing
+    run_once(db, bob.id, "one", "x", 10.0, verdict(False, name_error))
+    run_once(db, bob.id, "one", "x", 20.0, verdict(False, name_error))
+    run_once(db, bob.id, "one", "x", 30.0, verdict(False, ("AttributeError", None, 3)))
+    run_once(db, bob.id, "two", "x", 40.0, verdict(True))  # passed in 5 s
+    run_once(db, cy.id, "one", "x", 50.0, verdict(False, name_error))
+    run_once(db, cy.id, "one", "x", 55.0, None)  # cancelled: an attempt, not an error
+
+    grid = build_class_grid(db, ["one", "two", "three"])
+    assert [learner.display_name for learner in grid.learners] == ["Ada", "Bob", "Cy"]
+    labels = {(row.display_name, lesson): grid.cell(row.id, lesson).label for row in grid.learners
+              for lesson in grid.lesson_ids}  # fmt: skip
+    assert labels == {
+        ("Ada", "one"): "passed (3 runs)", ("Ada", "two"): "not started", ("Ada", "three"): "not started",
+        ("Bob", "one"): "attempted 3", ("Bob", "two"): "passed (1 run)", ("Bob", "three"): "not started",
+        ("Cy", "one"): "attempted 2", ("Cy", "two"): "not started", ("Cy", "three"): "not started",
+    }  # fmt: skip
+    assert summarize_learner(db, bob.id)["one"].attempts == 3
+
+    errors = count_common_errors(db)
+    assert [(e.outcome, e.learners_now, e.learners_ever, e.runs) for e in errors["one"]] == [
+        ("NameError: model", 1, 3, 5),  # only Cy is still at it; Ada passed (then tried more), Bob moved on
+        ("AttributeError", 1, 1, 1),
+    ]
+    assert "two" not in errors  # nobody failed lesson two
+
+    times = time_to_pass(db)
+    assert times["one"].learners_passed == 1 and times["one"].median_s == pytest.approx(65)
+    assert times["two"].fastest_s == pytest.approx(5)
+    assert "three" not in times
+
+    rows = list(csv.reader(io.StringIO(export_grid_csv(db, ["one", "two"]))))
+    assert rows == [
+        ["learner", "identity", "one", "two"],
+        ["Ada", "workshop", "passed (3 runs)", "not started"],
+        ["Bob", "workshop", "attempted 3", "passed (1 run)"],
+        ["Cy", "workshop", "attempted 2", "not started"],
+    ]
+    runs = list(csv.DictReader(io.StringIO(export_runs_csv(db))))
+    assert len(runs) == 9
+    assert runs[0]["learner"] == "Ada" and runs[0]["outcome"] == "NameError: model" and runs[0]["error_line"] == "24"
+    assert runs[-1]["status"] == "cancelled" and runs[-1]["passed"] == ""
+
+
+def test_run_manager_records_every_job_exactly_once(db) -> None:
+    """The real manager with a stand-in grader (this tests the layer above the sandbox)."""
+    release = threading.Event()
+
+    def grader(lesson, source, on_event=None, cancel=None) -> Verdict:
+        while not release.wait(0.01) and not (cancel and cancel.is_set()):
+            pass
+        return verdict(source == "good", None if source == "good" else ("NameError", "model", 1), lesson.id)
+
+    def broken(lesson, source, on_event=None, cancel=None) -> Verdict:
+        raise RuntimeError("sandbox exploded")
+
+    learners = [sign_in_learner(db, IdentitySource.WORKSHOP, f"L{i}", f"l{i}", "K") for i in range(4)]
+    manager = RunManager(max_running=1, grade=grader, recorder=DatabaseRecorder(db, "server-a"))
+    jobs = [manager.submit(learner.id, LESSON, "good" if i % 2 else "bad") for i, learner in enumerate(learners)]
+    manager.cancel(jobs[3].id)  # still queued
+    release.set()
+    for job in jobs:
+        assert job.done.wait(5)
+    manager.shutdown()
+    failing = RunManager(max_running=1, grade=broken, recorder=DatabaseRecorder(db, "server-a"))
+    failed_job = failing.submit(learners[0].id, LESSON, "whatever")
+    assert failed_job.done.wait(5)
+    failing.shutdown()
+
+    with db.sessions() as session:
+        runs = {run.id: run for run in session.scalars(select(Run))}
+    assert sorted(runs) == sorted(job.record_id for job in [*jobs, failed_job])
+    by_job = {job.id: runs[job.record_id] for job in jobs}
+    assert [by_job[job.id].status for job in jobs] == ["done", "done", "done", "cancelled"]
+    assert [by_job[job.id].passed for job in jobs] == [False, True, False, None]
+    assert by_job[jobs[3].id].started_at is None
+    assert all(by_job[job.id].started_at is not None for job in jobs[:3])
+    assert runs[failed_job.record_id].status == "failed"
+    assert "sandbox exploded" in runs[failed_job.record_id].grader_error
+    assert jobs[0].snapshot().state is JobState.DONE
+
+
+def test_a_broken_database_does_not_stop_runs(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'gone.sqlite3'}")
+    database.engine.dispose()
+    (tmp_path / "gone.sqlite3").unlink()
+    (tmp_path / "gone.sqlite3").mkdir()  # cannot be opened any more
+
+    def grader(lesson, source, on_event=None, cancel=None) -> Verdict:
+        return verdict(True, lesson=lesson.id)
+
+    manager = RunManager(max_running=1, grade=grader, recorder=DatabaseRecorder(database, "s"))
+    job = manager.submit("ada", LESSON, "good")
+    assert job.done.wait(5)
+    assert job.snapshot().verdict.passed and job.record_id is None
+    manager.shutdown()
+
+
+def test_schema_and_queries_compile_for_postgresql() -> None:
+    """TUTOR_DB_URL may point at PostgreSQL: nothing here may be SQLite-only (no server needed to check
+    the SQL; a live PostgreSQL is not available in CI)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    from tutor.db import Base
+    from tutor.progress import progress_query
+
+    dialect = postgresql.dialect()
+    for table in Base.metadata.sorted_tables:
+        assert "CREATE TABLE" in str(CreateTable(table).compile(dialect=dialect))
+    sql = str(progress_query("someone").compile(dialect=dialect))
+    assert "CASE WHEN (runs.passed IS true)" in sql and "GROUP BY" in sql

@@ -1,0 +1,225 @@
+"""Workshop flows through the real app (AppTest) and a real SQLite file: signing in with the workshop code,
+progress and code that survive a new tab and a server restart, the teacher page behind its passphrase,
+and lesson files with errors shown to the teacher only."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_app import texts
+from tutor.db import IdentitySource, Run
+from tutor.progress import record_finished, record_submitted, sign_in_learner
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = "KERAS-42"
+LESSON = "assign-the-model"
+
+
+@pytest.fixture
+def workshop(tmp_path: Path, monkeypatch) -> Path:
+    """A workshop server's settings: its own database, a code, a teacher passphrase."""
+    db_path = tmp_path / "workshop.sqlite3"
+    monkeypatch.setenv("TUTOR_DB_PATH", str(db_path))
+    monkeypatch.setenv("TUTOR_WORKSHOP_CODE", CODE)
+    monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
+    return db_path
+
+
+def app(**query: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def sign_in(at: AppTest, name: str, code: str) -> AppTest:
+    at.text_input(key="sign-in-name").input(name)
+    at.text_input(key="sign-in-code").input(code)
+    at.button[0].click().run()  # the form's submit button
+    return at
+
+
+def restart_server() -> None:
+    """What a new server process would do: open the database afresh (and mark runs left in flight)."""
+    from ui import state
+
+    state.server_id.clear()
+    state._open_database.clear()
+
+
+def test_sign_in_with_the_workshop_code(workshop: Path) -> None:
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Welcome to the Keras NameError workshop"
+    assert "learner" not in at.session_state
+    sign_in(at, "Ada Lovelace", "wrong")
+    assert "That workshop code does not match" in texts(at)
+    assert "learner" not in at.session_state
+    sign_in(at, "", CODE)
+    assert "Please type your name" in texts(at)
+    sign_in(at, "Ada Lovelace", f"  {CODE.lower()} ")  # spaces and case do not matter
+    assert not at.exception
+    assert at.session_state["learner"].display_name == "Ada Lovelace"
+    assert at.title[0].value == "NameError: name 'model' is not defined"
+    assert "Welcome, Ada Lovelace" in texts(at)
+    assert at.query_params["learner"] == at.session_state["learner"].token
+
+
+def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: Path) -> None:
+    first = sign_in(app(), "Ada", CODE)
+    learner = first.session_state["learner"]
+    # A run she made earlier (its code becomes her latest), then she keeps editing lesson 1: the editor's
+    # text reaches the server as session state, and is stored.
+    from tutor.db import RunStatus
+    from ui.state import get_database
+
+    db = get_database()
+    run_id = record_submitted(db, learner.id, LESSON, "model.fit()\n", "elsewhere", 1, 1000.0)
+    record_finished(db, run_id, RunStatus.CANCELLED, 1001.0)
+    left_running = record_submitted(db, learner.id, "build-before-fit", "x = 1\n", "old-server", 2, 1002.0)
+    lesson = app(learner=learner.token, lesson=LESSON)
+    assert lesson.title[0].value == "Keep what build_model() returns"
+    assert lesson.session_state["lessons"][LESSON]["code"] == "model.fit()\n"
+    lesson.session_state["lessons"][LESSON]["code"] = "print('my fix in progress')\n"
+    lesson.run()
+    restart_server()
+
+    # The next day, in a fresh browser tab: sign in again with the same name (any case) and code.
+    again = sign_in(app(), "ada", CODE)
+    assert again.session_state["learner"].id == learner.id
+    assert "Welcome back, Ada" in texts(again)
+    assert "attempted" in texts(again) and "1 run" in texts(again)
+    with get_database().sessions() as session:  # the restarted server marked the run left in flight
+        assert session.get(Run, left_running).status == "interrupted"
+    reopened = app(learner=again.session_state["learner"].token, lesson=LESSON)
+    assert reopened.session_state["lessons"][LESSON]["code"] == "print('my fix in progress')\n"
+    assert "Your latest code for this lesson is back" in texts(reopened)
+    assert reopened.session_state["lessons"][LESSON]["status"] == "attempted"
+
+
+def test_a_link_from_another_workshop_does_not_sign_in(workshop: Path, monkeypatch) -> None:
+    token = sign_in(app(), "Ada", CODE).session_state["learner"].token
+    monkeypatch.setenv("TUTOR_WORKSHOP_CODE", "NEXT-WEEK")
+    at = app(learner=token)
+    assert "learner" not in at.session_state
+    assert at.title[0].value == "Welcome to the Keras NameError workshop"
+
+
+def test_teacher_page_is_locked_until_the_passphrase(workshop: Path) -> None:
+    from ui.state import get_database
+
+    db = get_database()
+    bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", CODE)
+    record_submitted(db, bob.id, LESSON, "model = build_model()\n", "s", 1, 1000.0)
+    at = app()
+    at.switch_page("app_pages/teacher.py").run()
+    assert not at.exception
+    assert "Class" not in [h.value for h in at.subheader]
+    at.text_input(key="teacher-passphrase").input("guess")
+    at.button[0].click().run()
+    assert "That passphrase is not right" in texts(at)
+    assert "Class" not in [h.value for h in at.subheader]
+    at.text_input(key="teacher-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Class" in [h.value for h in at.subheader]
+    grid = at.dataframe[0].value
+    assert list(grid.index) == ["Bob"]
+    assert grid.loc["Bob", LESSON] == "attempted 1"
+    assert at.selectbox(key="teacher-learner").value == bob.id
+    assert "model = build_model()" in [c.value for c in at.code][0]
+
+
+def test_teacher_page_is_off_without_a_passphrase(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
+    at = app()
+    at.switch_page("app_pages/teacher.py").run()
+    assert "The teacher page is turned off" in texts(at)
+    assert not at.text_input
+
+
+def test_lesson_file_errors_show_on_the_teacher_page_only(workshop: Path, tmp_path: Path, monkeypatch) -> None:
+    lessons = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", lessons)
+    monkeypatch.setenv("TUTOR_LESSONS_DIR", str(lessons))
+    monkeypatch.setenv("TUTOR_WORKSHOP_CODE", "")
+    (lessons / "half-written.toml").write_text('schema_version = 1\nid = "half-written"\n')
+    at = app()
+    assert "half-written" not in texts(at)
+    at.switch_page("app_pages/setup.py").run()
+    assert not at.exception
+    assert "half-written" not in texts(at)
+    teacher = app()
+    teacher.switch_page("app_pages/teacher.py").run()
+    teacher.text_input(key="teacher-passphrase").input("open sesame")
+    teacher.button[0].click().run()
+    assert "half-written.toml: field 'checks': is missing" in texts(teacher)
+
+
+def test_a_new_lesson_file_appears_without_a_restart(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
+    lessons = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", lessons)
+    monkeypatch.setenv("TUTOR_LESSONS_DIR", str(lessons))
+    solutions = tmp_path / "solutions"
+    shutil.copytree(ROOT / "solutions", solutions)
+    monkeypatch.setenv("TUTOR_SOLUTIONS_DIR", str(solutions))
+    at = app()
+    assert "A second lesson, just added" not in texts(at)
+    toml = (lessons / "assign-the-model.toml").read_text()
+    (lessons / "assign-twice.toml").write_text(
+        toml.replace('id = "assign-the-model"', 'id = "assign-twice"').replace(
+            "build_model() makes a model, but nothing keeps it", "A second lesson, just added"
+        )
+    )
+    shutil.copy(lessons / "assign-the-model.py", lessons / "assign-twice.py")
+    shutil.copy(solutions / "assign-the-model.py", solutions / "assign-twice.py")
+    at.run()  # the same server and session: the next page view has it
+    assert not at.exception
+    assert "A second lesson, just added" in texts(at)
+    # An edit to a lesson file is picked up the same way.
+    (lessons / "assign-twice.toml").write_text(
+        (lessons / "assign-twice.toml").read_text().replace("A second lesson, just added", "Edited while running")
+    )
+    at.run()
+    assert "Edited while running" in texts(at) and "just added" not in texts(at)
+
+
+def oidc_app(user: dict, **query: str) -> AppTest:
+    """An app whose deployment configured st.login ([auth] in secrets.toml), with this user."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    at.user = user
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_st_login_identity_is_used_when_configured(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("TUTOR_WORKSHOP_CODE", CODE)  # st.login wins over the code
+    monkeypatch.setenv("TUTOR_TEACHERS", "teacher@example.org")
+    at = oidc_app({"is_logged_in": False})
+    assert not at.exception
+    assert [b.label for b in at.button] == [":material/login: Log in"]
+    assert "learner" not in at.session_state
+
+    ada = {"is_logged_in": True, "email": "Ada@Example.org", "name": "Ada Lovelace", "sub": "123"}
+    at = oidc_app(ada)
+    assert not at.exception
+    learner = at.session_state["learner"]
+    assert (learner.display_name, learner.identity_source) == ("Ada Lovelace", "oidc")
+    assert "learner" not in at.query_params  # the login cookie identifies her; no token in the URL
+    assert oidc_app(ada).session_state["learner"].id == learner.id  # another tab, same learner
+
+    at.switch_page("app_pages/teacher.py").run()  # not a listed teacher, and there is no passphrase
+    assert "for the teachers listed" in texts(at)
+    assert "Class" not in [h.value for h in at.subheader]
+    teacher = oidc_app({"is_logged_in": True, "email": "Teacher@example.org", "name": "T"})
+    teacher.switch_page("app_pages/teacher.py").run()
+    assert not teacher.exception
+    assert "Class" in [h.value for h in teacher.subheader]

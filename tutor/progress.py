@@ -1,0 +1,409 @@
+"""Progress that lasts: learners, every run and its verdict, the latest code; and the teacher's views of
+the class (grid, common errors, time to pass, CSV). Plain functions over ``tutor.db``; no Streamlit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+import socket
+import statistics
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy import case as sql_case
+from sqlalchemy.exc import IntegrityError
+
+from tutor.db import (
+    IN_FLIGHT,
+    Database,
+    IdentitySource,
+    LatestCode,
+    Learner,
+    Run,
+    RunStatus,
+    utc_from_timestamp,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from tutor.grading import Verdict
+    from tutor.jobs import Job
+
+PASSED = "passed"
+
+
+@dataclass(frozen=True)
+class LearnerInfo:
+    id: str
+    display_name: str
+    identity_source: str
+    token: str
+    workshop_code: str = ""
+    returning: bool = False  # signed in before: their progress was restored
+
+
+@dataclass
+class LessonProgress:
+    attempts: int = 0
+    passed: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.passed:
+            return f"passed ({self.attempts} {'run' if self.attempts == 1 else 'runs'})"
+        return f"attempted {self.attempts}" if self.attempts else "not started"
+
+
+@dataclass
+class ClassGrid:
+    learners: list[LearnerInfo]
+    lesson_ids: list[str]
+    cells: dict[tuple[str, str], LessonProgress] = field(default_factory=dict)
+
+    def cell(self, learner_id: str, lesson_id: str) -> LessonProgress:
+        return self.cells.get((learner_id, lesson_id), LessonProgress())
+
+
+@dataclass(frozen=True)
+class ErrorCount:
+    outcome: str  # e.g. "NameError: model"
+    learners_now: int  # learners who have not passed, whose latest graded run ended this way ("still at")
+    learners_ever: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class PassTimes:
+    learners_passed: int
+    median_s: float
+    fastest_s: float
+    slowest_s: float
+
+
+def new_server_id() -> str:
+    """Names this server process in every run it records (who may still be running it)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# Learners ---------------------------------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """'  Ada  Lovelace ' and 'ada lovelace' are the same learner coming back."""
+    return " ".join(name.split()).casefold()
+
+
+def sign_in_learner(
+    db: Database, source: IdentitySource, display_name: str, identity_key: str, workshop_code: str = ""
+) -> LearnerInfo:
+    """The learner with this identity, created on first sign-in; signing in again returns the same one."""
+    display_name = " ".join(display_name.split())[:120] or "Learner"
+    key = identity_key[:255]
+    with db.sessions.begin() as session:
+        learner = session.scalar(
+            select(Learner).filter_by(identity_source=str(source), workshop_code=workshop_code, identity_key=key)
+        )
+        returning = learner is not None
+        if learner is None:
+            learner = Learner(
+                id=uuid.uuid4().hex, display_name=display_name, identity_source=str(source),
+                workshop_code=workshop_code, identity_key=key, token=secrets.token_urlsafe(24),
+            )  # fmt: skip
+            session.add(learner)
+        else:  # keeps the name as first typed: the teacher's grid does not change under them
+            learner.last_seen_at = utc_now()
+        info = _learner_info(learner, returning)
+    return info
+
+
+def find_learner_by_token(db: Database, token: str) -> LearnerInfo | None:
+    with db.sessions() as session:
+        learner = session.scalar(select(Learner).filter_by(token=token))
+        return _learner_info(learner, True) if learner else None
+
+
+def list_learners(db: Database) -> list[LearnerInfo]:
+    with db.sessions() as session:
+        learners = session.scalars(select(Learner).order_by(Learner.display_name, Learner.created_at))
+        return [_learner_info(learner) for learner in learners]
+
+
+def _learner_info(learner: Learner, returning: bool = False) -> LearnerInfo:
+    return LearnerInfo(
+        learner.id, learner.display_name, learner.identity_source, learner.token, learner.workshop_code, returning
+    )
+
+
+# Runs -------------------------------------------------------------------------------------------------
+
+
+def record_submitted(
+    db: Database, learner_id: str, lesson_id: str, code: str, server: str, job_id: int, submitted: float
+) -> int:
+    """A run entered the queue; returns its record id. Also keeps the code as the learner's latest."""
+    with db.sessions.begin() as session:
+        run = Run(
+            learner_id=learner_id, lesson_id=lesson_id, code=code, server=server, job_id=job_id,
+            status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted),
+        )  # fmt: skip
+        session.add(run)
+    save_code(db, learner_id, lesson_id, code)
+    return run.id
+
+
+def record_started(db: Database, run_id: int, started: float) -> bool:
+    """queued -> running; False if the run was not queued (already finished or interrupted)."""
+    with db.sessions.begin() as session:
+        changed = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+            .values(status=RunStatus.RUNNING.value, started_at=utc_from_timestamp(started))
+        )
+        return changed.rowcount == 1
+
+
+def record_finished(
+    db: Database,
+    run_id: int,
+    status: RunStatus,
+    finished: float,
+    started: float | None = None,
+    verdict: Verdict | None = None,
+    grader_error: str | None = None,
+) -> bool:
+    """Write the outcome. Only a run still queued or running changes, so a run is finished exactly once,
+    and a late report never overwrites "interrupted". Returns whether this call finished it."""
+    values: dict[str, Any] = {"status": status.value, "finished_at": utc_from_timestamp(finished)}
+    if started is not None:
+        values["duration_s"] = round(finished - started, 3)
+    if verdict is not None:
+        error = verdict.first_error or {}
+        values.update(
+            verdict=slim_verdict(verdict),
+            passed=verdict.passed,
+            error_type=error.get("type"),
+            error_name=error.get("name"),
+            error_line=error.get("line"),
+            dataset=verdict.dataset,
+            warm=any(getattr(case.result, "warm", False) for case in verdict.cases),
+        )
+        grader_error = grader_error or verdict.grader_error
+    values["grader_error"] = grader_error
+    values["outcome"] = describe_outcome(status, verdict, grader_error)
+    with db.sessions.begin() as session:
+        changed = session.execute(update(Run).where(Run.id == run_id, Run.status.in_(IN_FLIGHT)).values(**values))
+        return changed.rowcount == 1
+
+
+def slim_verdict(verdict: Verdict) -> dict[str, Any]:
+    """Verdict.to_dict() without each case's full run result (output, tracebacks, predictions): the checks,
+    the first error, and per case how it ended. Kept small so a long workshop stays a small file."""
+    data = verdict.to_dict()
+    data["cases"] = [{k: v for k, v in case.items() if k != "result"} for case in data["cases"]]
+    return data
+
+
+def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: str | None) -> str:
+    """One short label per run, for "most common errors": "passed", "NameError: model", "timeout"..."""
+    if status is not RunStatus.DONE:
+        return status.value
+    if grader_error or verdict is None:
+        return "grader error"
+    if verdict.passed:
+        return PASSED
+    error = verdict.first_error
+    if error:
+        return f"{error['type']}: {error['name']}" if error.get("name") else str(error["type"])
+    for case in verdict.cases:
+        result = case.result
+        if result is not None and str(result.termination) not in ("finished", "exited"):
+            return str(result.termination)
+    failed = next((check.id for check in verdict.checks if not check.passed), "checks")
+    return f"failed {failed}"
+
+
+def mark_interrupted_runs(db: Database, except_server: str | None = None) -> int:
+    """At server start: runs a previous server process left queued or running can never finish; say so
+    (they are kept, not deleted). Returns how many."""
+    condition = [Run.status.in_(IN_FLIGHT)]
+    if except_server is not None:
+        condition.append(Run.server != except_server)
+    with db.sessions.begin() as session:
+        changed = session.execute(
+            update(Run).where(*condition).values(status=RunStatus.INTERRUPTED.value, outcome="interrupted")
+        )
+        return changed.rowcount
+
+
+class DatabaseRecorder:
+    """Plugs the database into RunManager: every job recorded at submit, start and finish."""
+
+    def __init__(self, db: Database, server: str | None = None) -> None:
+        self.db = db
+        self.server = server or new_server_id()
+
+    def record_submitted(self, job: Job) -> None:
+        job.record_id = record_submitted(
+            self.db, job.owner, job.lesson.id, job.source, self.server, job.id, job.created
+        )
+
+    def record_started(self, job: Job) -> None:
+        if job.record_id is not None:
+            record_started(self.db, job.record_id, job.started or job.created)
+
+    def record_finished(self, job: Job) -> None:
+        if job.record_id is not None:
+            record_finished(
+                self.db, job.record_id, RunStatus(job.state.value), job.finished or utc_now().timestamp(),
+                job.started, job.verdict, job.error,
+            )  # fmt: skip
+
+
+# Latest code ------------------------------------------------------------------------------------------
+
+
+def save_code(db: Database, learner_id: str, lesson_id: str, code: str) -> None:
+    for attempt in range(2):
+        try:
+            with db.sessions.begin() as session:
+                _upsert_code(session, learner_id, lesson_id, code)
+            return
+        except IntegrityError:  # two tabs inserted the first row at once: the row exists now, update it
+            if attempt:
+                raise
+
+
+def load_code(db: Database, learner_id: str, lesson_id: str) -> str | None:
+    with db.sessions() as session:
+        return session.scalar(select(LatestCode.code).filter_by(learner_id=learner_id, lesson_id=lesson_id))
+
+
+def _upsert_code(session: Any, learner_id: str, lesson_id: str, code: str) -> None:
+    # Get-then-set, portable (no dialect-specific upsert); save_code retries the rare insert race.
+    row = session.get(LatestCode, (learner_id, lesson_id))
+    if row is None:
+        session.add(LatestCode(learner_id=learner_id, lesson_id=lesson_id, code=code, updated_at=utc_now()))
+    else:
+        row.code, row.updated_at = code, utc_now()
+
+
+# The class, for the teacher ---------------------------------------------------------------------------
+
+
+def summarize_learner(db: Database, learner_id: str) -> dict[str, LessonProgress]:
+    """lesson id -> runs and whether one passed, for one learner."""
+    return {lesson: cell for (_, lesson), cell in _progress_cells(db, learner_id).items()}
+
+
+def build_class_grid(db: Database, lesson_ids: list[str]) -> ClassGrid:
+    return ClassGrid(list_learners(db), list(lesson_ids), _progress_cells(db))
+
+
+def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[str, str], LessonProgress]:
+    with db.sessions() as session:
+        rows = session.execute(progress_query(learner_id)).all()
+    return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
+
+
+def progress_query(learner_id: str | None = None) -> Select:
+    """Runs and passes per learner and lesson (portable: PostgreSQL has no max() of booleans)."""
+    passes = func.sum(sql_case((Run.passed.is_(True), 1), else_=0))
+    query = select(Run.learner_id, Run.lesson_id, func.count(Run.id), passes).group_by(Run.learner_id, Run.lesson_id)
+    return query if learner_id is None else query.where(Run.learner_id == learner_id)
+
+
+def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount]]:
+    """Per lesson, the most common ways graded runs failed, by learners still at that error."""
+    query = (
+        select(Run.lesson_id, Run.learner_id, Run.outcome).where(Run.status == RunStatus.DONE.value).order_by(Run.id)
+    )
+    with db.sessions() as session:
+        rows = session.execute(query).all()
+    latest: dict[tuple[str, str], str] = {}
+    runs: dict[tuple[str, str], int] = defaultdict(int)
+    ever: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for lesson, learner, outcome in rows:
+        latest[(lesson, learner)] = outcome
+        if outcome != PASSED:
+            runs[(lesson, outcome)] += 1
+            ever[(lesson, outcome)].add(learner)
+    passed = {(lesson, learner) for lesson, learner, outcome in rows if outcome == PASSED}
+    now: dict[tuple[str, str], int] = defaultdict(int)
+    for (lesson, learner), outcome in latest.items():
+        if (lesson, learner) not in passed:  # trying things after passing is not being stuck
+            now[(lesson, outcome)] += 1
+    result: dict[str, list[ErrorCount]] = defaultdict(list)
+    for (lesson, outcome), count in runs.items():
+        result[lesson].append(ErrorCount(outcome, now[(lesson, outcome)], len(ever[(lesson, outcome)]), count))
+    return {
+        lesson: sorted(counts, key=lambda c: (-c.learners_now, -c.learners_ever, -c.runs, c.outcome))[:top]
+        for lesson, counts in result.items()
+    }
+
+
+def time_to_pass(db: Database) -> dict[str, PassTimes]:
+    """Per lesson: from a learner's first run to the end of their first passing run."""
+    query = select(Run.lesson_id, Run.learner_id, Run.submitted_at, Run.finished_at, Run.passed).order_by(Run.id)
+    with db.sessions() as session:
+        rows = session.execute(query).all()
+    first: dict[tuple[str, str], datetime] = {}
+    passed_after: dict[tuple[str, str], float] = {}
+    for lesson, learner, submitted, finished, passed in rows:
+        key = (lesson, learner)
+        first.setdefault(key, submitted)
+        if passed and finished is not None and key not in passed_after:
+            passed_after[key] = max(0.0, (finished - first[key]).total_seconds())
+    per_lesson: dict[str, list[float]] = defaultdict(list)
+    for (lesson, _), seconds in passed_after.items():
+        per_lesson[lesson].append(seconds)
+    return {
+        lesson: PassTimes(len(times), statistics.median(times), min(times), max(times))
+        for lesson, times in per_lesson.items()
+    }
+
+
+def export_grid_csv(db: Database, lesson_ids: list[str]) -> str:
+    grid = build_class_grid(db, lesson_ids)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["learner", "identity", *lesson_ids])
+    for learner in grid.learners:
+        cells = [grid.cell(learner.id, lesson).label for lesson in lesson_ids]
+        writer.writerow([learner.display_name, learner.identity_source, *cells])
+    return out.getvalue()
+
+
+RUN_COLUMNS = [
+    "run", "learner", "learner_id", "lesson", "status", "outcome", "passed", "error_type", "error_name",
+    "error_line", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset", "warm", "code",
+]  # fmt: skip
+
+
+def export_runs_csv(db: Database) -> str:
+    query = select(Run, Learner.display_name).join(Learner, Learner.id == Run.learner_id).order_by(Run.id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RUN_COLUMNS)
+    with db.sessions() as session:
+        for run, name in session.execute(query):
+            writer.writerow([
+                run.id, name, run.learner_id, run.lesson_id, run.status, run.outcome, _blank(run.passed),
+                _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _iso(run.submitted_at),
+                _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s), _blank(run.dataset),
+                _blank(run.warm), run.code,
+            ])  # fmt: skip
+    return out.getvalue()
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value

@@ -1,0 +1,146 @@
+"""Who is learning: a workshop learner (display name + workshop code), an OIDC user (st.login), or, with
+neither configured, the one local learner of a self-paced install. And who may see the teacher page.
+
+Streamlit has no cookie API, so a workshop learner's sign-in lives in the URL: ``?learner=<token>``
+(a random token, not their id). A reload or a bookmarked link keeps them signed in; a fresh tab without
+it asks again, and signing in again with the same name and code restores the same learner.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+import streamlit as st
+
+from tutor import settings
+from tutor.db import IdentitySource
+from tutor.progress import LearnerInfo, find_learner_by_token, normalize_name, sign_in_learner
+from ui.state import current_learner, get_database
+
+TOKEN_PARAM = "learner"
+
+
+def oidc_configured() -> bool:
+    """st.login is usable when .streamlit/secrets.toml has an [auth] section."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all, or an unreadable one: no OIDC
+        return False
+
+
+def auth_mode() -> IdentitySource:
+    if oidc_configured():
+        return IdentitySource.OIDC
+    if settings.workshop_code():
+        return IdentitySource.WORKSHOP
+    return IdentitySource.LOCAL
+
+
+def resolve_learner() -> LearnerInfo | None:
+    """The learner of this session, signing in silently where that is possible (local, OIDC, a token
+    in the URL). None: the sign-in page is needed."""
+    mode = auth_mode()
+    learner = current_learner()
+    if mode is IdentitySource.OIDC and learner is not None and not st.user.is_logged_in:
+        sign_out()  # logged out (st.logout) in this session
+        learner = None
+    if learner is not None and learner.identity_source == mode:
+        if mode is IdentitySource.WORKSHOP and st.query_params.get(TOKEN_PARAM) != learner.token:
+            st.query_params[TOKEN_PARAM] = learner.token  # keep it in the URL whatever page this is
+        return learner
+    if mode is IdentitySource.LOCAL:
+        return remember(sign_in_learner(get_database(), IdentitySource.LOCAL, "You", "local"))
+    if mode is IdentitySource.OIDC:
+        if not st.user.is_logged_in:
+            return None
+        key = str(st.user.get("email") or st.user.get("sub") or "")
+        name = str(st.user.get("name") or key)
+        return remember(sign_in_learner(get_database(), IdentitySource.OIDC, name, key.lower()))
+    token = st.query_params.get(TOKEN_PARAM)
+    if token:
+        found = find_learner_by_token(get_database(), token)
+        if found is not None and found.identity_source == mode and found.workshop_code == settings.workshop_code():
+            # (a link from an earlier workshop, with another code, signs nobody in to this one)
+            return remember(found)
+    return None
+
+
+def remember(learner: LearnerInfo) -> LearnerInfo:
+    if current_learner() is None or current_learner().id != learner.id:
+        st.session_state.pop("lessons", None)  # another learner: their own code and progress
+    st.session_state["learner"] = learner
+    if learner.identity_source == IdentitySource.WORKSHOP:
+        st.query_params[TOKEN_PARAM] = learner.token
+    return learner
+
+
+def code_matches(given: str, expected: str) -> bool:
+    """Spaces around it and letter case do not matter: the code is read aloud or copied from a slide."""
+    return hmac.compare_digest(given.strip().casefold().encode(), expected.strip().casefold().encode())
+
+
+def sign_in_with_code(name: str, code: str) -> tuple[LearnerInfo | None, str | None]:
+    """(learner, None) or (None, a kind message saying what to fix)."""
+    expected = settings.workshop_code() or ""
+    if not name.strip():
+        return None, "Please type your name, so your teacher can see your progress."
+    if not code_matches(code, expected):
+        return None, (
+            "That workshop code does not match. Check the code your teacher shared (on the board or in the "
+            "chat) and try again; spaces and capital letters do not matter."
+        )
+    learner = sign_in_learner(get_database(), IdentitySource.WORKSHOP, name, normalize_name(name), expected)
+    return remember(learner), None
+
+
+def sign_out() -> None:
+    st.session_state.pop("learner", None)
+    st.session_state.pop("lessons", None)
+    st.query_params.pop(TOKEN_PARAM, None)
+
+
+def render_account(learner: LearnerInfo) -> None:
+    """Sidebar: who is signed in, and how to leave."""
+    mode = auth_mode()
+    if mode is IdentitySource.LOCAL:
+        return
+    with st.sidebar:
+        st.caption(f":material/person: Signed in as **{learner.display_name}**")
+        if mode is IdentitySource.OIDC:
+            st.button("Log out", key="logout", on_click=st.logout)
+        else:
+            st.caption("Bookmark this page to come back signed in, or sign in again with the same name and code.")
+            st.button("Sign out", key="sign-out", on_click=sign_out)
+
+
+def teacher_configured() -> bool:
+    return bool(settings.teacher_passphrase() or settings.teacher_identities())
+
+
+def is_teacher() -> bool:
+    """Unlocked with the passphrase in this session, or an OIDC user listed in TUTOR_TEACHERS (by email,
+    subject, or a role/group claim)."""
+    if st.session_state.get("teacher_unlocked"):
+        return True
+    allowed = settings.teacher_identities()
+    if allowed and oidc_configured() and st.user.is_logged_in:
+        claims = {str(st.user.get(key) or "").lower() for key in ("email", "sub")}
+        for key in ("roles", "groups"):
+            value = st.user.get(key) or []
+            claims |= {str(v).lower() for v in (value if isinstance(value, list) else [value])}
+        return bool(claims & allowed)
+    return False
+
+
+def unlock_teacher(passphrase: str) -> bool:
+    expected = settings.teacher_passphrase()
+    if expected and hmac.compare_digest(passphrase.encode(), expected.encode()):
+        st.session_state["teacher_unlocked"] = True
+        return True
+    return False
+
+
+def oidc_provider() -> str | None:
+    """TUTOR_OIDC_PROVIDER names the provider when secrets.toml configures several."""
+    return os.environ.get("TUTOR_OIDC_PROVIDER") or None
