@@ -207,3 +207,34 @@ def test_two_runs_at_once_cannot_see_each_other() -> None:
     assert home == "['main.py'"  # not a's working folder
     assert "secret-of-a" not in tmp  # nor a's /tmp (a venv under /tmp may show up there, read-only)
     assert len(eval(pids)) <= 3  # its own pid namespace: init, setpriv/python, nothing of a's
+
+
+@strict_only
+def test_the_apps_database_is_out_of_reach() -> None:
+    """The progress database holds every learner's code and results: a run can neither read nor list it,
+    while the server itself reads it fine."""
+    from tutor import settings
+    from tutor.db import IdentitySource, open_database
+    from tutor.progress import save_code, sign_in_learner
+
+    database = open_database(settings.db_url())
+    learner = sign_in_learner(database, IdentitySource.WORKSHOP, "Ada Lovelace", "ada lovelace", "hostile")
+    save_code(database, learner.id, "assign-the-model", "SECRET-CODE-OF-ANOTHER-LEARNER")
+    path = Path(settings.db_url().removeprefix("sqlite:///"))
+    assert b"SECRET-CODE-OF-ANOTHER-LEARNER" in b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    targets = [str(path), f"{path}-wal", str(path.parent), str(ROOT / "var" / "tutor.sqlite3"), str(ROOT / "var")]
+    source = f"""
+import os
+for path in {targets!r}:
+    try:
+        if os.path.isdir(path):
+            print("LISTED", path, os.listdir(path))
+        else:
+            print("READ", path, open(path, "rb").read(64))
+    except OSError as exc:
+        print("blocked", type(exc).__name__)
+"""
+    verdict = grade_source(LESSON, source, limits=LIMITS)
+    output = verdict.cases[0].result.stdout
+    assert output.count("blocked") == len(targets), output
+    assert "SECRET" not in output
