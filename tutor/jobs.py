@@ -16,9 +16,11 @@ from typing import Any, Protocol
 
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
+from tutor.results import Termination
 from tutor.runner import WarmPoolLike
 
 OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
+EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,7 @@ class Progress:
     steps: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics per finished epoch (last fit)
     dataset: str | None = None
+    note: str | None = None  # a word for the learner, e.g. why a run went back to the queue
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Job:
         self._lock = threading.Lock()
         self.done = threading.Event()
         self.record_id: int | None = None  # set by a recorder (tutor.progress): the run's database row
+        self.probed = False  # the express lane tried it already
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """Called from the worker thread for every runner event."""
@@ -159,9 +163,12 @@ class RunManager:
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)
         self._stopping = False
+        self._busy = 0  # regular workers running a job now
         self._workers = [
             threading.Thread(target=self._work, name=f"tutor-run-{i}", daemon=True) for i in range(self.max_running)
         ]
+        if pool is not None:  # without warm sandboxes a quick try cannot be quick
+            self._workers.append(threading.Thread(target=self._express, name="tutor-run-express", daemon=True))
         for worker in self._workers:
             worker.start()
 
@@ -175,7 +182,7 @@ class RunManager:
             self._active[owner] = job
             self._queue.append(job)
             self._renumber()
-            self._wakeup.notify()
+            self._wakeup.notify_all()  # the express lane waits on it too: wake a worker for sure
         return job
 
     def get(self, job_id: int) -> Job | None:
@@ -249,26 +256,104 @@ class RunManager:
                 if self._stopping:
                     return
                 job = self._queue.popleft()
-                job.state = JobState.RUNNING
-                job.started = time.time()
-                job.queue_position = None
-                job.progress.phase = "starting"
-                self._renumber()
+                self._start(job)
+                self._busy += 1
             self._record("record_started", job)
-            state = JobState.DONE
-            try:
-                extra = {"pool": self.pool} if self.pool is not None else {}
-                job.verdict = self._grade(
-                    job.lesson, job.source, on_event=job.handle_event, cancel=job.cancel_event, **extra
-                )
-                if job.verdict.grader_error:
-                    job.error, state = job.verdict.grader_error, JobState.FAILED
-                elif job.cancel_event.is_set():
-                    state = JobState.CANCELLED
-            except Exception as exc:  # the grader broke: tell the learner it is not their code
-                job.error, state = f"{type(exc).__name__}: {exc}", JobState.FAILED
+            state = self._grade_job(job, job.cancel_event)
             with self._lock:
+                self._busy -= 1
                 self._finish(job, state)
+
+    def _express(self) -> None:
+        """The express lane: while every worker is busy (say, with 20-second trainings), the oldest queued
+        run gets a quick try in a warm sandbox. Most runs in this app are a starter that still raises the
+        NameError: its verdict comes in well under a second instead of after the trainings ahead of it.
+        A run that needs longer than EXPRESS_BUDGET_S is stopped and goes back to its place in the queue,
+        to run again from the start; at most that much work is repeated, once per run."""
+        while True:
+            with self._lock:
+                job = None
+                while not self._stopping and (job := self._express_candidate()) is None:
+                    self._wakeup.wait(0.25)  # also re-checks whether a warm sandbox is ready now
+                if self._stopping:
+                    return
+                self._queue.remove(job)
+                job.probed = True
+                self._start(job)
+            self._record("record_started", job)
+            budget = threading.Event()
+            timer = threading.Timer(EXPRESS_BUDGET_S, budget.set)
+            timer.start()
+            state = self._grade_job(job, AnyEvent(job.cancel_event, budget))
+            timer.cancel()
+            with self._lock:
+                if budget.is_set() and not job.cancel_event.is_set() and was_cut_short(job.verdict):
+                    self._requeue(job)
+                else:
+                    self._finish(job, state)
+
+    def _express_candidate(self) -> Job | None:
+        """Under the lock: the oldest queued run not tried yet, when every worker is busy (else a worker
+        takes it at once) and a warm sandbox is ready for it."""
+        if self._busy < self.max_running:
+            return None
+        job = next((job for job in self._queue if not job.probed), None)
+        if job is None or self.pool is None or self.pool.stats().ready == 0:
+            return None
+        return job
+
+    def _start(self, job: Job) -> None:
+        """Under the lock."""
+        job.state = JobState.RUNNING
+        job.started = time.time()
+        job.queue_position = None
+        job.progress.phase = "starting"
+        self._renumber()
+
+    def _requeue(self, job: Job) -> None:
+        """Under the lock: back to its place by arrival, with what the try showed cleared."""
+        with job._lock:
+            job.state = JobState.QUEUED
+            job.verdict = job.error = None
+            job.output = ""
+            job.progress = Progress(note="Your program needs more than a quick check: it runs in full as soon as a "
+                                    "sandbox is free.")  # fmt: skip
+        position = next((i for i, queued in enumerate(self._queue) if queued.id > job.id), len(self._queue))
+        self._queue.insert(position, job)
+        self._renumber()
+        self._wakeup.notify_all()
+
+    def _grade_job(self, job: Job, cancel: Any) -> JobState:
+        """Grade the job's code; sets its verdict or error and says how it ended."""
+        state = JobState.DONE
+        try:
+            extra = {"pool": self.pool} if self.pool is not None else {}
+            job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=cancel, **extra)
+            if job.verdict.grader_error:
+                job.error, state = job.verdict.grader_error, JobState.FAILED
+            elif job.cancel_event.is_set():
+                state = JobState.CANCELLED
+        except Exception as exc:  # the grader broke: tell the learner it is not their code
+            job.error, state = f"{type(exc).__name__}: {exc}", JobState.FAILED
+        return state
+
+
+class AnyEvent:
+    """Set when any of its events is (the learner's Stop, the express lane's time budget): all the grader
+    and the runner ask of a cancel event is ``is_set()``."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+
+def was_cut_short(verdict: Verdict | None) -> bool:
+    """True when a stop ended some case of this verdict before it finished."""
+    if verdict is None:
+        return True
+    return any(case.result is None or case.result.termination is Termination.CANCELLED for case in verdict.cases)
 
 
 def default_max_running() -> int:

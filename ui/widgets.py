@@ -70,6 +70,8 @@ def render_live(job: JobSnapshot) -> None:
     if job.state is JobState.QUEUED:
         position = job.queue_position or 1
         st.info(f":material/hourglass_top: Queued: position {position}. Your run starts when a sandbox is free.")
+        if progress.note:
+            st.caption(progress.note)
     else:
         label = PHASES.get(progress.phase, progress.phase)
         if progress.phase == "training" and progress.epochs:
