@@ -6,7 +6,8 @@ Prints, with times and ratios:
 2. the solution's full run through the sandbox (cold and warm) against plain `python` (goal: ratio
    <= 1.05);
 3. a burst of 10 submissions (5 starters, 5 solutions) through the run manager with the app's default
-   pool: every verdict, p50/p95 latency, and the peak memory in use on the whole machine;
+   pool, with and without the express lane: every verdict, p50/p95 latency, and the peak memory in use
+   on the whole machine;
 4. `streamlit run` to the first rendered page (needs Chromium: scripts/setup.sh --dev).
 
 Usage: .venv/bin/python bench/bench_feedback.py [--repeat 5] [--skip-solution] [--skip-app]
@@ -135,12 +136,13 @@ def bench_solution(repeat: int) -> None:
     print("   goal: sandbox/plain ratio <= 1.05 (the grade includes the 16-digit prediction for the page)")
 
 
-def bench_burst() -> None:
-    print("3. burst of 10 submissions (5 starters, 5 solutions) through the run manager")
+def bench_burst(express: bool) -> None:
+    lane = "with" if express else "without"
+    print(f"3. burst of 10 submissions (5 starters, 5 solutions) through the run manager, {lane} the express lane")
     baseline = used_memory_mb()
     pool = WarmPool(settings.pool_size() or 2, settings.pool_memory_mb(), ensure_dataset())
     pool.wait_until_ready()
-    manager = RunManager(pool=pool)
+    manager = RunManager(pool=pool, express=express)
     peak = [used_memory_mb()]
     stop = threading.Event()
 
@@ -175,6 +177,9 @@ def bench_burst() -> None:
             f"{latency:6.2f} s {'warm' if warm else 'cold'}"
         )
     print(f"   latency p50 {percentile(latencies, 0.5):.2f} s, p95 {percentile(latencies, 0.95):.2f} s")
+    starters = [latency for (expect_pass, _), latency in zip(jobs, latencies, strict=True) if not expect_pass]
+    solutions = [latency for (expect_pass, _), latency in zip(jobs, latencies, strict=True) if expect_pass]
+    print(f"   starters: median {median(starters):.2f} s; solutions: median {median(solutions):.2f} s")
     print(
         f"   machine memory in use: {baseline:.0f} MiB before, peak {max(peak):.0f} MiB "
         f"(+{max(peak) - baseline:.0f} MiB for pool + runs)"
@@ -206,7 +211,8 @@ def main() -> None:
     bench_starter(args.repeat)
     if not args.skip_solution:
         bench_solution(max(1, args.repeat // 2))
-        bench_burst()
+        bench_burst(express=True)
+        bench_burst(express=False)
     if not args.skip_app:
         bench_app_start(min(args.repeat, 3))
 

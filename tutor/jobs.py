@@ -151,6 +151,7 @@ class RunManager:
         grade: GradeFunction = grade_source,
         recorder: RunRecorder | None = None,
         pool: WarmPoolLike | None = None,
+        express: bool = True,
     ) -> None:
         self.max_running = max_running or default_max_running()
         self._grade = grade
@@ -167,7 +168,7 @@ class RunManager:
         self._workers = [
             threading.Thread(target=self._work, name=f"tutor-run-{i}", daemon=True) for i in range(self.max_running)
         ]
-        if pool is not None:  # without warm sandboxes a quick try cannot be quick
+        if pool is not None and express:  # without warm sandboxes a quick try cannot be quick
             self._workers.append(threading.Thread(target=self._express, name="tutor-run-express", daemon=True))
         for worker in self._workers:
             worker.start()
