@@ -168,7 +168,8 @@ class RunManager:
         self._workers = [
             threading.Thread(target=self._work, name=f"tutor-run-{i}", daemon=True) for i in range(self.max_running)
         ]
-        if pool is not None and express:  # without warm sandboxes a quick try cannot be quick
+        self._express_on = pool is not None and express  # without warm sandboxes a try cannot be quick
+        if self._express_on:
             self._workers.append(threading.Thread(target=self._express, name="tutor-run-express", daemon=True))
         for worker in self._workers:
             worker.start()
@@ -259,8 +260,11 @@ class RunManager:
                 job = self._queue.popleft()
                 self._start(job)
                 self._busy += 1
+                # While runs wait for the express lane, its warm sandboxes are worth more there (a quick
+                # verdict instead of a long wait) than here (a few seconds off a longer run).
+                use_pool = not (self._express_on and any(not queued.probed for queued in self._queue))
             self._record("record_started", job)
-            state = self._grade_job(job, job.cancel_event)
+            state = self._grade_job(job, job.cancel_event, use_pool)
             with self._lock:
                 self._busy -= 1
                 self._finish(job, state)
@@ -324,11 +328,11 @@ class RunManager:
         self._renumber()
         self._wakeup.notify_all()
 
-    def _grade_job(self, job: Job, cancel: Any) -> JobState:
+    def _grade_job(self, job: Job, cancel: Any, use_pool: bool = True) -> JobState:
         """Grade the job's code; sets its verdict or error and says how it ended."""
         state = JobState.DONE
         try:
-            extra = {"pool": self.pool} if self.pool is not None else {}
+            extra = {"pool": self.pool} if self.pool is not None and use_pool else {}
             job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=cancel, **extra)
             if job.verdict.grader_error:
                 job.error, state = job.verdict.grader_error, JobState.FAILED
