@@ -103,15 +103,19 @@ def bench_starter(repeat: int) -> None:
             warm_flags.append(warm)
     finally:
         pool.close()
+    print_against_plain(samples, digits=3)
+    print(f"   warm runs that really were warm: {sum(warm_flags)}/{len(warm_flags)}")
+    print(f"   goal: warm median <= 0.5 s -> {'met' if median(samples['warm']) <= 0.5 else 'NOT met'}")
+
+
+def print_against_plain(samples: dict[str, list[float]], digits: int) -> None:
     plain = median(samples["plain"])
     for kind in ("plain", "cold", "warm"):
         values = samples[kind]
         print(
-            f"   {kind:<5}: median {median(values):6.3f} s   ratio to plain {median(values) / plain:5.2f}   "
-            f"samples {', '.join(f'{v:.3f}' for v in values)}"
+            f"   {kind:<5}: median {median(values):6.{digits}f} s   ratio to plain {median(values) / plain:5.3f}   "
+            f"samples {', '.join(f'{v:.{digits}f}' for v in values)}"
         )
-    print(f"   warm runs that really were warm: {sum(warm_flags)}/{len(warm_flags)}")
-    print(f"   goal: warm median <= 0.5 s -> {'met' if median(samples['warm']) <= 0.5 else 'NOT met'}")
 
 
 def bench_solution(repeat: int) -> None:
@@ -126,13 +130,7 @@ def bench_solution(repeat: int) -> None:
             samples["warm"].append(time_grade(LESSON.solution, pool, expect_pass=True)[0])
     finally:
         pool.close()
-    plain = median(samples["plain"])
-    for kind in ("plain", "cold", "warm"):
-        values = samples[kind]
-        print(
-            f"   {kind:<5}: median {median(values):6.2f} s   ratio to plain {median(values) / plain:5.3f}   "
-            f"samples {', '.join(f'{v:.2f}' for v in values)}"
-        )
+    print_against_plain(samples, digits=2)
     print("   goal: sandbox/plain ratio <= 1.05 (the grade includes the 16-digit prediction for the page)")
 
 

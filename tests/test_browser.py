@@ -4,6 +4,7 @@ Screenshots of each state are saved in artifacts/screenshots/ (look at them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -36,17 +37,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
+@contextlib.contextmanager
+def serve_app(env: dict[str, str], log_path: Path):
+    """`streamlit run app.py` on a free port until the block ends; yields its URL."""
     port = free_port()
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    log = (ROOT / "artifacts" / "streamlit.log").open("w")  # noqa: SIM115 (closed in finally)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "TUTOR_POOL_SIZE": "1"},  # the app as a teacher runs it: with a warm sandbox
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -58,12 +59,19 @@ def app_url():
             except OSError:
                 time.sleep(0.3)
         else:
-            pytest.fail("the app did not start; see artifacts/streamlit.log")
+            pytest.fail(f"the app did not start: {log_path.read_text()[-2000:]}")
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    # The app as a teacher runs it: with a warm sandbox.
+    with serve_app({**os.environ, "TUTOR_POOL_SIZE": "1"}, ROOT / "artifacts" / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,16 +5,12 @@ artifacts/screenshots/."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, IDLE, ROOT, SHOTS, free_port
+from tests.test_browser import CHROMIUM, IDLE, SHOTS, serve_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,32 +20,10 @@ pytestmark = [
 
 @pytest.fixture
 def workshop_url(tmp_path: Path):
-    port = free_port()
     env = dict(os.environ, TUTOR_DB_PATH=str(tmp_path / "workshop.sqlite3"), TUTOR_WORKSHOP_CODE="KERAS-42",
                TUTOR_TEACHER_PASSPHRASE="open sesame")  # fmt: skip
-    log = (tmp_path / "streamlit.log").open("w")  # noqa: SIM115 (closed in finally)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"the app did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
+    with serve_app(env, tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-        log.close()
 
 
 def test_sign_in_survives_page_changes_and_reloads(workshop_url) -> None:
