@@ -47,7 +47,9 @@ def test_twenty_mixed_runs_all_get_a_verdict() -> None:
     assert manager.counts() == {"queued": 0, "running": 0, "max_running": 2}
     warm = [job.verdict.cases[0].result.warm for _, job in jobs]
     assert any(warm), "no run was served by a warm sandbox"
-    assert pool.stats().handed_out == sum(warm)
+    # A warm sandbox serves one run: a final run, or an express-lane try cut short (then run again).
+    tried = sum(job.probed for _, job in jobs)
+    assert sum(warm) <= pool.stats().handed_out <= sum(warm) + tried
     manager.shutdown()  # closes the pool too
     time.sleep(0.3)
     assert sandbox_processes() == []
