@@ -93,7 +93,8 @@ def class_view() -> None:
     ]  # fmt: skip
     if stuck:
         for row in stuck[:3]:
-            st.markdown(f"- **{row['lesson']}**: `{row['outcome']}` — {row['learners still there']} learners now")
+            count = row["learners still there"]
+            st.markdown(f"- **{row['lesson']}**: `{row['outcome']}` — {count} learner{'' if count == 1 else 's'} now")
         st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
     else:
         st.caption("No failed runs yet.")
