@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tutor.analysis import analyze_name_error
+import pytest
+
+from tutor.analysis import analyze_name_error, predict_early_name_error
 
 
 def test_discarded_result_of_a_returning_function() -> None:
@@ -49,3 +51,29 @@ def test_unbound_local() -> None:
 
 def test_unparsable_source_still_answers() -> None:
     assert "not defined" in analyze_name_error("def (:\n", "model", 1).summary
+
+
+@pytest.mark.parametrize(
+    ("source", "early"),
+    [
+        ("build_model()\nmodel.fit(x)\n", True),  # never bound at module level
+        ("model.fit(x)\nmodel = build()\n", True),  # bound only later
+        ("def build():\n    model = 1\n    return model\n\nbuild()\nmodel.fit()\n", True),  # only inside
+        ("import numpy as np\nmodel = np.zeros(3)\nprint(model)\n", False),
+        ("if ok:\n    model = 1\n", True),  # ok is never bound
+        ("try:\n    model = load()\nexcept OSError:\n    model = None\n", True),  # load is not bound
+        ("def load():\n    return 1\ntry:\n    model = load()\nexcept OSError:\n    model = None\n", False),
+        ("from keras import *\nmodel = Sequential()\n", False),  # cannot tell: no guess
+        ("model = (\n", True),  # a syntax error ends the run at once
+    ],
+)
+def test_early_name_error_is_predicted_from_the_source(source: str, early: bool) -> None:
+    assert predict_early_name_error(source) is early
+
+
+def test_every_lessons_starter_is_predicted_early_and_no_solution_is() -> None:
+    from tutor.lessons import load_lessons
+
+    for lesson in load_lessons().lessons:
+        assert predict_early_name_error(lesson.starter), lesson.id
+        assert not predict_early_name_error(lesson.solution), lesson.id

@@ -108,6 +108,22 @@ def test_a_long_run_goes_back_to_its_place_and_runs_in_full(short_budget) -> Non
         manager.shutdown()
 
 
+def test_code_that_binds_its_names_waits_its_turn() -> None:
+    """Only code that reads a name nothing bound yet (the early NameError) is worth a quick try."""
+    grader = Grader()
+    manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
+    try:
+        slow = manager.submit("ada", LESSON, "slow")
+        time.sleep(0.1)
+        training = manager.submit("bob", LESSON, "slow_training = 1\n")  # binds all it reads: no try
+        assert not training.done.wait(1.0)
+        assert not training.probed and training.snapshot().state is JobState.QUEUED
+        assert slow.done.wait(5) and training.done.wait(5)
+        assert grader.count("slow_training = 1\n") == 1
+    finally:
+        manager.shutdown()
+
+
 def test_no_express_try_while_a_worker_is_free() -> None:
     grader = Grader()
     manager = RunManager(max_running=2, grade=grader, pool=ReadyPool())

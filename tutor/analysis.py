@@ -224,3 +224,50 @@ def summarize(analysis: NameAnalysis) -> str:
     if analysis.similar and not analysis.bindings:  # a typo only if the name is bound nowhere
         parts.append(f"Did you mean `{analysis.similar[0]}`?")
     return " ".join(parts)
+
+
+def predict_early_name_error(source: str) -> bool:
+    """True when the program's module-level code reads a name before anything at module level binds it
+    (the NameError this app is about, raised before any training): such a run is over in a second. A
+    guess from the source for the run manager's express lane; a wrong guess costs one short try."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return True  # it cannot even compile: over at once
+    bound = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"}
+    for statement in tree.body:
+        if isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names):
+            return False  # names we cannot see
+        loads, stores = _module_level_names(statement)
+        if loads - bound:
+            return True
+        bound |= stores
+    return False
+
+
+def _module_level_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names read and bound by one module-level statement, not looking into function or class bodies
+    (they run later, or in a scope of their own)."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stores.add(node.name)
+            pending.extend(node.decorator_list)
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            stores |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            stores.add(node.name)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            stores |= set(node.names)
+        pending.extend(ast.iter_child_nodes(node))
+    # A name bound anywhere in a compound statement (an if/else, a try/except) may be bound before it is
+    # read there: only reads of names the statement never binds count.
+    return loads - stores, stores

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
 from tutor.results import Termination
@@ -91,6 +92,7 @@ class Job:
         self.done = threading.Event()
         self.record_id: int | None = None  # set by a recorder (tutor.progress): the run's database row
         self.probed = False  # the express lane tried it already
+        self.quick = False  # its code looks like it stops on an early NameError (set at submit)
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """Called from the worker thread for every runner event."""
@@ -175,10 +177,14 @@ class RunManager:
             worker.start()
 
     def submit(self, owner: str, lesson: Lesson, source: str) -> Job:
+        # Only code that looks like it stops on an early NameError gets a try in the express lane (parsed
+        # before taking the lock: a 5 MB source takes a while).
+        quick = self._express_on and predict_early_name_error(source)
         with self._lock:
             if owner in self._active:
                 raise RunInFlight(f"a run is already {self._active[owner].state} for this learner")
             job = Job(next(self._ids), owner, lesson, source)
+            job.quick = quick
             self._record("record_submitted", job)
             self._jobs[job.id] = job
             self._active[owner] = job
@@ -262,7 +268,7 @@ class RunManager:
                 self._busy += 1
                 # While runs wait for the express lane, its warm sandboxes are worth more there (a quick
                 # verdict instead of a long wait) than here (a few seconds off a longer run).
-                use_pool = not (self._express_on and any(not queued.probed for queued in self._queue))
+                use_pool = not (self._express_on and any(self._wants_express(queued) for queued in self._queue))
             self._record("record_started", job)
             state = self._grade_job(job, job.cancel_event, use_pool)
             with self._lock:
@@ -271,10 +277,11 @@ class RunManager:
 
     def _express(self) -> None:
         """The express lane: while every worker is busy (say, with 20-second trainings), the oldest queued
-        run gets a quick try in a warm sandbox. Most runs in this app are a starter that still raises the
-        NameError: its verdict comes in well under a second instead of after the trainings ahead of it.
-        A run that needs longer than EXPRESS_BUDGET_S is stopped and goes back to its place in the queue,
-        to run again from the start; at most that much work is repeated, once per run."""
+        run whose code looks like it stops on an early NameError gets a quick try in a warm sandbox. Most
+        runs in this app are a starter that still raises it: its verdict comes in about a second instead of
+        after the trainings ahead of it. A run that needs longer than EXPRESS_BUDGET_S (the guess was
+        wrong) is stopped and goes back to its place in the queue, to run again from the start; at most
+        that much work is repeated, once per run."""
         while True:
             with self._lock:
                 job = None
@@ -302,10 +309,14 @@ class RunManager:
         takes it at once) and a warm sandbox is ready for it."""
         if self._busy < self.max_running:
             return None
-        job = next((job for job in self._queue if not job.probed), None)
+        job = next((job for job in self._queue if self._wants_express(job)), None)
         if job is None or self.pool is None or self.pool.stats().ready == 0:
             return None
         return job
+
+    @staticmethod
+    def _wants_express(job: Job) -> bool:
+        return job.quick and not job.probed
 
     def _start(self, job: Job) -> None:
         """Under the lock."""
