@@ -17,6 +17,8 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing+=(libseccomp2)
 command -v prlimit >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 [ $dev = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
+# ... and PostgreSQL, which scripts/test.sh starts on loopback to prove the progress database there too.
+[ $dev = 1 ] && { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql); }
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]}"

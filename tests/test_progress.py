@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,11 +41,42 @@ from tutor.results import ErrorInfo, RunResult, Termination
 LESSON = load_lessons().get("assign-the-model")
 
 
+# scripts/test.sh starts a throwaway PostgreSQL on loopback where it can (Debian, root) and names it here;
+# then every test that takes `db` also runs on PostgreSQL, in a database of its own.
+POSTGRES_URL = os.environ.get("TUTOR_TEST_POSTGRES_URL")
+
+
 @pytest.fixture
-def db(tmp_path: Path):
+def sqlite_db(tmp_path: Path):
+    """For the tests that look inside the SQLite file itself."""
     database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
     yield database
     database.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
+        yield database
+        database.dispose()
+        return
+    if not POSTGRES_URL:
+        pytest.skip("no PostgreSQL server for tests (TUTOR_TEST_POSTGRES_URL; scripts/test.sh starts one)")
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"tutor_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = open_database(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
 
 
 def verdict(passed: bool, error: tuple[str, str | None, int] | None = None, lesson: str = "demo") -> Verdict:
@@ -63,7 +96,7 @@ def run_once(db, learner: str, lesson: str, code: str, t0: float, outcome: Verdi
     return run_id
 
 
-def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, db) -> None:
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, sqlite_db) -> None:
     path = tmp_path / "tutor.sqlite3"
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -71,7 +104,7 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, db) -> None:
         versions = [row[0] for row in raw.execute("SELECT version FROM schema_version")]
     assert {"learners", "runs", "latest_code", "schema_version"} <= tables
     assert versions == list(range(1, len(MIGRATIONS) + 1))
-    with db.engine.connect() as connection:
+    with sqlite_db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
     # Opening again (a server restart) applies nothing twice.
     assert migrate_database(open_database(f"sqlite:///{path}").engine) == len(MIGRATIONS)
@@ -79,7 +112,7 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, db) -> None:
         assert raw.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
 
 
-def test_a_later_migration_is_applied_once(tmp_path: Path, db, monkeypatch) -> None:
+def test_a_later_migration_is_applied_once(tmp_path: Path, sqlite_db, monkeypatch) -> None:
     calls = []
 
     def add_index(connection) -> None:
