@@ -163,8 +163,10 @@ def test_run_manager_hands_its_pool_to_every_run_and_closes_it() -> None:
     assert pool.stats().ready == 0
 
 
-def test_closing_a_pool_mid_warm_up_leaves_no_process() -> None:
-    before = set(sandbox_processes())  # the module's own pool keeps one sandbox ready meanwhile
+def test_closing_a_pool_mid_warm_up_leaves_no_process(pool: WarmPool) -> None:
+    # The module's own pool keeps one sandbox ready meanwhile; once it is ready, it starts no other.
+    assert pool.wait_until_ready()
+    before = set(sandbox_processes())
     pool = WarmPool(1, 4096, ensure_dataset(), limits=LIMITS)
     time.sleep(1.0)  # bwrap is up, TensorFlow is importing
     assert pool.stats().warming == 1
