@@ -12,13 +12,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
 from tutor.results import Termination
-from tutor.runner import WarmPoolLike
+
+if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
+    from tutor.pool import WarmPool
 
 OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
 EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
@@ -152,7 +154,7 @@ class RunManager:
         max_running: int | None = None,
         grade: GradeFunction = grade_source,
         recorder: RunRecorder | None = None,
-        pool: WarmPoolLike | None = None,
+        pool: WarmPool | None = None,
         express: bool = True,
     ) -> None:
         self.max_running = max_running or default_max_running()

@@ -62,7 +62,6 @@ class Sandbox:
     root: Path
     stage: Path
     level: Level
-    limits: Limits
     dataset: Dataset
     launch: Launch
     token: str
@@ -70,7 +69,6 @@ class Sandbox:
     uid: UidClaim
     cgroup: RunCgroup | None
     warm: bool
-    started_at: float
     pending: bytearray = field(default_factory=bytearray)  # events read before the run (started, ready)
     ready: bool = False
     rss_mb: float = 0.0  # reported by a warm sandbox once its imports are done
@@ -112,7 +110,7 @@ class Sandbox:
         if self.closed:
             return
         self.closed = True
-        _kill_group(self.process)
+        self.kill()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None and not stream.closed:
                 try:
@@ -181,9 +179,7 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool) ->
     for fd in child_fds:  # the child's copies
         os.close(fd)
     token = secrets.token_hex(16)
-    sandbox = Sandbox(
-        process, root, stage, level, limits, dataset, launch, token, read_events, uid, cgroup, warm, time.monotonic()
-    )
+    sandbox = Sandbox(process, root, stage, level, dataset, launch, token, read_events, uid, cgroup, warm)
     # First line: how to talk back, and whether to import TensorFlow now (warm) or not at all (cold).
     boot = {"events_fd": write_events, "token": token, "preload": warm}
     try:
