@@ -7,13 +7,13 @@ import streamlit as st
 
 from app_pages.lesson import render_lesson
 from ui.auth import render_account, resolve_learner
-from ui.state import get_lessons, get_manager, register_pages
+from ui.state import get_lessons, get_runs, register_pages
 
 st.set_page_config(
     page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
 )
 
-get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
+get_runs()  # the run manager and its warm sandboxes start with the first page view, not the first run
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
 learner = resolve_learner()
 if learner is None:

@@ -9,7 +9,7 @@ import streamlit as st
 from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import Lesson
 from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
-from ui.state import get_lessons, get_manager, keep_code, lesson_state, owner_id
+from ui.state import get_lessons, get_runs, keep_code, lesson_state, owner_id
 from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict, sandbox_banner
 
 # Edits reach the server ~200 ms after typing stops; a Run click waits this long before it takes the
@@ -87,7 +87,7 @@ def request_run(state: dict) -> None:
 
 def start_run(lesson: Lesson, state: dict, code: str) -> None:
     try:
-        job = get_manager().submit(owner_id(), lesson, code)
+        job = get_runs().submit(owner_id(), lesson, code)
     except RunInFlight:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
@@ -101,7 +101,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
 def stop_run(state: dict) -> None:
     state["run_requested"] = None
     if state["job"] is not None:
-        get_manager().cancel(state["job"])
+        get_runs().cancel(state["job"])
 
 
 def reset_editor(lesson: Lesson, state: dict) -> None:
@@ -113,8 +113,8 @@ def reset_editor(lesson: Lesson, state: dict) -> None:
 def job_active(state: dict) -> bool:
     if state["run_requested"] is not None:
         return True
-    job = get_manager().get(state["job"]) if state["job"] is not None else None
-    return job is not None and not job.state.finished
+    snapshot = get_runs().snapshot(state["job"]) if state["job"] is not None else None
+    return snapshot is not None and not snapshot.state.finished
 
 
 def live_panel(lesson_id: str) -> None:
@@ -131,10 +131,9 @@ def live_panel(lesson_id: str) -> None:
         elif requested is not None:
             st.markdown("**Starting…**")
             return
-        job = get_manager().get(state["job"]) if state["job"] is not None else None
-        if job is None:
+        snapshot = get_runs().snapshot(state["job"]) if state["job"] is not None else None
+        if snapshot is None:
             return
-        snapshot = job.snapshot()
         if not snapshot.state.finished:
             render_live(snapshot)
             return

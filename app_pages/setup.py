@@ -5,7 +5,7 @@ import streamlit as st
 from tutor.data import format_status, get_dataset_status
 from tutor.isolation import IsolationError, Limits, resolve_level
 from tutor.settings import sandbox_level
-from ui.state import get_manager
+from ui.state import get_runs
 
 st.title("Data and sandbox")
 
@@ -29,7 +29,7 @@ st.markdown(
     f"Limits per run: {limits.wall_s:g} s (a lesson may set its own), {limits.memory_mb / 1024:g} GiB of memory, "
     f"{limits.processes} processes/threads, {limits.output_kb} KiB of output, files up to {limits.file_size_mb} MiB."
 )
-pool = get_manager().pool
+pool = get_runs().pool
 if pool is None:
     st.markdown("Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself.")
 else:
@@ -39,7 +39,7 @@ else:
         f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
         f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh."
     )
-counts = get_manager().counts()
+counts = get_runs().counts()
 st.markdown(
     f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."
 )

@@ -16,7 +16,7 @@ from tutor.progress import (
     time_to_pass,
 )
 from ui.auth import is_teacher, teacher_configured, unlock_teacher
-from ui.state import get_database, get_lessons, get_manager
+from ui.state import get_database, get_lessons, get_runs
 
 REFRESH_S = 5.0
 
@@ -64,7 +64,7 @@ def class_view() -> None:
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
     grid = build_class_grid(db, [lesson.id for lesson in lessons])
-    counts = get_manager().counts()
+    counts = get_runs().counts()
     left, middle, right = st.columns(3)
     left.metric("Learners", len(grid.learners))
     middle.metric("Running now", counts["running"])

@@ -72,6 +72,8 @@ class JobSnapshot:
     created: float
     started: float | None
     finished: float | None
+    attempts: int = 1  # queue mode: how many workers started it (2: retried after a worker died)
+    worker: str | None = None  # queue mode: the worker of the latest attempt
 
 
 class Job:
@@ -198,6 +200,11 @@ class RunManager:
     def get(self, job_id: int) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
+
+    def snapshot(self, job_id: int) -> JobSnapshot | None:
+        """The run service interface (tutor.runs.RunService): the pages read runs through it."""
+        job = self.get(job_id)
+        return job.snapshot() if job is not None else None
 
     def active_job(self, owner: str) -> Job | None:
         with self._lock:

@@ -11,11 +11,8 @@ import streamlit as st
 from tutor import settings
 from tutor.data import get_dataset_status
 from tutor.db import Database, open_database
-from tutor.jobs import RunManager
 from tutor.lessons import LessonSet, load_lessons
-from tutor.pool import start_pool_from_settings
 from tutor.progress import (
-    DatabaseRecorder,
     LearnerInfo,
     load_code,
     mark_interrupted_runs,
@@ -23,6 +20,7 @@ from tutor.progress import (
     save_code,
     summarize_learner,
 )
+from tutor.runs import RunService, open_run_service
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +50,10 @@ def server_id() -> str:
 @st.cache_resource(show_spinner=False)
 def _open_database(url: str) -> Database:
     database = open_database(url)
-    # First use in this process = server start: runs an earlier process left in flight can never finish.
-    mark_interrupted_runs(database, except_server=server_id())
+    # First use in this process = server start: in local mode, runs an earlier process left in flight can
+    # never finish. In queue mode they belong to the queue (other replicas, workers): this start marks none.
+    if settings.runs_mode() == "local":
+        mark_interrupted_runs(database, except_server=server_id())
     return database
 
 
@@ -64,13 +64,17 @@ def get_database() -> Database:
 
 
 @st.cache_resource(show_spinner=False)
-def _manager(url: str) -> RunManager:
-    return RunManager(recorder=DatabaseRecorder(_open_database(url), server_id()), pool=start_pool_from_settings())
+def _run_service(url: str, mode: str) -> RunService:
+    return open_run_service(_open_database(url), server_id())
 
 
-def get_manager() -> RunManager:
-    """One run manager for the whole server, shared by every session; it records every run."""
-    return _manager(settings.db_url())
+def get_runs() -> RunService:
+    """One run service for the whole server, shared by every session; it records every run. Local mode:
+    runs in this process (warm pool, express lane); queue mode: the workers run them."""
+    return _run_service(settings.db_url(), settings.runs_mode())
+
+
+get_manager = get_runs  # the name the pages and tests used before the run service had two modes
 
 
 @st.cache_data(ttl=30, show_spinner=False)
