@@ -181,7 +181,10 @@ def open_database(url: str) -> Database:
     """Connect, and create or migrate the schema. SQLite gets WAL (readers never block the writer) and a
     busy timeout (writers wait for each other instead of failing)."""
     is_sqlite = url.startswith("sqlite")
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if is_sqlite else {})
+    if is_sqlite:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    else:  # a pooled connection that died with a database restart is replaced, not handed out
+        engine = create_engine(url, pool_pre_ping=True)
     if is_sqlite:
         event.listen(engine, "connect", _configure_sqlite)
     migrate_database(engine)

@@ -206,6 +206,10 @@ class RunManager:
         job = self.get(job_id)
         return job.snapshot() if job is not None else None
 
+    def find_active(self, owner: str, lesson_id: str) -> int | None:
+        job = self.active_job(owner)
+        return job.id if job is not None and job.lesson.id == lesson_id else None
+
     def active_job(self, owner: str) -> Job | None:
         with self._lock:
             return self._active.get(owner)

@@ -24,6 +24,7 @@ from tutor.queue_store import (
     NOTIFY_CHANNEL,
     apply_queue_schema,
     conninfo,
+    find_active_run,
     make_queue_app,
     queue_counts,
     read_snapshot,
@@ -77,6 +78,9 @@ class QueueRunService:
                     for old in sorted(self._cache, key=lambda key: self._cache[key][1])[:1000]:
                         del self._cache[old]
         return snapshot
+
+    def find_active(self, owner: str, lesson_id: str) -> int | None:
+        return find_active_run(self.db, owner, lesson_id)
 
     def cancel(self, run_id: int) -> None:
         request_cancel(self.db, self.app, run_id)

@@ -172,6 +172,13 @@ def read_snapshot(db: Database, run_id: int) -> JobSnapshot | None:
     return snapshot_of(run, position)
 
 
+def find_active_run(db: Database, owner: str, lesson_id: str) -> int | None:
+    with db.sessions() as session:
+        return session.scalar(
+            select(Run.id).where(Run.learner_id == owner, Run.lesson_id == lesson_id, Run.status.in_(IN_FLIGHT))
+        )
+
+
 def snapshot_of(run: Run, position: int | None = None) -> JobSnapshot:
     progress_data = dict(run.progress or {})
     output = str(progress_data.pop("output", "") or "")

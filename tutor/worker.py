@@ -115,6 +115,12 @@ class RunWorker:
             self.running += 1
         try:
             return self._grade_claimed(context, claim, lesson_hash, express)
+        except (ExpressRequeue, exceptions.JobAborted):
+            raise
+        except Exception as exc:  # a bug of ours: the run ends as the grader's failure, never stays running
+            log.exception("run %s failed in the worker", run_id)
+            finish_run(self.db, claim, RunStatus.FAILED, None, f"the worker failed: {type(exc).__name__}: {exc}")
+            raise
         finally:
             with self._lock:
                 self.running -= 1
@@ -147,12 +153,23 @@ class RunWorker:
         if aborted and state is JobState.DONE:
             state = JobState.CANCELLED
         status = RunStatus(state.value)
-        written = finish_run(self.db, claim, status, verdict, error, job.progress)
+        written = self._finish(claim, status, verdict, error, job)
         outcome = describe_outcome(status, verdict, error) + ("" if written else " (not recorded: run taken over)")
         self._print(claim, outcome, claim.started)
         if aborted:
             raise exceptions.JobAborted
         return outcome
+
+    def _finish(self, claim: Claim, status: RunStatus, verdict: Verdict | None, error: str | None, job: Job) -> bool:
+        """The verdict outlives a database restart: written as soon as the database is back (for a while;
+        after that the sweeper ends the run as interrupted, never leaving it running)."""
+        for wait in (0, 0.5, 1, 2, 3, 5, 5, 5, 10, 10):
+            time.sleep(wait)
+            try:
+                return finish_run(self.db, claim, status, verdict, error, job.progress)
+            except Exception as exc:
+                log.warning("run %s: verdict not written yet (%s)", claim.run_id, exc)
+        return False
 
     def _grade(
         self, lesson: Lesson, source: str, job: Job, reporter: ProgressReporter, cancel: AbortFlag

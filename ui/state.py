@@ -113,6 +113,10 @@ def lesson_state(lesson_id: str) -> dict[str, Any]:
             state["code"] = state["saved_code"] = load_code(get_database(), learner.id, lesson_id)
             state["restored"] = state["code"] is not None
             state["status"] = learner_progress(learner.id).get(lesson_id, "not started")
+        # Queue mode: a run of this lesson already in flight (started on another server of the class, or
+        # before this server restarted) shows its progress here too.
+        if settings.runs_mode() == "queue":
+            state["job"] = get_runs().find_active(owner_id(), lesson_id)
         lessons[lesson_id] = state
     return lessons[lesson_id]
 
