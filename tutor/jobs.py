@@ -230,6 +230,9 @@ class RunManager:
             running = sum(1 for job in self._active.values() if job.state is JobState.RUNNING)
             return {"queued": len(self._queue), "running": running, "max_running": self.max_running}
 
+    def workers(self) -> list:
+        return []  # local mode: this server process runs every run (see counts)
+
     def shutdown(self, cancel_running: bool = True) -> None:
         with self._lock:
             self._stopping = True

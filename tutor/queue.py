@@ -25,12 +25,14 @@ from tutor.queue_store import (
     apply_queue_schema,
     conninfo,
     find_active_run,
+    list_workers,
     make_queue_app,
     queue_counts,
     read_snapshot,
     request_cancel,
     submit_run,
 )
+from tutor.runs import WorkerInfo
 
 log = logging.getLogger(__name__)
 STALE_AFTER_S = 2.0  # a cached run is read again after this long even without a NOTIFY (belt and braces)
@@ -88,6 +90,9 @@ class QueueRunService:
 
     def counts(self) -> dict[str, int]:
         return queue_counts(self.db, settings.worker_heartbeat_s())
+
+    def workers(self) -> list[WorkerInfo]:
+        return list_workers(self.db, settings.worker_heartbeat_s())
 
     def shutdown(self) -> None:
         self._stopping.set()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from tutor.db import IN_FLIGHT, Database, Learner, Run, RunStatus, WorkerRow, utc_now
 from tutor.jobs import JobSnapshot, JobState, Progress, RunInFlight
 from tutor.progress import describe_outcome, save_code, slim_verdict
+from tutor.runs import WorkerInfo
 
 if TYPE_CHECKING:
     from tutor.grading import Verdict
@@ -224,17 +225,6 @@ def queue_counts(db: Database, heartbeat_s: float) -> dict[str, int]:
         "running": rows.get(RunStatus.RUNNING.value, 0),
         "max_running": int(capacity or 0),
     }
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    name: str
-    host: str
-    capacity: int
-    running: int
-    warm: int
-    heartbeat_age_s: float
-    alive: bool
 
 
 def list_workers(db: Database, heartbeat_s: float) -> list[WorkerInfo]:

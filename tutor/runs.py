@@ -5,6 +5,7 @@ number of hosts). The pages never know which."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tutor import settings
@@ -13,6 +14,19 @@ from tutor.jobs import JobSnapshot
 if TYPE_CHECKING:
     from tutor.db import Database
     from tutor.lessons import Lesson
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A process that runs sandboxes for this class, as the teacher page lists it."""
+
+    name: str
+    host: str
+    capacity: int  # runs at once
+    running: int
+    warm: int  # warm sandboxes ready
+    heartbeat_age_s: float
+    alive: bool
 
 
 class SubmittedRun(Protocol):
@@ -34,6 +48,10 @@ class RunService(Protocol):
 
     def cancel(self, run_id: int) -> None: ...
     def counts(self) -> dict[str, int]: ...
+    def workers(self) -> list[WorkerInfo]:
+        """The worker processes of the queue (queue mode); empty in local mode (this server runs them)."""
+        ...
+
     def shutdown(self) -> None: ...
 
 
