@@ -1,0 +1,277 @@
+"""Queue mode around the workers: its settings, the schema upgrade of a database made by version 1, two
+app servers against one database, a PostgreSQL restart, the teacher page and doctor."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, select, text
+from streamlit.testing.v1 import AppTest
+
+from tests.queue_support import (
+    ROOT,
+    WorkerProcess,
+    fresh_database_url,
+    queue_env,
+    require_postgres,
+    slow_program,
+    wait_until,
+)
+from tests.test_app import texts
+from tutor import settings
+from tutor.db import IdentitySource, Learner, Run, open_database
+from tutor.jobs import JobState
+from tutor.lessons import load_lessons
+from tutor.migrations import current_revision, head_revision
+from tutor.progress import sign_in_learner
+
+LESSON = load_lessons().get("assign-the-model")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NEW_RUN_COLUMNS = {"attempts", "worker", "lesson_hash", "progress", "result", "updated_at"}
+
+
+@pytest.fixture
+def queue_url(monkeypatch: pytest.MonkeyPatch):
+    for url in fresh_database_url():
+        for key, value in queue_env(url).items():
+            if key.startswith("TUTOR_"):
+                monkeypatch.setenv(key, value)
+        yield url
+
+
+# Settings ---------------------------------------------------------------------------------------------
+
+
+def test_queue_mode_without_postgresql_names_both_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor.runs import open_run_service
+
+    monkeypatch.setenv("TUTOR_RUNS", "queue")
+    monkeypatch.delenv("TUTOR_DB_URL", raising=False)
+    with pytest.raises(settings.SettingsError) as error:
+        open_run_service(None, "server")  # type: ignore[arg-type]
+    assert "TUTOR_RUNS=queue" in str(error.value) and "TUTOR_DB_URL" in str(error.value)
+    monkeypatch.setenv("TUTOR_DB_URL", "sqlite:////tmp/x.sqlite3")
+    with pytest.raises(settings.SettingsError, match="PostgreSQL"):
+        settings.queue_db_url()
+    monkeypatch.setenv("TUTOR_RUNS", "celery")
+    with pytest.raises(settings.SettingsError, match="TUTOR_RUNS='celery'"):
+        settings.runs_mode()
+    monkeypatch.delenv("TUTOR_RUNS")
+    assert settings.runs_mode() == "local"
+
+
+def test_worker_and_submit_refuse_without_queue_settings(tmp_path: Path) -> None:
+    env = {k: v for k, v in queue_env("sqlite:////tmp/not-postgres.sqlite3").items()}
+    worker = subprocess.run([sys.executable, "-m", "tutor", "worker"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert worker.returncode == 2 and "TUTOR_DB_URL" in worker.stderr and "TUTOR_RUNS=queue" in worker.stderr
+    program = tmp_path / "p.py"
+    program.write_text("model\n")
+    env["TUTOR_RUNS"] = "local"
+    submit = subprocess.run([sys.executable, "-m", "tutor", "submit", str(program), "--lesson", LESSON.id,
+                             "--learner", "Ada", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert submit.returncode == 2 and "TUTOR_RUNS=queue" in submit.stdout
+
+
+# Schema upgrades --------------------------------------------------------------------------------------
+
+
+def assert_upgraded(db, learners: int, runs: int) -> None:
+    columns = {column["name"] for column in inspect(db.engine).get_columns("runs")}
+    assert columns >= NEW_RUN_COLUMNS
+    assert inspect(db.engine).has_table("tutor_workers")
+    assert current_revision(db.engine) == head_revision()
+    with db.sessions() as session:
+        assert len(session.scalars(select(Learner)).all()) == learners
+        kept = session.scalars(select(Run).order_by(Run.id)).all()
+    assert len(kept) == runs and all(run.attempts == 0 for run in kept)
+    assert kept[0].outcome == "NameError: model" and kept[0].code == "model = 1"
+
+
+def test_a_version_1_sqlite_database_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript((FIXTURES / "db_v1_sqlite.sql").read_text())
+    db = open_database(f"sqlite:///{path}")
+    assert_upgraded(db, learners=1, runs=2)
+    db.dispose()
+    again = open_database(f"sqlite:///{path}")  # a second start finds nothing to do
+    assert_upgraded(again, learners=1, runs=2)
+    again.dispose()
+
+
+def test_a_version_1_postgresql_database_upgrades_in_place() -> None:
+    for url in fresh_database_url():
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql((FIXTURES / "db_v1_postgresql.sql").read_text())
+            connection.execute(text(
+                "INSERT INTO learners VALUES ('a', 'Ada', 'workshop', 'K', 'ada', 'tok', now(), now());"
+                "INSERT INTO runs (learner_id, lesson_id, server, job_id, status, submitted_at, code, outcome) "
+                "VALUES ('a', 'assign-the-model', 'old', 1, 'done', now(), 'model = 1', 'NameError: model')"
+            ))  # fmt: skip
+        engine.dispose()
+        db = open_database(url)
+        assert_upgraded(db, learners=1, runs=1)
+        db.dispose()
+
+
+# Two app servers, one database ------------------------------------------------------------------------
+
+
+def restart_app_server() -> None:
+    """What another server process (a replica, or a restart) starts with: no cached database, run
+    service or server id. The old one's run service stops listening."""
+    from ui import state
+
+    for service in RUN_SERVICES:
+        service.shutdown()
+    RUN_SERVICES.clear()
+    state.server_id.clear()
+    state._open_database.clear()
+    state._run_service.clear()
+
+
+RUN_SERVICES: list = []
+
+
+def keep_service() -> None:
+    from ui import state
+
+    RUN_SERVICES.append(state.get_runs())
+
+
+def app_of(learner) -> AppTest:
+    def script(learner) -> None:
+        import streamlit as st
+
+        from app_pages.lesson import render_lesson
+
+        st.session_state.setdefault("learner", learner)
+        render_lesson("assign-the-model")
+
+    return AppTest.from_function(script, args=(learner,), default_timeout=60)
+
+
+def test_two_app_servers_share_one_run_and_a_restart_marks_nothing(queue_url: str, tmp_path: Path) -> None:
+    from tests.test_app import run_until
+
+    db = open_database(queue_url)
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K")
+    restart_app_server()
+    try:
+        first = app_of(ada).run()
+        first.session_state["lessons"]["assign-the-model"]["code"] = slow_program(3)
+        first.button(key="run-assign-the-model").click().run()
+        run_until(first, "Queued: position 1", timeout=30)  # no worker yet: it waits in the queue
+        run_id = first.session_state["lessons"]["assign-the-model"]["job"]
+        keep_service()
+
+        restart_app_server()  # a second server (or this one restarted) opens the same database
+        second = app_of(ada).run()
+        keep_service()
+        assert second.session_state["lessons"]["assign-the-model"]["job"] == run_id
+        assert "Queued: position 1" in texts(second)
+        with db.sessions() as session:
+            assert session.get(Run, run_id).status == "queued"  # the start marked nothing interrupted
+
+        worker = WorkerProcess(queue_url, "w1", tmp_path)
+        try:
+            run_until(second, "Running your code", timeout=60)  # live progress from the worker's row
+            wait_until(lambda: any("step 5" in block.value for block in second.run().code), 30)  # its output
+            run_until(second, "NameError", timeout=60)  # and the verdict
+        finally:
+            worker.stop()
+        first.run()  # the first server's page sees the same verdict
+        assert "NameError" in texts(first)
+    finally:
+        restart_app_server()
+        db.dispose()
+
+
+# PostgreSQL restarted during a run --------------------------------------------------------------------
+
+
+def restart_postgres(server_url: str) -> None:
+    admin = create_engine(server_url)
+    with admin.connect() as connection:
+        data_dir = connection.scalar(text("SHOW data_directory"))
+    admin.dispose()
+    pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
+    log = Path(data_dir).parent / "server.log"  # where scripts/test-postgres.sh logs; never our pipe
+    command = f"'{pg_ctl}' -D '{data_dir}' -l '{log}' -m fast -w restart >/dev/null 2>&1"
+    subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", command], check=True, timeout=60)
+
+
+def snapshot_or_none(service, run_id: int):
+    try:
+        return service.snapshot(run_id)
+    except Exception:  # the database is restarting
+        return None
+
+
+def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, tmp_path: Path) -> None:
+    from tutor.queue import QueueRunService
+
+    server_url = require_postgres()
+    db = open_database(queue_url)
+    service = QueueRunService(db, "test-server")
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K").id
+    worker = WorkerProcess(queue_url, "w1", tmp_path)
+    try:
+        run_id = service.submit(ada, LESSON, slow_program(5)).id
+        wait_until(lambda: "step 5" in ((s := snapshot_or_none(service, run_id)) and s.output or ""), 60)
+        restart_postgres(server_url)
+        wait_until(lambda: (s := snapshot_or_none(service, run_id)) is not None and s.state.finished, 90)
+        final = service.snapshot(run_id)
+        assert final.state is JobState.DONE or "interrupted" in (final.error or ""), (final.state, final.error)
+        # The worker and the server reconnected: the next run goes through.
+        bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", "K").id
+        next_id = service.submit(bob, LESSON, "model\n").id
+        wait_until(lambda: (s := snapshot_or_none(service, next_id)) is not None and s.state.finished, 90)
+        assert service.snapshot(next_id).state is JobState.DONE
+        with db.sessions() as session:
+            assert session.scalars(select(Run.status)).all().count("running") == 0
+    finally:
+        worker.stop()
+        service.shutdown()
+        db.dispose()
+
+
+# Teacher page and doctor ------------------------------------------------------------------------------
+
+
+def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor.doctor import check_queue
+    from tutor.queue_store import apply_queue_schema, upsert_worker
+
+    db = open_database(queue_url)
+    findings = {f.name: f for f in check_queue()}
+    assert findings["schema"].ok
+    apply_queue_schema(db)
+    findings = {f.name: f for f in check_queue()}
+    assert findings["queue schema"].ok and not findings["workers"].ok
+    assert "no worker alive" in findings["workers"].detail
+    upsert_worker(db, "gpu-box:17", "gpu-box", 17, capacity=2, running=1, warm=2)
+    findings = {f.name: f for f in check_queue()}
+    assert findings["workers"].ok and "gpu-box:17 on gpu-box" in findings["workers"].detail
+
+    monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
+    restart_app_server()
+    try:
+        at = AppTest.from_file(str(ROOT / "app_pages" / "teacher.py"), default_timeout=30).run()
+        at.text_input(key="teacher-passphrase").input("open sesame")
+        at.button[0].click().run()
+        assert not at.exception
+        assert "1 of 1 workers alive, 2 runs at once in all; 0 runs waiting in the queue." in texts(at)
+        table = next(frame.value for frame in at.dataframe if "worker" in frame.value.columns)
+        assert table.to_dict("records")[0]["host"] == "gpu-box"
+        assert table.to_dict("records")[0]["running"] == "1 of 2"
+    finally:
+        restart_app_server()
+        db.dispose()
