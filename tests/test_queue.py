@@ -227,7 +227,10 @@ def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, tmp_path: Pa
         run_id = service.submit(ada, LESSON, slow_program(5)).id
         wait_until(lambda: "step 5" in ((s := snapshot_or_none(service, run_id)) and s.output or ""), 60)
         restart_postgres(server_url)
-        wait_until(lambda: (s := snapshot_or_none(service, run_id)) is not None and s.state.finished, 90)
+        try:
+            wait_until(lambda: (s := snapshot_or_none(service, run_id)) is not None and s.state.finished, 90)
+        except AssertionError:
+            raise AssertionError(f"{service.snapshot(run_id)}\n{worker.output()}") from None
         final = service.snapshot(run_id)
         assert final.state is JobState.DONE or "interrupted" in (final.error or ""), (final.state, final.error)
         # The worker and the server reconnected: the next run goes through.

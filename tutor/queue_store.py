@@ -341,10 +341,26 @@ def settle_stalled_run(db: Database, run_id: int, retried: bool, aborted: bool) 
     return outcome
 
 
-def run_attempts(db: Database, run_id: int) -> tuple[str, int] | None:
+@dataclass(frozen=True)
+class RunOwner:
+    status: str
+    attempts: int
+    worker_alive: bool  # the worker of its latest attempt still beats (its own heartbeat row)
+
+
+def run_owner(db: Database, run_id: int, heartbeat_s: float) -> RunOwner | None:
+    """A stalled job's run, and whether its worker is in fact alive: procrastinate's heartbeat of a worker
+    that reconnected after a database restart is stale, while the process still runs the sandbox. Only a
+    run whose worker is silent in both is taken for orphaned."""
+    fresh = utc_now() - timedelta(seconds=3 * heartbeat_s)
     with db.sessions() as session:
-        row = session.execute(select(Run.status, Run.attempts).where(Run.id == run_id)).first()
-    return (row[0], row[1] or 0) if row else None
+        row = session.execute(select(Run.status, Run.attempts, Run.worker).where(Run.id == run_id)).first()
+        if row is None:
+            return None
+        beating = row[2] is not None and session.scalar(
+            select(func.count(WorkerRow.name)).where(WorkerRow.name == row[2], WorkerRow.heartbeat_at >= fresh)
+        )
+    return RunOwner(row[0], row[1] or 0, bool(beating))
 
 
 def upsert_worker(db: Database, name: str, host: str, pid: int, capacity: int, running: int, warm: int) -> None:

@@ -35,8 +35,9 @@ def submit_and_wait(path: Path, lesson_id: str, learner_name: str, as_json: bool
         return fail(str(exc), EXIT_USAGE)
     from tutor.db import IdentitySource, open_database
     from tutor.lessons import load_lessons
-    from tutor.progress import normalize_name, sign_in_learner
+    from tutor.progress import sign_in_learner
     from tutor.runs import open_run_service
+    from tutor.text import name_key
 
     lesson_set = load_lessons()
     lesson = lesson_set.get(lesson_id)
@@ -50,7 +51,7 @@ def submit_and_wait(path: Path, lesson_id: str, learner_name: str, as_json: bool
     db = open_database(settings.db_url())
     code = settings.workshop_code() or ""
     source_kind = IdentitySource.WORKSHOP if code else IdentitySource.LOCAL
-    learner = sign_in_learner(db, source_kind, learner_name, normalize_name(learner_name), code)
+    learner = sign_in_learner(db, source_kind, learner_name, name_key(learner_name), code)
     service = open_run_service(db, f"cli:{socket.gethostname()}:{os.getpid()}")
     try:
         run = service.submit(learner.id, lesson, source)

@@ -46,7 +46,7 @@ from tutor.queue_store import (
     remove_worker,
     report_progress,
     requeue_run,
-    run_attempts,
+    run_owner,
     settle_stalled_run,
     upsert_worker,
 )
@@ -340,9 +340,11 @@ async def sweep_stalled(app: procrastinate.App, db: Database, heartbeat: float) 
     stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=3 * heartbeat, task_name=TASK_NAME)
     for job in stalled:
         run_id = int(job.task_kwargs["run_id"])
-        seen = await asyncio.to_thread(run_attempts, db, run_id)
-        status, attempts = seen if seen else ("missing", 0)
+        owner = await asyncio.to_thread(run_owner, db, run_id, heartbeat)
+        status, attempts = (owner.status, owner.attempts) if owner else ("missing", 0)
         in_flight = status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+        if in_flight and owner is not None and owner.worker_alive and status == RunStatus.RUNNING.value:
+            continue  # its worker lives (it reconnected under a new procrastinate id): not orphaned
         aborted = await job_abort_requested(app, job.id)
         if in_flight and attempts < MAX_ATTEMPTS and not aborted:
             try:
