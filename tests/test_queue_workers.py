@@ -5,6 +5,7 @@ ends with the lesson's NameError after printing for a while."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,11 +24,14 @@ from tests.queue_support import (
     slow_program,
     wait_until,
 )
+from tutor.cgroups import CGROUP_ROOT, GROUP
 from tutor.db import IdentitySource, Run, open_database
+from tutor.isolation import UID_RANGE
 from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import load_lessons
 from tutor.progress import sign_in_learner
 from tutor.queue import QueueRunService
+from tutor.worker import sandbox_processes
 
 LESSON = load_lessons().get("assign-the-model")
 
@@ -108,6 +112,8 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
     assert service.snapshot(run_id).worker == "doomed"
     sandbox = doomed.descendants()
     assert sandbox, "the run's sandbox processes are children of the worker"
+    uids = sandbox_uids(sandbox)
+    assert uids or os.geteuid() != 0  # as root, the learner's code runs as a sandbox uid of its own
     survivor = workers("survivor")
     doomed.kill()
     wait_until(lambda: not alive(sandbox), 5)  # nothing of the killed worker's sandbox lives on
@@ -120,6 +126,25 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
         assert session.scalar(select(func.count(Run.id))) == 1
         assert session.scalar(select(Run.outcome)) == "NameError: model"
     assert f"run {run_id} " in survivor.output() and "attempt 2" in survivor.output()
+    # Nor its uid or cgroups, once the survivor's sweep has looked (the survivor's own run is over).
+    for uid in uids:
+        wait_until(lambda uid=uid: not sandbox_processes(range(uid, uid + 1)), 10)
+        wait_until(
+            lambda uid=uid: not any((CGROUP_ROOT / c / GROUP / f"run-{uid}").exists() for c in ("memory", "pids")), 15
+        )
+
+
+def sandbox_uids(pids: set[int]) -> set[int]:
+    uids = set()
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if uid in UID_RANGE:
+            uids.add(uid)
+    return uids
 
 
 def test_a_run_whose_workers_die_twice_is_interrupted(workers, service) -> None:

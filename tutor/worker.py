@@ -11,6 +11,7 @@ heartbeats (killed, host gone): each such run is retried once on another worker,
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import signal
@@ -52,6 +53,7 @@ from tutor.queue_store import (
 )
 
 log = logging.getLogger("tutor.worker")
+RECLAIM_EVERY_S = 5.0  # how often a worker looks for what killed processes left of their sandboxes
 PROGRESS_EVERY_S = 0.25  # at most this often a run's row is written while it streams output
 EXPRESS_NOTE = "Your program needs more than a quick check: it runs in full as soon as a sandbox is free."
 
@@ -237,6 +239,7 @@ def run_worker() -> int:
     from tutor.pool import start_pool_from_settings
 
     name = settings.worker_name() or f"{socket.gethostname()}:{os.getpid()}"
+    reclaim_orphaned_sandboxes()  # what a killed worker of this host left behind
     state = RunWorker(db, name, default_max_running(), start_pool_from_settings())
     print(f"worker {name}: up to {state.capacity} runs at once, express lane {'on' if state.pool else 'off'}, "
           f"database {db.url}", flush=True)  # fmt: skip
@@ -325,12 +328,73 @@ async def keep_heartbeat(state: RunWorker, heartbeat: float) -> None:
 
 
 async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: float) -> None:
+    last_reclaim = 0.0
     while True:
         await asyncio.sleep(settings.queue_sweep_s())
         try:
             await sweep_stalled(app, state.db, heartbeat)
         except Exception as exc:  # two sweepers raced, or the database blinked: the next sweep retries
             log.warning("sweep failed (%s)", exc)
+        if time.monotonic() - last_reclaim > RECLAIM_EVERY_S:
+            last_reclaim = time.monotonic()
+            reclaimed = await asyncio.to_thread(reclaim_orphaned_sandboxes)
+            if reclaimed:
+                print(f"worker {state.name}: removed what was left of sandbox uids {reclaimed}", flush=True)
+
+
+def reclaim_orphaned_sandboxes() -> list[int]:
+    """What a killed process (a worker or server of this host, SIGKILLed) left of its sandboxes: a sandbox
+    uid whose host-wide lock no live process holds, yet still has processes or cgroups. Their processes
+    are killed and the cgroups removed. (bwrap's --die-with-parent already ends a strict sandbox with its
+    worker; this also covers level basic and the cgroups the kernel keeps.) Returns the uids cleaned."""
+    from tutor.cgroups import CGROUP_ROOT, GROUP, RunCgroup
+    from tutor.isolation import UID_LOCK_DIR, UID_RANGE
+
+    if os.geteuid() != 0 or not UID_LOCK_DIR.is_dir():
+        return []
+    processes = sandbox_processes(UID_RANGE)
+    groups = set()
+    for controller in ("memory", "pids"):
+        try:
+            names = os.listdir(CGROUP_ROOT / controller / GROUP)
+        except OSError:
+            continue
+        groups |= {int(name[4:]) for name in names if name.startswith("run-") and name[4:].isdigit()}
+    reclaimed = []
+    for uid in sorted(set(processes) | groups):
+        with open(UID_LOCK_DIR / str(uid), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live sandbox holds it
+            for pid in processes.get(uid, []):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if uid in groups:
+                cgroup = RunCgroup(f"run-{uid}", 0, 0)
+                cgroup.kill_all(timeout_s=1.0)
+                cgroup.remove(timeout_s=1.0)
+            reclaimed.append(uid)
+    return reclaimed
+
+
+def sandbox_processes(uids: range) -> dict[int, list[int]]:
+    """Live processes whose real uid is a sandbox uid, by uid (one pass over /proc)."""
+    found: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        uid = int(fields.get("Uid", "-1").split()[0])
+        if uid in uids and not fields.get("State", "").strip().startswith("Z"):
+            found.setdefault(uid, []).append(int(entry))
+    return found
 
 
 async def sweep_stalled(app: procrastinate.App, db: Database, heartbeat: float) -> list[tuple[int, str]]:
