@@ -278,3 +278,21 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
     finally:
         restart_app_server()
         db.dispose()
+
+
+def test_the_lesson_page_says_when_a_run_is_retried_on_another_worker() -> None:
+    def script() -> None:
+        from tutor.jobs import JobSnapshot, JobState, Progress
+        from tutor.queue_store import RETRY_NOTE
+        from ui.widgets import render_live
+
+        queued = Progress(note=RETRY_NOTE)
+        render_live(JobSnapshot(1, "a", "l", "", JobState.QUEUED, queued, "", None, None, 1, 0.0, None, None, 1))
+        running = Progress(phase="running", note=RETRY_NOTE)
+        render_live(JobSnapshot(1, "a", "l", "", JobState.RUNNING, running, "", None, None, None, 0.0, 1.0, None, 2))
+
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert not at.exception
+    page = texts(at)
+    assert "It runs again from the start on another worker." in page
+    assert "Attempt 2: the worker that started your run stopped" in page

@@ -213,3 +213,27 @@ def test_submit_cli_prints_the_verdict_with_run_worker_and_attempts(workers, que
         run = session.get(Run, result["run_id"])
         assert (run.status, run.attempts, run.worker) == ("done", 1, "cli-worker")
     db.dispose()
+
+
+@pytest.mark.tf  # a warm sandbox imports TensorFlow
+def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
+    worker = workers("w1", TUTOR_POOL_SIZE="1")
+
+    def warm_ready() -> bool:
+        return any(worker.warm == 1 for worker in service.workers())
+
+    wait_until(warm_ready, 180)
+    long_run = "import time\nprint('started', flush=True)\ntime.sleep(60)\nmodel = 1\n"
+    busy = service.submit(learner(service, "Ada"), LESSON, long_run).id
+    wait_until(lambda: not warm_ready(), 60)  # it took the warm sandbox
+    wait_until(warm_ready, 180)  # and the pool has made another
+    quick = service.submit(learner(service, "Bob"), LESSON, QUICK_NAME_ERROR).id
+    try:
+        final = wait_finished(service, quick, 60)
+    except AssertionError:
+        raise AssertionError(f"{service.snapshot(quick)}\n{worker.output()}") from None
+    assert final.state is JobState.DONE and final.verdict.first_error["name"] == "model"
+    assert final.verdict.cases[0].result.warm  # tried in the warm sandbox of the express slot
+    assert service.snapshot(busy).state is JobState.RUNNING  # while the only regular slot was still busy
+    service.cancel(busy)
+    assert wait_finished(service, busy, 10).state is JobState.CANCELLED

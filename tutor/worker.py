@@ -105,10 +105,19 @@ class RunWorker:
     def warm_ready(self) -> int:
         return self.pool.stats().ready if self.pool is not None else 0
 
+    def wait_for_warm(self, timeout_s: float) -> bool:
+        """A warm sandbox ready now, or within ``timeout_s`` (the pool refills one in a few seconds)."""
+        deadline = time.monotonic() + timeout_s
+        while self.warm_ready() == 0:
+            if self.pool is None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def grade_run(self, context: JobContext, run_id: int, lesson: str, lesson_hash: str) -> str:
         """The task (a thread of the worker): grade one run and write its verdict."""
         express = bool(context.additional_context.get("express"))
-        if express and self.warm_ready() == 0:
+        if express and not self.wait_for_warm(EXPRESS_BUDGET_S):
             raise ExpressRequeue  # a quick try needs a warm sandbox; the regular slots run it in full
         claim = claim_run(self.db, run_id, self.name)
         if claim is None:

@@ -79,6 +79,9 @@ def render_live(job: JobSnapshot) -> None:
             label = f"Training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
         case = f" · case *{progress.case_title}*" if progress.case_title and progress.case != "default" else ""
         st.markdown(f"**{label}**{case}")
+        if job.attempts > 1:  # queue mode: the worker of the first attempt stopped (killed, host lost)
+            st.caption(f"Attempt {job.attempts}: the worker that started your run stopped, so it runs again on "
+                       "another worker.")  # fmt: skip
     if progress.phase == "training" and progress.steps:
         st.progress(min(1.0, progress.step / progress.steps), text=f"step {progress.step} of {progress.steps}")
     render_history(progress.history)
