@@ -296,3 +296,22 @@ def test_the_lesson_page_says_when_a_run_is_retried_on_another_worker() -> None:
     page = texts(at)
     assert "It runs again from the start on another worker." in page
     assert "Attempt 2: the worker that started your run stopped" in page
+
+
+def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: str) -> None:
+    code = (
+        "import os, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "from tests.queue_support import descendants_of\n"
+        "at = AppTest.from_file('app.py', default_timeout=30)\n"
+        "at.query_params['lesson'] = 'assign-the-model'\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "from ui.state import get_runs\n"
+        "print(type(get_runs()).__name__, get_runs().pool, len(descendants_of(os.getpid())),\n"
+        "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}), 'tutor.pool' in sys.modules)\n"
+    )
+    env = queue_env(queue_url, TUTOR_POOL_SIZE="2")  # the setting a local server would start a pool with
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "QueueRunService None 0 [] False"
