@@ -32,7 +32,7 @@ TRUSTED = {
     "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb", "problem",
     "level[len('error: '):]", "progress.note", "':green[passed]' if case.passed else ':red[failed]'",
     # queue mode: counts of workers and attempts (numbers the app computes)
-    "len(alive)", "len(workers)", "job.attempts",
+    "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",
     # server-side errors (the sandbox level could not be resolved)
     "str(exc)",
 }  # fmt: skip

@@ -315,3 +315,32 @@ def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: st
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "QueueRunService None 0 [] False"
+
+
+def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url: str) -> None:
+    from tutor.db import RunStatus
+    from tutor.grading import Verdict
+    from tutor.queue import QueueRunService
+    from tutor.queue_store import claim_run, finish_run, settle_stalled_run
+
+    db = open_database(queue_url)
+    service = QueueRunService(db, "server")
+    try:
+        ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K").id
+        run_id = service.submit(ada, LESSON, "model\n").id
+        first = claim_run(db, run_id, "w1")
+        assert first is not None and first.attempt == 1
+        assert claim_run(db, run_id, "w2") is None  # running: nobody else takes it
+        assert settle_stalled_run(db, run_id, retried=True, aborted=False) == "retried"  # w1 went silent
+        second = claim_run(db, run_id, "w2")
+        assert second is not None and second.attempt == 2
+        late = Verdict(LESSON.id, True, [], None, [])
+        assert not finish_run(db, first, RunStatus.DONE, late, None)  # w1's late report: ignored
+        real = Verdict(LESSON.id, False, [], None, [])
+        assert finish_run(db, second, RunStatus.DONE, real, None)
+        assert not finish_run(db, second, RunStatus.DONE, late, None)  # a duplicate: ignored
+        snapshot = service.snapshot(run_id)
+        assert snapshot.verdict.passed is False and snapshot.attempts == 2 and snapshot.worker == "w2"
+    finally:
+        service.shutdown()
+        db.dispose()
