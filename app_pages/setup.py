@@ -32,10 +32,10 @@ st.markdown(
 runs = get_runs()
 pool = runs.pool
 workers = runs.workers()
-if workers:  # queue mode: the workers run the sandboxes, each with its own warm pool
+if runs.mode == "queue":  # the workers run the sandboxes, each with its own warm pool
     st.markdown(
-        f"Runs go through a queue to {sum(w.alive for w in workers)} workers; each keeps its own warm sandboxes "
-        "(the teacher page lists them)."
+        f"Runs go through a queue to the workers ({sum(w.alive for w in workers)} alive now), each with its own "
+        "warm sandboxes; the teacher page lists them. Start one with `scripts/worker.sh`."
     )
 elif pool is None:
     st.markdown("Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself.")

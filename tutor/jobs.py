@@ -152,6 +152,8 @@ class RunRecorder(Protocol):
 class RunManager:
     """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
 
+    mode = "local"  # tutor.runs.RunService: runs happen in this process
+
     def __init__(
         self,
         max_running: int | None = None,

@@ -48,6 +48,7 @@ class QueueRunService:
     """tutor.runs.RunService over the queue. Thread-safe: every Streamlit session of the server shares it."""
 
     pool = None  # the workers own the warm sandboxes
+    mode = "queue"
 
     def __init__(self, database: Database, server: str) -> None:
         self.db = database

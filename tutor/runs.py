@@ -34,6 +34,7 @@ class SubmittedRun(Protocol):
 
 
 class RunService(Protocol):
+    mode: str  # "local" or "queue" (TUTOR_RUNS), for pages that explain where runs happen
     pool: Any  # the warm pool runs use in this process (None in queue mode: the workers own theirs)
 
     def submit(self, owner: str, lesson: Lesson, source: str) -> SubmittedRun:
