@@ -38,8 +38,8 @@ def require_postgres() -> str:
     return POSTGRES_URL
 
 
-def fresh_database_url() -> Iterator[str]:
-    server = require_postgres()
+def fresh_database_url(server: str | None = None) -> Iterator[str]:
+    server = server or require_postgres()
     name = f"tutor_queue_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
