@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor import cgroups, isolation
+from tutor import cgroups, isolation, settings
 from tutor.isolation import Limits
 from tutor.results import Termination
 from tutor.runner import RunRequest, run_program
@@ -44,7 +44,7 @@ print("parent done")
 
 
 def tutor_groups() -> list[str]:
-    return sorted(p.name for p in (cgroups.CGROUP_ROOT / "memory" / cgroups.GROUP).glob("run-*"))
+    return sorted(p.name for p in (settings.cgroup_root() / "memory" / cgroups.GROUP).glob("run-*"))
 
 
 @with_cgroups

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from tutor import data
+from tutor import data, settings
 from tutor.lessons import load_lessons
 
 EXIT_OK = 0
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "sandbox", None):
-        os.environ["TUTOR_SANDBOX"] = args.sandbox
+        settings.use_sandbox_level(args.sandbox)
     return args.handler(args)
 
 
