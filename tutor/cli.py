@@ -60,12 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_grade(args: argparse.Namespace) -> int:
-    from tutor.grading import grade_source
+    from tutor.grading import Verdict, grade_source
     from tutor.report import format_verdict
 
     def fail(message: str, code: int) -> int:
-        if args.json:
-            print(json.dumps({"passed": False, "graded": False, "grader_error": message}))
+        if args.json:  # the same shape as any verdict: nothing graded, grader_error says why
+            print(json.dumps(Verdict(args.lesson, False, [], grader_error=message).to_dict()))
         else:
             print(f"error: {message}", file=sys.stderr)
         return code
