@@ -68,3 +68,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(
             f"{len(skipped)} PostgreSQL test(s) SKIPPED because TUTOR_TEST_POSTGRES=skip", yellow=True, bold=True
         )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="tests/test_golden.py writes each case's expected.json from this run (review the diff)",
+    )
