@@ -295,3 +295,16 @@ def test_a_sandbox_that_cannot_start_python_is_the_graders_error(monkeypatch: py
     assert "/nonexistent/python3" in result.detail  # what the sandbox said, for the teacher
     assert "started" not in [event["type"] for event in events]
     assert events[-1]["type"] == "result"
+
+
+def test_a_verdict_never_blames_the_learner_for_a_sandbox_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor.grading import grade_source
+    from tutor.lessons import load_lessons
+
+    monkeypatch.setattr(isolation, "python_argv", lambda harness, executable=None: ["/nonexistent/python3", harness])
+    lesson = load_lessons().get("assign-the-model")
+    verdict = grade_source(lesson, lesson.starter)
+    assert not verdict.passed
+    assert verdict.grader_error is not None and "not with your code" in verdict.grader_error
+    assert verdict.first_error is None  # no learner error was made up
+    assert verdict.cases[0].result.termination is Termination.SANDBOX_ERROR
