@@ -16,6 +16,7 @@ from tutor import settings
 from tutor.checks import CheckResult, run_check
 from tutor.isolation import Limits, sandbox_env
 from tutor.lessons import Case, CaseFile, Lesson
+from tutor.protocol import EventType
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
@@ -115,7 +116,7 @@ def grade_source(
             all_checks += checks
             continue
         if on_event is not None:
-            on_event({"type": "case", "case": case.id, "title": case.title})
+            on_event({"type": EventType.CASE, "case": case.id, "title": case.title})
         try:
             files = prepare_case_files(case.files)
         except GraderError as exc:
