@@ -148,7 +148,7 @@ class LessonFile(StrictModel):
 
 def lesson_json_schema() -> dict[str, Any]:
     schema = LessonFile.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Tutor lesson (TOML)", **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "Tutor lesson (TOML)"}
 
 
 def validate_lesson_data(data: dict[str, Any]) -> tuple[LessonFile | None, list[tuple[str, str]]]:

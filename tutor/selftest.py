@@ -48,8 +48,10 @@ def prove_lessons(lessons: list[Lesson], jobs: int = 2, report: Callable[[Proof]
 
 
 def generated_files(lesson: Lesson) -> list[CaseFile]:
+    """Each fixture a lesson generates, once (a file used by several cases or claims is made once)."""
     files = [f for case in lesson.cases for f in case.files] + [f for claim in lesson.claims for f in claim.files]
-    return [f for f in files if f.generate is not None]
+    unique = {(f.generate, f.name): f for f in reversed(files) if f.generate is not None}
+    return list(reversed(unique.values()))
 
 
 def prove_fixture(lesson: Lesson, case_file: CaseFile) -> Proof:
