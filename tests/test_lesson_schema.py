@@ -190,7 +190,8 @@ BAD_TEMPLATES = [
     ("message", "min_accuracy", "Only {accuracy:.1%}", "has no 'accuracy' when it fails because"),
     ("message", "min_accuracy", "{acuracy}", "has no fact 'acuracy'"),
     ("passed_message", "min_accuracy", "{accuracy:.1q}", "the format ':.1q' does not fit accuracy"),
-    ("message", "no_name_error", "line {line:d}", "has no 'line' when it fails because"),
+    ("message", "no_name_error", "line {line:d}", "the format ':d' does not fit line, which can be None"),
+    ("message", "no_error", "{message}", "has no 'message' when it fails because the program called sys.exit(n)"),
     ("passed_message", "loaded_saved_model", "line {line:03d}", "does not fit line, which can be None"),
     ("message", "min_accuracy", "a dict {", "a literal brace is written {{ or }}"),
     ("message", "min_accuracy", "a dict }", "a literal brace is written {{ or }}"),
@@ -272,7 +273,11 @@ def test_each_check_gives_exactly_the_declared_facts_on_each_path() -> None:
             for params in ({"threshold": 0.9, "min_epochs": 1}, {"threshold": 0.9, "min_epochs": 10}):
                 outcome = check(result, params, "model")
                 side = Outcome.PASSED if outcome.passed else Outcome.FAILED
-                paths = [p for p in FACT_PATHS[kind][side] if set(p.facts) == set(outcome.facts)]
+                paths = [
+                    p
+                    for p in FACT_PATHS[kind][side]
+                    if set(p.facts) == set(outcome.facts) and p.judged == outcome.judged
+                ]
                 assert paths, f"{kind} {side}: facts {sorted(outcome.facts)} match no declared path"
                 for name, value in outcome.facts.items():
                     assert any(type(value) is type(sample) for sample in paths[0].facts[name]), (kind, name, value)
@@ -285,8 +290,17 @@ def test_a_valid_template_formats_on_every_path() -> None:
     spec = CheckSpec("min_accuracy", {"threshold": 0.9}, message="{default} Aim for {threshold:.0%}.")
     for result in SCENARIOS:
         outcome = run_check(spec, result, "model")
-        if not outcome.passed:
+        if not outcome.passed and "Not checked" not in outcome.message:
             assert outcome.message.endswith("Aim for 90%.") and "{" not in outcome.message
+    assert "Aim for 90%" in run_check(spec, SCENARIOS[1], "model").message
+
+
+def test_a_run_that_could_not_be_checked_keeps_the_default_reason() -> None:
+    spec = CheckSpec("no_name_error", {}, message="Line {line}: keep what build_model() returns in `{name}`.")
+    judged = run_check(spec, finished(error=NAME_ERROR, exit_code=1), "model")
+    assert judged.message == "Line 24: keep what build_model() returns in `model`."
+    timeout = run_check(spec, RunResult(Termination.TIMEOUT, 60.0, detail="Stopped after 60 s."), "model")
+    assert timeout.message == "Not checked: Stopped after 60 s."
 
 
 def test_template_validation_covers_every_kind() -> None:

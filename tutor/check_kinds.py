@@ -39,14 +39,19 @@ ANYTHING = (5, None, "5")  # what the program passed, e.g. fit(epochs=...)
 
 @dataclass(frozen=True)
 class FactPath:
-    """One way a check reaches its verdict, and the facts it knows there."""
+    """One way a check reaches its verdict, and the facts it knows there. On a path that is not
+    ``judged`` (the program could not be checked on this point) the default reason is always shown:
+    a lesson's message is written for a real failure, not for a time limit or a syntax error."""
 
     why: str
     facts: dict[str, tuple[Any, ...]]
+    judged: bool = True
 
 
-NOT_RUN_SYNTAX = FactPath("the code has a syntax error", {"line": LINE, "type": TEXT})
-NOT_RUN_STOPPED = FactPath("the program did not run to its end (time limit, crash, ...)", {"detail": TEXT})
+NOT_RUN_SYNTAX = FactPath("the code has a syntax error", {"line": LINE, "type": TEXT}, judged=False)
+NOT_RUN_STOPPED = FactPath(
+    "the program did not run to its end (time limit, crash, ...)", {"detail": TEXT}, judged=False
+)
 NOT_RUN = (NOT_RUN_SYNTAX, NOT_RUN_STOPPED)
 FIT_FACTS = {"line": LINE, "epochs": ANYTHING, "epochs_run": INT, "min_epochs": INT}
 
@@ -231,7 +236,7 @@ def param_defaults(kind: str) -> dict[str, Any]:
 
 def facts_on_every_path(kind: str, outcome: Outcome) -> dict[str, tuple[Any, ...]]:
     """The facts a template may use for this kind and outcome, with their sample values."""
-    paths = FACT_PATHS[kind][outcome]
+    paths = [path for path in FACT_PATHS[kind][outcome] if path.judged]
     shared = set.intersection(*(set(path.facts) for path in paths))
     facts = {**COMMON_FACTS, **CHECK_MODELS[kind].PARAM_FACTS}
     for path in paths:
@@ -274,9 +279,9 @@ def template_problem(template: str, kind: str, outcome: Outcome) -> str | None:
 
 def _missing_fact(shown: str, name: str, kind: str, outcome: Outcome, names: str) -> str:
     when = "fails" if outcome is Outcome.FAILED else "passes"
-    lacking = [path.why for path in FACT_PATHS[kind][outcome] if name not in path.facts]
-    anywhere = any(name in path.facts for paths in FACT_PATHS[kind].values() for path in paths)
-    if anywhere and len(lacking) < len(FACT_PATHS[kind][outcome]):
+    judged = [path for path in FACT_PATHS[kind][outcome] if path.judged]
+    lacking = [path.why for path in judged if name not in path.facts]
+    if len(lacking) < len(judged):
         return (
             f"{shown}: check '{kind}' has no '{name}' when it {when} because {' or because '.join(lacking)}; "
             f"facts it has whenever it {when}: {names}"

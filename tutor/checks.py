@@ -24,6 +24,7 @@ class Outcome:
     passed: bool
     message: str
     facts: dict[str, Any] = field(default_factory=dict)
+    judged: bool = True  # False: the program could not be checked on this point (the reason is the message)
 
 
 @dataclass
@@ -40,7 +41,7 @@ def run_check(spec: CheckSpec, result: RunResult, model_name: str, case: str = "
     outcome = check(result, params, model_name)
     template = spec.passed_message if outcome.passed else spec.message
     message = outcome.message
-    if template:
+    if template and outcome.judged:
         # The facts every path gives (tutor.check_kinds); a lesson's templates were validated against them.
         facts = {**params, "default": outcome.message, "model_name": model_name, **outcome.facts}
         message = string.Formatter().vformat(template, (), _Facts(facts))
@@ -64,9 +65,10 @@ def _not_run(result: RunResult) -> Outcome | None:
                 False,
                 f"Not checked: your code has a {error.type} on line {error.line}, so it never ran.",
                 {"line": error.line, "type": error.type},
+                judged=False,
             )
         return None
-    return Outcome(False, f"Not checked: {result.detail}", {"detail": result.detail})
+    return Outcome(False, f"Not checked: {result.detail}", {"detail": result.detail}, judged=False)
 
 
 def check_no_name_error(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
