@@ -4,8 +4,10 @@ field, and every message template that loads formats on every path of its check.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.test_lessons import GOOD, write_lesson
@@ -380,3 +382,18 @@ def test_shipped_lessons_still_load() -> None:
     lesson_set = load_lessons(root / "lessons", root / "solutions")
     assert lesson_set.errors == []
     assert len(lesson_set.lessons) == 5
+
+
+def test_the_published_schema_agrees_with_the_loader(capsys) -> None:
+    """What an editor validates with is what the app loads: the shipped lessons pass, mistakes do not."""
+    assert main(["schema"]) == 0
+    validator = jsonschema.Draft202012Validator(json.loads(capsys.readouterr().out))
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "lessons").glob("*.toml")):
+        assert list(validator.iter_errors(tomllib.loads(path.read_text()))) == [], path.name
+    data = tomllib.loads((root / "lessons" / "assign-the-model.toml").read_text())
+    data["limits"]["hints"] = ["x"]
+    data["checks"][5]["threshold"] = 5
+    data["wrong"][0]["fail"] = data["wrong"][0].pop("fails")
+    bad = sorted(tuple(error.absolute_path) for error in validator.iter_errors(data))
+    assert bad == [("checks", 5), ("limits",), ("wrong", 0)]
