@@ -59,8 +59,8 @@ def class_view() -> None:
     if errors:
         st.subheader(":material/error: Lesson files with errors")
         st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
-        for error in errors:
-            st.error(str(error))
+        for error in errors:  # one box per file, one paragraph per field at fault
+            st.error("\n\n".join(f"{error.path}: field '{name}': {problem}" for name, problem in error.problems))
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
     grid = build_class_grid(db, [lesson.id for lesson in lessons])
