@@ -110,7 +110,8 @@ def command_check_lessons(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def report(proof) -> None:
-        print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {proof.detail}", flush=True)
+        detail = proof.detail.replace("\n", "\n      ")  # a fixture's traceback, indented under its line
+        print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {detail}", flush=True)
 
     proofs = prove_lessons(lessons, jobs=args.jobs, report=report)
     failed = [proof for proof in proofs if not proof.passed]
