@@ -109,7 +109,7 @@ def test_a_key_below_the_wrong_table_is_explained(tmp_path: Path) -> None:
         (
             "limits.hints",
             "`hints` is inside `[limits]`: in TOML every key below a [table] line belongs to that table. "
-            "Move `hints` above `[limits]`",
+            "Move `hints` above `[limits]` (top-level keys go above the file's first [table] line)",
         )
     ]
     # In an array of tables: a [[cases]] key written after [[cases.files]].
@@ -130,6 +130,10 @@ WRONG_TYPES = [
     ("starter_fails_with.line", "line = 1", 'line = "one"', "must be an integer"),
     ("starter_fails_with", "[starter_fails_with]", "[[starter_fails_with]]", "write [starter_fails_with] (single"),
     ("checks[1].threshold", "threshold = 0.5", 'threshold = "high"', "must be a number"),
+    ("title", 'title = "Demo"', "title = 1979-05-27", "must be a string, not a date (1979-05-27)"),
+    ("starter_fails_with.line", "line = 1", "line = 1.0", "must be an integer, not a number (1.0)"),
+    ("limits.extra", "time_s = 60", "time_s = 60\n[limits.extra]\nx = 1", "unknown key 'extra' (known here: time_s)"),
+    ("checks[2].kind", "[[cases]]", "[[checks]]\nthreshold = 0.5\n\n[[cases]]", "is missing (known check kinds: "),
     ("checks[0].kind", 'kind = "no_name_error"', 'kind = "no_nameerror"', "did you mean 'no_name_error'?"),
     ("wrong[0].replace[0]", 'code = "print(1)"', 'replace = [["print"]]', "must be a pair [old, new], not 1 item"),
     ("wrong[0].base", 'code = "print(1)"', 'code = "print(1)"\nbase = "solutoin"', "did you mean 'solution'?"),
@@ -153,6 +157,20 @@ def test_wrong_types_name_the_field(tmp_path: Path, field: str, old: str, new: s
     problems = problems_of(tmp_path, FULL.replace(old, new, 1))
     assert problems[0][0] == field, problems
     assert words in problems[0][1]
+
+
+def test_checks_written_as_plain_values(tmp_path: Path) -> None:
+    text = GOOD.split("[[checks]]")[0].replace('hints = ["one"]', 'hints = ["one"]\nchecks = ["no_error"]')
+    assert problems_of(tmp_path, text) == [
+        ("checks[0]", 'must be a table: write each item as a [[checks]] table, not a string ("no_error")')
+    ]
+
+
+def test_a_top_level_key_deep_below_a_table_is_sent_to_the_top(tmp_path: Path) -> None:
+    text = FULL.replace('hints = ["one"]\n', "") + 'hints = ["one"]\n'  # after [[claims.files]]
+    (field, problem), *_ = problems_of(tmp_path, text)
+    assert field == "claims[0].files[0].hints"
+    assert "Move `hints` above `[[claims.files]]` (top-level keys go above the file's first [table] line)" in problem
 
 
 def test_a_table_written_as_a_value(tmp_path: Path) -> None:
@@ -357,7 +375,8 @@ def test_lessons_command_lists_every_broken_field(tmp_path: Path, monkeypatch, c
     path = tmp_path / "lessons" / "demo.toml"
     assert lines == [
         f"BROKEN  {path}: field 'limits.hints': `hints` is inside `[limits]`: in TOML every key below a [table] "
-        "line belongs to that table. Move `hints` above `[limits]`",
+        "line belongs to that table. Move `hints` above `[limits]` (top-level keys go above the file's first "
+        "[table] line)",
         f"BROKEN  {path}: field 'checks[1].threshold': is 3; use 0 to 1",
     ]
 

@@ -277,6 +277,8 @@ def _describe(error: dict[str, Any], where: _Where, trapped: set[str]) -> str:
         return f"is {_shown(value)}{_suggest(str(value), expected)} (use one of: {', '.join(expected)})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         header = re.sub(r"\[\d+\]", "", where.path)
+        if where.path.endswith("]"):
+            return f"must be a table: write each item as a [[{header}]] table, not {got} ({_shown(value)})"
         if isinstance(value, list):
             return f"must be a table: write [{header}] (single brackets), not [[{header}]]"
         return f"must be a table ([{header}]), not {got}"
@@ -310,7 +312,7 @@ def _shown(value: Any) -> str:
     """A value as the teacher wrote it in TOML."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = f'"{value}"' if isinstance(value, str) else repr(value)
+    text = f'"{value}"' if isinstance(value, str) else str(value) if hasattr(value, "isoformat") else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -333,10 +335,13 @@ def _unknown_key(key: str, where: _Where, trapped: set[str]) -> str:
     for outer, outer_path, outer_header in reversed(where.tables[:-1]):
         if key in _fields(outer):  # a key of an enclosing table, written below a [table] line
             trapped.add(f"{outer_path}.{key}" if outer_path else key)
-            belongs = f", so that it belongs to `{outer_header}`" if outer_header else ""
+            if outer_header:  # the enclosing table is the one just above: move the key into it
+                advice = f"above `{header}`, so that it belongs to `{outer_header}`"
+            else:
+                advice = f"above `{header}` (top-level keys go above the file's first [table] line)"
             return (
                 f"`{key}` is inside `{header}`: in TOML every key below a [table] line belongs to that "
-                f"table. Move `{key}` above `{header}`{belongs}"
+                f"table. Move `{key}` {advice}"
             )
     choices = list(_fields(model))
     close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
