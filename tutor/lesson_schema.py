@@ -152,14 +152,14 @@ def lesson_json_schema() -> dict[str, Any]:
 
 
 def validate_lesson_data(data: dict[str, Any]) -> tuple[LessonFile | None, list[tuple[str, str]]]:
-    """The parsed lesson, or the problems as (field path, problem) pairs in file order."""
+    """The parsed lesson, or all its problems as (field path, problem) pairs, in the schema's order."""
     try:
         return LessonFile.model_validate(data), []
     except ValidationError as exc:
-        return None, translate_errors(exc.errors(include_url=False), data)
+        return None, translate_errors(exc.errors(include_url=False))
 
 
-def translate_errors(errors: list[dict[str, Any]], data: dict[str, Any]) -> list[tuple[str, str]]:
+def translate_errors(errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     trapped: set[str] = set()  # fields found misspelt or below the wrong [table]: not also "missing"
     for error in errors:
