@@ -1,7 +1,8 @@
 """Declarative checks: kind ``foo`` is implemented by ``check_foo(result, params, model_name)``.
 
 Each returns an Outcome: passed or not, a default message in plain words, and the facts the message
-used, so a lesson can replace the message with its own text (``message = "... {line} ..."``).
+used, so a lesson can replace the message with its own text (``message = "... {line} ..."``). The
+parameters and the facts of each path are declared once, in tutor.check_kinds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutor.check_kinds import param_defaults
 from tutor.lessons import CheckSpec
 from tutor.results import RunResult, Termination
 
@@ -22,6 +24,7 @@ class Outcome:
     passed: bool
     message: str
     facts: dict[str, Any] = field(default_factory=dict)
+    judged: bool = True  # False: the program could not be checked on this point (the reason is the message)
 
 
 @dataclass
@@ -32,53 +35,22 @@ class CheckResult:
     case: str = "default"
 
 
-# Parameters each kind accepts: name -> (types, required)
-PARAMS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "no_name_error": {},
-    "no_error": {},
-    "training_completed": {"min_epochs": ((int,), False)},
-    "model_is_keras_model": {},
-    "model_was_trained": {},
-    "min_accuracy": {"threshold": ((int, float), True)},
-    "loaded_saved_model": {},
-}
-
-
-def known_check_kinds() -> list[str]:
-    return sorted(PARAMS)
-
-
-def validate_params(kind: str, params: dict[str, Any]) -> str | None:
-    """A problem with a check's parameters in words, or None."""
-    allowed = PARAMS[kind]
-    for name in params:
-        if name not in allowed:
-            accepted = ", ".join(allowed) or "none"
-            return f"check '{kind}' has no parameter '{name}' (accepted: {accepted})"
-    for name, (types, required) in allowed.items():
-        if name not in params:
-            if required:
-                return f"check '{kind}' needs the parameter '{name}'"
-        elif not isinstance(params[name], types) or isinstance(params[name], bool):
-            return f"check '{kind}': '{name}' must be a number"
-    threshold = params.get("threshold")
-    if threshold is not None and not 0 <= threshold <= 1:
-        return f"check '{kind}': 'threshold' must be between 0 and 1"
-    return None
-
-
 def run_check(spec: CheckSpec, result: RunResult, model_name: str, case: str = "default") -> CheckResult:
     check: Callable[..., Outcome] = globals()[f"check_{spec.kind}"]
-    outcome = check(result, spec.params, model_name)
+    params = {**param_defaults(spec.kind), **spec.params}
+    outcome = check(result, params, model_name)
     template = spec.passed_message if outcome.passed else spec.message
     message = outcome.message
-    if template:
-        message = string.Formatter().vformat(template, (), _Facts(outcome.facts))
+    if template and outcome.judged:
+        # The facts every path gives (tutor.check_kinds); a lesson's templates were validated against them.
+        facts = {**params, "default": outcome.message, "model_name": model_name, **outcome.facts}
+        message = string.Formatter().vformat(template, (), _Facts(facts))
     return CheckResult(spec.kind, outcome.passed, message, case)
 
 
 class _Facts(dict):
-    """Formatting with a missing fact leaves the placeholder visible instead of crashing."""
+    """A template from a loaded lesson never misses a fact (validated at load); one made by hand in
+    code may, and then the placeholder stays visible instead of crashing."""
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -93,9 +65,10 @@ def _not_run(result: RunResult) -> Outcome | None:
                 False,
                 f"Not checked: your code has a {error.type} on line {error.line}, so it never ran.",
                 {"line": error.line, "type": error.type},
+                judged=False,
             )
         return None
-    return Outcome(False, f"Not checked: {result.detail}", {"detail": result.detail})
+    return Outcome(False, f"Not checked: {result.detail}", {"detail": result.detail}, judged=False)
 
 
 def check_no_name_error(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
