@@ -12,12 +12,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TUTOR_TEST_POSTGRES_URL")
 HEARTBEAT_S = "0.5"  # workers taken for dead after 1.5 s without one: the tests wait less
 
 # Programs that need no TensorFlow: a NameError after a while (the point of these tests is the queue).
@@ -32,14 +30,8 @@ def slow_program(seconds: float, marker: str = "") -> str:
     )
 
 
-def require_postgres() -> str:
-    if not POSTGRES_URL:
-        pytest.skip("no PostgreSQL server for tests (TUTOR_TEST_POSTGRES_URL; scripts/test.sh starts one)")
-    return POSTGRES_URL
-
-
-def fresh_database_url(server: str | None = None) -> Iterator[str]:
-    server = server or require_postgres()
+def fresh_database_url(server: str) -> Iterator[str]:
+    """A new database on ``server`` (the tests' ``postgres_url`` fixture), dropped afterwards."""
     name = f"tutor_queue_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:

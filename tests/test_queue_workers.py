@@ -24,7 +24,8 @@ from tests.queue_support import (
     slow_program,
     wait_until,
 )
-from tutor.cgroups import CGROUP_ROOT, GROUP
+from tutor import settings
+from tutor.cgroups import GROUP
 from tutor.db import IdentitySource, Run, open_database
 from tutor.isolation import UID_RANGE
 from tutor.jobs import JobState, RunInFlight
@@ -37,8 +38,8 @@ LESSON = load_lessons().get("assign-the-model")
 
 
 @pytest.fixture
-def queue_url(monkeypatch: pytest.MonkeyPatch) -> str:
-    for url in fresh_database_url():
+def queue_url(monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> str:
+    for url in fresh_database_url(postgres_url):
         for key, value in queue_env(url).items():
             if key.startswith("TUTOR_"):
                 monkeypatch.setenv(key, value)
@@ -130,7 +131,10 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
     for uid in uids:
         wait_until(lambda uid=uid: not sandbox_processes(range(uid, uid + 1)), 10)
         wait_until(
-            lambda uid=uid: not any((CGROUP_ROOT / c / GROUP / f"run-{uid}").exists() for c in ("memory", "pids")), 15
+            lambda uid=uid: (
+                not any((settings.cgroup_root() / c / GROUP / f"run-{uid}").exists() for c in ("memory", "pids"))
+            ),
+            15,
         )
 
 

@@ -356,7 +356,7 @@ def reclaim_orphaned_sandboxes() -> list[int]:
     uid whose host-wide lock no live process holds, yet still has processes or cgroups. Their processes
     are killed and the cgroups removed. (bwrap's --die-with-parent already ends a strict sandbox with its
     worker; this also covers level basic and the cgroups the kernel keeps.) Returns the uids cleaned."""
-    from tutor.cgroups import CGROUP_ROOT, GROUP, RunCgroup
+    from tutor.cgroups import GROUP, RunCgroup
     from tutor.isolation import UID_LOCK_DIR, UID_RANGE
 
     if os.geteuid() != 0 or not UID_LOCK_DIR.is_dir():
@@ -365,7 +365,7 @@ def reclaim_orphaned_sandboxes() -> list[int]:
     groups = set()
     for controller in ("memory", "pids"):
         try:
-            names = os.listdir(CGROUP_ROOT / controller / GROUP)
+            names = os.listdir(settings.cgroup_root() / controller / GROUP)
         except OSError:
             continue
         groups |= {int(name[4:]) for name in names if name.startswith("run-") and name[4:].isdigit()}
