@@ -241,3 +241,17 @@ def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
     assert service.snapshot(busy).state is JobState.RUNNING  # while the only regular slot was still busy
     service.cancel(busy)
     assert wait_finished(service, busy, 10).state is JobState.CANCELLED
+
+
+def test_stop_after_the_worker_died_ends_the_run_cancelled(workers, service) -> None:
+    doomed = workers("doomed")
+    run_id = service.submit(learner(service, "Ada"), LESSON, slow_program(30)).id
+    wait_until(lambda: "step 2" in (service.snapshot(run_id).output or ""), 60)
+    doomed.kill()
+    service.cancel(run_id)  # the job is still 'doing' for procrastinate: abort requested, nobody to hear it
+    assert service.snapshot(run_id).state is JobState.RUNNING
+    workers("sweeper")  # its sweeper finds the dead worker's job and ends it, as Stop asked
+    final = wait_finished(service, run_id, 30)
+    assert final.state is JobState.CANCELLED and final.attempts == 1
+    with service.db.sessions() as session:
+        assert session.execute(text("SELECT status FROM procrastinate_jobs")).scalar() == "failed"
