@@ -345,3 +345,28 @@ def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url:
     finally:
         service.shutdown()
         db.dispose()
+
+
+def test_the_run_record_and_its_job_are_one_transaction(queue_url: str) -> None:
+    """The queue's own lock refuses a second queued job of the same learner and lesson; the run record
+    written in the same transaction goes with it."""
+    from tutor.jobs import RunInFlight
+    from tutor.queue import QueueRunService
+    from tutor.queue_store import TASK_NAME
+
+    db = open_database(queue_url)
+    service = QueueRunService(db, "server")
+    try:
+        ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K").id
+        with db.engine.begin() as connection:  # a job queued behind the run records' back
+            raw = connection.connection.driver_connection
+            service.app.configure_task(TASK_NAME, queueing_lock=f"run:{ada}/{LESSON.id}", connection=raw).defer(
+                run_id=0, lesson=LESSON.id, lesson_hash=""
+            )
+        with pytest.raises(RunInFlight, match="already queued"):
+            service.submit(ada, LESSON, "model\n")
+        with db.sessions() as session:
+            assert session.scalars(select(Run)).all() == []  # rolled back with the refused job
+    finally:
+        service.shutdown()
+        db.dispose()
