@@ -74,7 +74,6 @@ def run_doctor() -> list[Finding]:
         f"{size} sandboxes with TensorFlow imported, at most {budget} MiB" if size else "off (every run starts cold)"
     )
     findings.append(Finding("warm pool", True, pool_words))
-    findings += check_queue()
     if all(f.ok for f in findings):
         started = time.monotonic()
         result = run_program(RunRequest(TINY_FIT, limits=Limits(wall_s=120)))
@@ -84,7 +83,7 @@ def run_doctor() -> list[Finding]:
         if not ok:
             detail = f"failed: {result.detail or (result.error and result.error.message) or result.stderr[-500:]}"
         findings.append(Finding("test run", ok, detail))
-    return findings
+    return findings + check_queue()  # after the test run: a worker host is checked before its worker starts
 
 
 def check_queue() -> list[Finding]:
