@@ -32,7 +32,7 @@ from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import load_lessons
 from tutor.progress import sign_in_learner
 from tutor.queue import QueueRunService
-from tutor.worker import sandbox_processes
+from tutor.sweeper import sandbox_processes
 
 LESSON = load_lessons().get("assign-the-model")
 
