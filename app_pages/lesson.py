@@ -8,6 +8,7 @@ import streamlit as st
 
 from tutor.jobs import JobState, RunInFlight
 from tutor.lessons import Lesson
+from ui import plain
 from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
 from ui.state import get_lessons, get_manager, keep_code, lesson_state, owner_id
 from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict, sandbox_banner
@@ -146,7 +147,7 @@ def live_panel(lesson_id: str) -> None:
                 state["verdict"] = None
                 st.toast("Run stopped.")
             elif snapshot.state is JobState.FAILED and snapshot.verdict is None:
-                st.error(f"The grader failed (not your code): {snapshot.error}")
+                plain.show("The grader failed (not your code): ", snapshot.error, tone="error")
             elif snapshot.verdict is not None and snapshot.verdict.passed:
                 state["status"] = "passed"
             if every is not None:

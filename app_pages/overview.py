@@ -4,6 +4,7 @@ when signed in, so it survives reloads and restarts)."""
 import streamlit as st
 
 from tutor.progress import summarize_learner
+from ui import plain
 from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
 from ui.widgets import dataset_note, sandbox_banner
 
@@ -18,9 +19,9 @@ learner = current_learner()
 welcome = st.session_state.pop("welcome", None)
 if learner is not None and welcome is not None:
     if welcome:
-        st.success(f"Welcome back, {learner.display_name}: your code and progress are restored.")
+        plain.show("Welcome back, ", learner.display_name, ": your code and progress are restored.", tone="success")
     else:
-        st.success(f"Welcome, {learner.display_name}! Pick the first lesson to start.")
+        plain.show("Welcome, ", learner.display_name, "! Pick the first lesson to start.", tone="success")
 st.title("NameError: name 'model' is not defined")
 st.markdown(
     "One of the most common Keras errors, in short lessons. Each lesson gives you real TensorFlow code "

@@ -15,6 +15,8 @@ from tutor.progress import (
     load_code,
     time_to_pass,
 )
+from tutor.text import distinct_names
+from ui import plain
 from ui.auth import is_teacher, teacher_configured, unlock_teacher
 from ui.state import get_database, get_lessons, get_manager
 
@@ -60,7 +62,11 @@ def class_view() -> None:
         st.subheader(":material/error: Lesson files with errors")
         st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
         for error in errors:  # one box per file, one paragraph per field at fault
-            st.error("\n\n".join(f"{error.path}: field '{name}': {problem}" for name, problem in error.problems))
+            lines = [
+                plain.join(str(error.path), ": field ", plain.code(name), ": ", problem)
+                for name, problem in error.problems
+            ]
+            plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
     grid = build_class_grid(db, [lesson.id for lesson in lessons])
@@ -71,10 +77,12 @@ def class_view() -> None:
     right.metric("Waiting", counts["queued"])
 
     st.subheader("Class")
+    # Names are learner-typed: cleaned, and tagged where two look alike (tutor.text); shown as plain text.
+    names = distinct_names((learner.id, learner.display_name) for learner in grid.learners)
     if grid.learners:
         # Columns are lesson ids (short); the lessons' titles are in the tables below.
         rows = {
-            learner.display_name + ("" if learner.identity_source == "workshop" else f" ({learner.identity_source})"): {
+            names[learner.id] + ("" if learner.identity_source == "workshop" else f" ({learner.identity_source})"): {
                 lesson: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
             }
             for learner in grid.learners
@@ -92,9 +100,12 @@ def class_view() -> None:
         for lesson in [*titles, *sorted(set(common) - set(titles))] for e in common.get(lesson, [])
     ]  # fmt: skip
     if stuck:
-        for row in stuck[:3]:
+        items = []
+        for row in stuck[:3]:  # outcomes are learner-controlled (an exception's name): plain text only
             count = row["learners still there"]
-            st.markdown(f"- **{row['lesson']}**: `{row['outcome']}` — {count} learner{'' if count == 1 else 's'} now")
+            now = f" — {count} learner{'' if count == 1 else 's'} now"
+            items.append(plain.join(plain.strong(row["lesson"]), ": ", plain.code(row["outcome"]), now))
+        plain.show_list(items)
         st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
     else:
         st.caption("No failed runs yet.")
@@ -124,12 +135,11 @@ def class_view() -> None:
 
     st.subheader("A learner's latest code")
     if grid.learners and lessons:
-        names = {learner.id: learner.display_name for learner in grid.learners}
         pick, lesson_pick = st.columns(2)
         learner_id = pick.selectbox("Learner", list(names), format_func=names.get, key="teacher-learner")
         lesson_id = lesson_pick.selectbox("Lesson", list(titles), format_func=titles.get, key="teacher-lesson")
         code = load_code(db, learner_id, lesson_id)
-        st.caption(f"{names[learner_id]}: {grid.cell(learner_id, lesson_id).label}")
+        plain.show(names[learner_id], ": ", grid.cell(learner_id, lesson_id).label, muted=True)
         st.code(code if code is not None else "(no code yet)", language="python")
 
     st.subheader("Export")

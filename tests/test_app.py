@@ -3,6 +3,8 @@ learner's code is put into session state, as the editor would)."""
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +26,9 @@ def lesson_app(lesson_id: str = "assign-the-model") -> AppTest:
 
 
 def texts(at: AppTest) -> str:
+    """Everything the page says, in order of kind: Markdown elements, and ui.plain's HTML as its text."""
     parts = [e.value for e in (*at.markdown, *at.error, *at.success, *at.info, *at.warning, *at.caption)]
+    parts += [html.unescape(re.sub(r"<[^>]+>", "", e.value)) for e in at.html]
     return "\n".join(str(p) for p in parts).replace("\\", "")  # drop Markdown escapes
 
 
@@ -61,7 +65,7 @@ def test_running_the_starter_shows_the_name_error_verdict() -> None:
     run_until(at, "checks failed")
     page = texts(at)
     assert "Line 24: NameError: name 'model' is not defined" in page
-    assert "On **line 24**" in page
+    assert "On line 24" in page
     assert at.session_state["lessons"]["assign-the-model"]["status"] == "attempted"
 
 

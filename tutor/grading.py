@@ -10,6 +10,7 @@ from tutor.checks import CheckResult, run_check
 from tutor.fixtures import generate_fixture
 from tutor.isolation import Limits
 from tutor.lessons import Case, CaseFile, Lesson, LessonError
+from tutor.protocol import EventType
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
@@ -108,7 +109,7 @@ def grade_source(
             all_checks += checks
             continue
         if on_event is not None:
-            on_event({"type": "case", "case": case.id, "title": case.title})
+            on_event({"type": EventType.CASE, "case": case.id, "title": case.title})
         try:
             files = prepare_case_files(case.files, limits)
         except GraderError as exc:

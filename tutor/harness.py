@@ -22,6 +22,7 @@ import builtins
 import functools
 import importlib
 import importlib.abc
+import importlib.util
 import inspect
 import json
 import os
@@ -35,8 +36,24 @@ import traceback
 import types
 import weakref
 
-PROTOCOL_VERSION = 1
 HARNESS_FILE = os.path.abspath(__file__)
+
+
+def load_protocol() -> types.ModuleType:
+    """tutor/protocol.py, which the sandbox binds next to this file: event names and the encoder, defined
+    once for both sides. Loaded by path: ``python -I`` puts no script folder on sys.path."""
+    path = os.path.join(os.path.dirname(HARNESS_FILE), "protocol.py")
+    spec = importlib.util.spec_from_file_location("tutor_protocol", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = load_protocol()
+Event = protocol.EventType
+Phase = protocol.Phase
+Status = protocol.FinishStatus
 BATCH_EVENT_INTERVAL_S = 0.25  # progress within an epoch; the UI polls about once a second
 
 
@@ -46,10 +63,8 @@ def make_sender(fd: int, token: str):
     started = time.monotonic()
 
     def send(event_type: str, /, **fields) -> None:
-        event = {"v": PROTOCOL_VERSION, "token": token, "type": event_type, "t": round(time.monotonic() - started, 3)}
-        event.update(fields)
         try:
-            data = (json.dumps(event, default=repr) + "\n").encode()
+            data = protocol.encode_event(event_type, token, time.monotonic() - started, fields)
             with lock:
                 view = memoryview(data)
                 while view:
@@ -177,18 +192,18 @@ def patch_fit(observer: Observer, model_class) -> None:
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
             steps = (self.params or {}).get("steps")
-            observer.send("epoch_begin", fit=self.fit_index, epoch=epoch, steps=steps)
+            observer.send(Event.EPOCH_BEGIN, fit=self.fit_index, epoch=epoch, steps=steps)
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.monotonic()
             if now - self.last_batch_event >= BATCH_EVENT_INTERVAL_S:
                 self.last_batch_event = now
                 steps = (self.params or {}).get("steps")
-                observer.send("batch", fit=self.fit_index, epoch=self.epoch, step=batch + 1, steps=steps)
+                observer.send(Event.BATCH, fit=self.fit_index, epoch=self.epoch, step=batch + 1, steps=steps)
 
         def on_epoch_end(self, epoch, logs=None):
             self.epochs_done += 1
-            observer.send("epoch_end", fit=self.fit_index, epoch=epoch, metrics=to_metrics(logs))
+            observer.send(Event.EPOCH_END, fit=self.fit_index, epoch=epoch, metrics=to_metrics(logs))
 
     @functools.wraps(original_fit)
     def fit(self, *args, **kwargs):
@@ -208,7 +223,7 @@ def patch_fit(observer: Observer, model_class) -> None:
         else:  # a CallbackList the learner built
             callbacks.append(callback)
         observer.send(
-            "fit_begin",
+            Event.FIT_BEGIN,
             fit=index,
             epochs=_plain_number(epochs),
             initial_epoch=_plain_number(initial_epoch),
@@ -219,14 +234,14 @@ def patch_fit(observer: Observer, model_class) -> None:
             history = original_fit(*bound.args, **bound.kwargs)
         except BaseException as exc:
             observer.send(
-                "fit_end", fit=index, epochs_run=callback.epochs_done, completed=False, error=type(exc).__name__
+                Event.FIT_END, fit=index, epochs_run=callback.epochs_done, completed=False, error=type(exc).__name__
             )
             raise
         wanted = epochs - initial_epoch if isinstance(epochs, int) and isinstance(initial_epoch, int) else None
         completed = wanted is not None and callback.epochs_done == wanted
         if callback.epochs_done > 0:
             observer.fitted.add(self)
-        observer.send("fit_end", fit=index, epochs_run=callback.epochs_done, completed=completed, error=None)
+        observer.send(Event.FIT_END, fit=index, epochs_run=callback.epochs_done, completed=completed, error=None)
         return history
 
     model_class.fit = fit
@@ -243,11 +258,11 @@ def patch_load_model(observer: Observer) -> None:
             result = original(filepath, *args, **kwargs)
         except BaseException as exc:
             observer.send(
-                "load_model", path=str(filepath), ok=False, line=line, error_type=type(exc).__name__, error=str(exc)
+                Event.LOAD_MODEL, path=str(filepath), ok=False, line=line, error_type=type(exc).__name__, error=str(exc)
             )
             raise
         observer.loaded.add(result)
-        observer.send("load_model", path=str(filepath), ok=True, line=line, model_type=type(result).__name__)
+        observer.send(Event.LOAD_MODEL, path=str(filepath), ok=True, line=line, model_type=type(result).__name__)
         return result
 
     saving_api.load_model = load_model
@@ -263,8 +278,8 @@ def patch_mnist(observer: Observer) -> None:
     def get_file(fname=None, origin=None, *args, **kwargs):
         if fname != "mnist.npz":
             return original_get_file(fname, origin, *args, **kwargs)
-        observer.send("phase", phase="loading_data")
-        observer.send("dataset", kind=dataset.get("kind"), description=dataset.get("description"))
+        observer.send(Event.PHASE, phase=Phase.LOADING_DATA)
+        observer.send(Event.DATASET, kind=dataset.get("kind"), description=dataset.get("description"))
         if dataset.get("kind") == "real":
             # The real file sits in $KERAS_HOME/datasets: Keras verifies its hash and uses it as is.
             return original_get_file(fname, origin, *args, **kwargs)
@@ -433,14 +448,14 @@ def run_program(config: dict, send) -> None:
     observer = Observer(send, learner_file, config.get("dataset") or {})
 
     def before_import(name: str) -> None:
-        send("phase", phase="importing", module=name)
+        send(Event.PHASE, phase=Phase.IMPORTING, module=name)
 
     def after_tensorflow(module) -> None:
-        send("phase", phase="running")
+        send(Event.PHASE, phase=Phase.RUNNING)
 
     def after_keras(module) -> None:
         patch_keras(observer, module)
-        send("phase", phase="running")
+        send(Event.PHASE, phase=Phase.RUNNING)
 
     if "keras" in sys.modules:  # a warm sandbox imported it before the program arrived
         patch_keras(observer, sys.modules["keras"])
@@ -455,40 +470,40 @@ def run_program(config: dict, send) -> None:
     sys.modules["__main__"] = module
     sys.argv = [learner_file]
     model_name = config.get("model_name", "model")
-    status, exit_code, error = "ok", 0, None
+    status, exit_code, error = Status.OK, 0, None
 
     try:
         with open(learner_file, "rb") as handle:
             source = handle.read()
         code = compile(source, learner_file, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
-        send("error", error=describe_source_error(exc, learner_file), stage="compile")
-        send("finished", status="error", exit_code=1)
+        send(Event.ERROR, error=describe_source_error(exc, learner_file), stage="compile")
+        send(Event.FINISHED, status=Status.ERROR, exit_code=1)
         return
 
-    send("phase", phase="running")
+    send(Event.PHASE, phase=Phase.RUNNING)
     try:
         exec(code, namespace)
     except SystemExit as exc:
         exit_code = _exit_code(exc.code)
-        status = "ok" if exit_code == 0 else "exit"
+        status = Status.OK if exit_code == 0 else Status.EXIT
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)  # as the interpreter would
     except BaseException as exc:  # the learner's own error, reported, never re-raised
         error = describe_exception(exc, learner_file, namespace)
-        status, exit_code = "error", 1
-        send("error", error=error, stage="run")
-    send("model", model=describe_model(observer, namespace, model_name))
-    if status == "ok":
+        status, exit_code = Status.ERROR, 1
+        send(Event.ERROR, error=error, stage="run")
+    send(Event.MODEL, model=describe_model(observer, namespace, model_name))
+    if status is Status.OK:
         try:
             predictions = describe_predictions(observer, namespace, model_name, config.get("predict_samples", 0))
         except Exception as exc:  # the learner's model may not fit MNIST digits; that is not an error here
             predictions = {"error": f"{type(exc).__name__}: {_safe_str(exc)[:300]}"}
         if predictions is not None:
-            send("predictions", **predictions)
+            send(Event.PREDICTIONS, **predictions)
     # Peak memory of this process (Linux reports KiB), for the benchmark and the teacher's view.
     peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    send("finished", status=status, exit_code=exit_code, peak_memory_mb=peak_mb)
+    send(Event.FINISHED, status=status, exit_code=exit_code, peak_memory_mb=peak_mb)
 
 
 def describe_source_error(exc: Exception, learner_file: str) -> dict:
@@ -596,16 +611,16 @@ def main() -> int:
     fd = int(boot["events_fd"])
     send = make_sender(fd, boot["token"])
     os.set_inheritable(fd, False)  # child processes the learner starts do not get the channel
-    send("started", pid=os.getpid(), python=sys.version.split()[0])
+    send(Event.STARTED, pid=os.getpid(), python=sys.version.split()[0])
     try:
         if boot.get("preload"):
             preload()
-            send("ready", rss_mb=resident_mb())
+            send(Event.READY, rss_mb=resident_mb())
         config = read_config()
         prepare_workdir(config)
         run_program(config, send)
     except BaseException as exc:  # a fault of ours, not the learner's: say so separately
-        send("harness_error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
+        send(Event.HARNESS_ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
         return 70
     finally:
         sys.stdout.flush()

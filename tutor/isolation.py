@@ -28,6 +28,8 @@ SANDBOX_CASE_DIR = "/run/tutor/case"
 SANDBOX_HARNESS = "/run/tutor/harness.py"
 SANDBOX_DATA_DIR = "/run/tutor/data"
 HARNESS_PATH = Path(__file__).with_name("harness.py")
+PROTOCOL_PATH = Path(__file__).with_name("protocol.py")  # the harness loads it from beside itself
+SANDBOX_PROTOCOL = "/run/tutor/protocol.py"
 
 
 class Level(enum.StrEnum):
@@ -173,6 +175,7 @@ def build_launch(
     for source in python_roots():
         binds.append((source, source))
     binds.append((str(HARNESS_PATH), SANDBOX_HARNESS))
+    binds.append((str(PROTOCOL_PATH), SANDBOX_PROTOCOL))
     binds.append((str(stage_dir), SANDBOX_CASE_DIR))
     dataset_path = None
     if dataset is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
+from tutor.protocol import EventType
 from tutor.results import Termination
 
 if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
@@ -101,27 +102,27 @@ class Job:
         kind = event.get("type")
         with self._lock:
             progress = self.progress
-            if kind == "case":
+            if kind == EventType.CASE:
                 progress.case, progress.case_title = event.get("case"), event.get("title")
                 progress.phase, progress.history, progress.epochs = "starting", [], None
                 self.output = ""
-            elif kind == "phase":
+            elif kind == EventType.PHASE:
                 progress.phase = event.get("phase", progress.phase)
-            elif kind == "dataset":
+            elif kind == EventType.DATASET:
                 progress.dataset = event.get("kind")
-            elif kind == "fit_begin":
+            elif kind == EventType.FIT_BEGIN:
                 progress.phase = "training"
                 epochs = event.get("epochs")
                 progress.epochs = epochs if isinstance(epochs, int) else None
                 progress.epoch, progress.step, progress.history = 0, 0, []
-            elif kind == "epoch_begin":
+            elif kind == EventType.EPOCH_BEGIN:
                 progress.epoch, progress.step, progress.steps = event.get("epoch", 0), 0, event.get("steps")
-            elif kind == "batch":
+            elif kind == EventType.BATCH:
                 progress.step, progress.steps = event.get("step", 0), event.get("steps")
-            elif kind == "epoch_end":
+            elif kind == EventType.EPOCH_END:
                 progress.history.append(dict(event.get("metrics") or {}))
                 progress.step = progress.steps or progress.step
-            elif kind == "output":
+            elif kind == EventType.OUTPUT:
                 self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
 
     def snapshot(self) -> JobSnapshot:

@@ -30,6 +30,7 @@ from tutor.db import (
     utc_from_timestamp,
     utc_now,
 )
+from tutor.text import clean_display_name, distinct_names, neutralise_cell
 
 if TYPE_CHECKING:
     from tutor.grading import Verdict
@@ -94,16 +95,11 @@ def new_server_id() -> str:
 # Learners ---------------------------------------------------------------------------------------------
 
 
-def normalize_name(name: str) -> str:
-    """'  Ada  Lovelace ' and 'ada lovelace' are the same learner coming back."""
-    return " ".join(name.split()).casefold()
-
-
 def sign_in_learner(
     db: Database, source: IdentitySource, display_name: str, identity_key: str, workshop_code: str = ""
 ) -> LearnerInfo:
     """The learner with this identity, created on first sign-in; signing in again returns the same one."""
-    display_name = " ".join(display_name.split())[:120] or "Learner"
+    display_name = clean_display_name(display_name)
     key = identity_key[:255]
     with db.sessions.begin() as session:
         learner = session.scalar(
@@ -135,8 +131,13 @@ def list_learners(db: Database) -> list[LearnerInfo]:
 
 
 def _learner_info(learner: Learner, returning: bool = False) -> LearnerInfo:
-    return LearnerInfo(
-        learner.id, learner.display_name, learner.identity_source, learner.token, learner.workshop_code, returning
+    return LearnerInfo(  # cleaned again: rows stored by older versions kept names as typed
+        learner.id,
+        clean_display_name(learner.display_name),
+        learner.identity_source,
+        learner.token,
+        learner.workshop_code,
+        returning,
     )
 
 
@@ -371,11 +372,12 @@ def time_to_pass(db: Database) -> dict[str, PassTimes]:
 def export_grid_csv(db: Database, lesson_ids: list[str]) -> str:
     grid = build_class_grid(db, lesson_ids)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow(["learner", "identity", *lesson_ids])
+    labels = distinct_names((learner.id, learner.display_name) for learner in grid.learners)
     for learner in grid.learners:
         cells = [grid.cell(learner.id, lesson).label for lesson in lesson_ids]
-        writer.writerow([learner.display_name, learner.identity_source, *cells])
+        writer.writerow([labels[learner.id], learner.identity_source, *cells])
     return out.getvalue()
 
 
@@ -388,17 +390,30 @@ RUN_COLUMNS = [
 def export_runs_csv(db: Database) -> str:
     query = select(Run, Learner.display_name).join(Learner, Learner.id == Run.learner_id).order_by(Run.id)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow(RUN_COLUMNS)
+    labels = distinct_names((learner.id, learner.display_name) for learner in list_learners(db))
     with db.sessions() as session:
         for run, name in session.execute(query):
             writer.writerow([
-                run.id, name, run.learner_id, run.lesson_id, run.status, run.outcome, _blank(run.passed),
+                run.id, labels.get(run.learner_id, clean_display_name(name)), run.learner_id, run.lesson_id,
+                run.status, run.outcome, _blank(run.passed),
                 _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _iso(run.submitted_at),
                 _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s), _blank(run.dataset),
                 _blank(run.warm), run.code,
             ])  # fmt: skip
     return out.getvalue()
+
+
+class SafeCsvWriter:
+    """csv.writer whose text cells cannot become spreadsheet formulas (tutor.text.neutralise_cell): every
+    export goes through it, since names, outcomes, error names and code are learner-controlled."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.writer = csv.writer(out)
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow([neutralise_cell(cell) for cell in row])
 
 
 def _iso(value: datetime | None) -> str:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tutor.protocol import EventType, FinishStatus
+
 RESULT_VERSION = 1
 
 
@@ -126,9 +128,9 @@ class RunResult:
 
 
 def apply_event(result: RunResult, event: dict[str, Any]) -> None:
-    """Fold one harness event into the result (events arrive in order)."""
+    """Fold one harness event, validated by tutor.protocol.decode_event, into the result (in order)."""
     kind = event.get("type")
-    if kind == "fit_begin":
+    if kind == EventType.FIT_BEGIN:
         result.fits.append(
             FitInfo(
                 index=event["fit"],
@@ -138,16 +140,16 @@ def apply_event(result: RunResult, event: dict[str, Any]) -> None:
                 model_type=event.get("model_type", ""),
             )
         )
-    elif kind == "epoch_end" and result.fits:
+    elif kind == EventType.EPOCH_END and result.fits:
         fit = _fit(result, event)
         fit.history.append(dict(event.get("metrics") or {}))
-    elif kind == "fit_end" and result.fits:
+    elif kind == EventType.FIT_END and result.fits:
         fit = _fit(result, event)
         fit.epochs_run = int(event.get("epochs_run", 0))
         fit.completed = bool(event.get("completed"))
         fit.ended = True
         fit.error = event.get("error")
-    elif kind == "load_model":
+    elif kind == EventType.LOAD_MODEL:
         result.loads.append(
             LoadInfo(
                 path=str(event.get("path")),
@@ -157,22 +159,22 @@ def apply_event(result: RunResult, event: dict[str, Any]) -> None:
                 error=event.get("error"),
             )
         )
-    elif kind == "dataset":
+    elif kind == EventType.DATASET:
         result.dataset = event.get("kind")
         result.dataset_description = event.get("description")
-    elif kind == "error":
+    elif kind == EventType.ERROR:
         fields = {k: v for k, v in (event.get("error") or {}).items() if k in ErrorInfo.__dataclass_fields__}
         result.error = ErrorInfo(**fields)
-    elif kind == "model":
-        fields = {k: v for k, v in (event.get("model") or {}).items() if k in ModelInfo.__dataclass_fields__}
+    elif kind == EventType.MODEL:
+        fields = {k: v for k, v in (event.get("model") or {}).items() if v is not None}  # None: not reported
         result.model = ModelInfo(**fields)
-    elif kind == "predictions":
-        result.predictions = {k: v for k, v in event.items() if k not in ("v", "type", "t")}
-    elif kind == "finished":
+    elif kind == EventType.PREDICTIONS:
+        result.predictions = {k: v for k, v in event.items() if k not in ("type", "t") and v is not None}
+    elif kind == EventType.FINISHED:
         result.exit_code = event.get("exit_code")
         result.peak_memory_mb = event.get("peak_memory_mb")
         status = event.get("status")
-        result.termination = Termination.EXITED if status == "exit" else Termination.FINISHED
+        result.termination = Termination.EXITED if status == FinishStatus.EXIT else Termination.FINISHED
 
 
 def _fit(result: RunResult, event: dict[str, Any]) -> FitInfo:

@@ -30,6 +30,7 @@ from tutor.analysis import analyze_name_error
 from tutor.cgroups import RunCgroup, cgroups_available
 from tutor.data import Dataset, ensure_dataset
 from tutor.isolation import Launch, Level, Limits, UidClaim, build_launch, claim_uid, resolve_level, wait_for_uid_exit
+from tutor.protocol import EventType, ProtocolError, TokenMismatch, decode_event
 from tutor.results import RunResult, Termination, apply_event
 from tutor.seccomp import compiled_filter
 from tutor.terminal import render_terminal
@@ -93,12 +94,12 @@ class Sandbox:
             self.pending += chunk
             for line in bytes(self.pending).split(b"\n")[:-1]:
                 try:
-                    event = json.loads(line)
+                    event = decode_event(line, self.token)
                 except ValueError:
-                    continue
-                if isinstance(event, dict) and event.get("type") == "ready" and event.get("token") == self.token:
+                    continue  # the run's supervisor reads these lines again and reports them
+                if event["type"] is EventType.READY:
                     self.ready = True
-                    self.rss_mb = float(event.get("rss_mb") or 0.0)
+                    self.rss_mb = event["rss_mb"]
         return self.ready
 
     def kill(self) -> None:
@@ -251,8 +252,9 @@ def run_in_sandbox(
         sandbox.process.stdin.close()
     except OSError:
         pass  # it died; the supervisor reports how
+    source_lines = len(source.splitlines())
     supervisor = _Supervisor(
-        sandbox.process, sandbox.events_fd, sandbox.token, request.limits, on_event, cancel, result
+        sandbox.process, sandbox.events_fd, sandbox.token, request.limits, on_event, cancel, result, source_lines
     )
     supervisor.read_events(bytes(sandbox.pending))  # "started" (and "ready") arrived before the run
     supervisor.watch()
@@ -262,7 +264,7 @@ def run_in_sandbox(
     result.duration_s = round(time.monotonic() - started, 3)
     _finish(result, supervisor, request, sandbox.cgroup)
     if on_event is not None:
-        on_event({"type": "result", "result": result.to_dict()})
+        on_event({"type": EventType.RESULT, "result": result.to_dict()})
     return result
 
 
@@ -282,7 +284,9 @@ def _kill_group(process: subprocess.Popen) -> None:
 class _Supervisor:
     """Reads the three pipes, enforces the wall clock and the output cap, and cleans up."""
 
-    def __init__(self, process, events_fd, token, limits: Limits, on_event, cancel, result: RunResult):
+    def __init__(
+        self, process, events_fd, token, limits: Limits, on_event, cancel, result: RunResult, source_lines: int
+    ):
         self.process = process
         self.events_fd = events_fd
         self.token = token
@@ -290,6 +294,8 @@ class _Supervisor:
         self.on_event = on_event
         self.cancel = cancel
         self.result = result
+        self.source_lines = source_lines
+        self.malformed: str | None = None  # the first event out of shape (tutor.protocol)
         self.output = {"stdout": bytearray(), "stderr": bytearray()}
         self.output_bytes = 0
         self.event_buffer = bytearray()
@@ -357,7 +363,7 @@ class _Supervisor:
         self.output[stream] += kept
         self.output_bytes += len(kept)
         if kept and self.on_event is not None:
-            self.on_event({"type": "output", "stream": stream, "text": self.decoders[stream].decode(kept)})
+            self.on_event({"type": EventType.OUTPUT, "stream": stream, "text": self.decoders[stream].decode(kept)})
         if len(chunk) > room:
             self.result.output_truncated = True
             self.stop(Termination.OUTPUT_LIMIT)
@@ -375,17 +381,22 @@ class _Supervisor:
             self.handle_event_line(line)
 
     def handle_event_line(self, line: bytes) -> None:
+        """Every event is validated (tutor.protocol) before anything uses it: the learner's code shares the
+        harness's process and can shape what it reports."""
+        if self.malformed is not None:
+            return
         try:
-            event = json.loads(line)
-            valid = isinstance(event, dict) and event.pop("token", None) == self.token and event.get("v") == 1
-        except ValueError:
-            valid = False
-        if not valid:
+            event = decode_event(line, self.token, self.source_lines)
+        except TokenMismatch:
             self.tampered = self.tampered or line[:200].decode("utf-8", "replace")
             return
-        if event.get("type") == "harness_error":
-            self.harness_error = str(event.get("error"))
-        if event.get("type") == "finished":
+        except ProtocolError as exc:
+            self.malformed = str(exc)
+            self.stop(Termination.HARNESS_ERROR)
+            return
+        if event["type"] is EventType.HARNESS_ERROR:
+            self.harness_error = event["error"]
+        if event["type"] is EventType.FINISHED:
             self.finished_event = True
         apply_event(self.result, event)
         if self.on_event is not None:
@@ -407,6 +418,12 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
         result.detail = (
             "Something other than the grader wrote on the grader's private channel "
             f"({supervisor.tampered[:80]!r}), so this run cannot be trusted or graded."
+        )
+    elif supervisor.malformed is not None:
+        result.termination = Termination.HARNESS_ERROR
+        result.detail = (
+            f"The sandbox sent the grader a report out of shape ({supervisor.malformed[:200]}), so this run "
+            "cannot be graded. This is not a verdict on your code."
         )
     elif supervisor.harness_error is not None:
         result.termination = Termination.HARNESS_ERROR

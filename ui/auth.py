@@ -15,7 +15,9 @@ import streamlit as st
 
 from tutor import settings
 from tutor.db import IdentitySource
-from tutor.progress import LearnerInfo, find_learner_by_token, normalize_name, sign_in_learner
+from tutor.progress import LearnerInfo, find_learner_by_token, sign_in_learner
+from tutor.text import clean_display_name, name_key
+from ui import plain
 from ui.state import current_learner, get_database
 
 TOKEN_PARAM = "learner"
@@ -76,21 +78,26 @@ def remember(learner: LearnerInfo) -> LearnerInfo:
 
 
 def code_matches(given: str, expected: str) -> bool:
-    """Spaces around it and letter case do not matter: the code is read aloud or copied from a slide."""
-    return hmac.compare_digest(given.strip().casefold().encode(), expected.strip().casefold().encode())
+    """Spaces and letter case do not matter: the code is read aloud or copied from a slide ("keras42" is
+    "KERAS 42")."""
+
+    def squeeze(code: str) -> bytes:
+        return "".join(code.split()).casefold().encode()
+
+    return hmac.compare_digest(squeeze(given), squeeze(expected))
 
 
 def sign_in_with_code(name: str, code: str) -> tuple[LearnerInfo | None, str | None]:
     """(learner, None) or (None, a kind message saying what to fix)."""
     expected = settings.workshop_code() or ""
-    if not name.strip():
+    if not clean_display_name(name, fallback=""):  # nothing visible: spaces or invisible characters
         return None, "Please type your name, so your teacher can see your progress."
     if not code_matches(code, expected):
         return None, (
             "That workshop code does not match. Check the code your teacher shared (on the board or in the "
             "chat) and try again; spaces and capital letters do not matter."
         )
-    learner = sign_in_learner(get_database(), IdentitySource.WORKSHOP, name, normalize_name(name), expected)
+    learner = sign_in_learner(get_database(), IdentitySource.WORKSHOP, name, name_key(name), expected)
     return remember(learner), None
 
 
@@ -106,7 +113,7 @@ def render_account(learner: LearnerInfo) -> None:
     if mode is IdentitySource.LOCAL:
         return
     with st.sidebar:
-        st.caption(f":material/person: Signed in as **{learner.display_name}**")
+        plain.show("Signed in as ", plain.strong(learner.display_name), muted=True)
         if mode is IdentitySource.OIDC:
             st.button("Log out", key="logout", on_click=st.logout)
         else:

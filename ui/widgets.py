@@ -16,6 +16,7 @@ from tutor.isolation import IsolationError, resolve_level
 from tutor.jobs import JobSnapshot, JobState
 from tutor.results import ErrorInfo, RunResult, Termination
 from tutor.terminal import render_terminal
+from ui import plain
 from ui.state import dataset_status
 
 PHASES = {
@@ -102,9 +103,9 @@ def render_verdict(verdict: Verdict) -> None:
     if verdict.grader_error:
         st.error(
             ":material/warning: The grader itself failed — this is not a problem with your code. "
-            "Please tell your teacher.\n\n"
-            f"`{verdict.grader_error[:500]}`"
+            "Please tell your teacher."
         )
+        st.code(verdict.grader_error[:500], language=None)
         return
     if verdict.passed:
         st.success(":material/celebration: All checks passed. Your fix works.")
@@ -114,9 +115,8 @@ def render_verdict(verdict: Verdict) -> None:
     for case in verdict.cases:
         if len(verdict.cases) > 1:
             st.markdown(f"**Case: {case.title}** — {':green[passed]' if case.passed else ':red[failed]'}")
-        for check in case.checks:
-            icon = ":green[:material/check_circle:]" if check.passed else ":red[:material/cancel:]"
-            st.markdown(f"{icon} {escape(check.message)}")
+        for check in case.checks:  # messages quote learner facts: plain text with code spans, never Markdown
+            plain.show(plain.mark(check.passed), " ", plain.message(check.message))
     result = first_failure(verdict)
     if result is not None:
         render_what_happened(result)
@@ -147,21 +147,9 @@ def first_failure(verdict: Verdict) -> RunResult | None:
     return None
 
 
-def escape(text: str) -> str:
-    """Messages quote learner code and names: keep Markdown from interpreting them. `code` spans stay
-    code (their content is shown literally anyway); everything else is escaped."""
-    parts = text.split("`")
-    for i in range(0, len(parts), 2):  # even parts are outside backticks
-        for char in "\\*_[]<>#|$~:":
-            parts[i] = parts[i].replace(char, "\\" + char)
-    if len(parts) % 2 == 0:  # an unmatched backtick: escape it too
-        return "\\`".join(parts)
-    return "`".join(parts)
-
-
 def render_what_happened(result: RunResult) -> None:
     if result.termination not in (Termination.FINISHED, Termination.EXITED):
-        st.warning(f"**What happened:** {result.detail}")
+        plain.show(plain.strong("What happened: "), result.detail, tone="warning")
         return
     error = result.error
     if error is None:
@@ -172,11 +160,11 @@ def render_what_happened(result: RunResult) -> None:
             render_name_error(error)
         else:
             where = f" on line {error.line}" if error.line else ""
-            st.markdown(f"Your program raised `{error.type}`{where}:")
+            plain.show("Your program raised ", plain.code(error.type), where, ":")
             st.code(error.message or error.type, language=None)
         if error.context:
-            earlier = f"{error.context['type']}: {error.context['message'][:200]}".replace("`", "'")
-            st.caption(f"This happened while Python was handling another error: `{earlier}`")
+            earlier = f"{error.context['type']}: {error.context['message'][:200]}"
+            plain.show("This happened while Python was handling another error: ", plain.code(earlier), muted=True)
         if error.traceback:
             with st.expander("Traceback"):
                 st.code(error.traceback, language=None)
@@ -184,20 +172,22 @@ def render_what_happened(result: RunResult) -> None:
 
 def render_name_error(error: ErrorInfo) -> None:
     analysis = error.analysis or {}
-    inside = f" inside `{error.function}()`" if error.function else ""
-    st.markdown(f"On **line {error.line}**{inside}, Python looked for the name `{error.name}` and found nothing.")
+    inside = plain.join(" inside ", plain.code(f"{error.function}()")) if error.function else ""
+    line = plain.strong(f"line {error.line}") if error.line else "a line Python could not place"
+    plain.show("On ", line, inside, ", Python looked for the name ", plain.code(error.name), " and found nothing.")
     if analysis.get("summary"):
-        st.markdown(escape(analysis["summary"]))
-    names = [f"`{name}`" for name, kind in error.module_names.items() if kind != "module"]
+        plain.show(plain.message(analysis["summary"]))
+    names = [name for name, kind in error.module_names.items() if kind != "module"]
     if names:
-        st.markdown("Names that did exist at that moment: " + ", ".join(names[:30]))
+        listed = [part for name in names[:30] for part in (", ", plain.code(name))][1:]
+        plain.show("Names that did exist at that moment: ", *listed)
     bindings = analysis.get("bindings") or []
     if bindings:
         where = "; ".join(
             f"line {b['line']} ({b['kind']}{'' if b['scope'] == 'module' else ', inside ' + b['scope'] + '()'})"
             for b in bindings[:8]
         )
-        st.caption(f"Where your code assigns `{error.name}`: {where}.")
+        plain.show("Where your code assigns ", plain.code(error.name), f": {where}.", muted=True)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,350 @@
+"""Every event that crosses the sandbox boundary, defined once: its name, its fields and their shapes, one
+encoder and one decoder.
+
+Everything in an event comes from the learner's own process: the harness shares that process with the
+learner's code, which can shape any fact the harness reports (an exception whose ``name`` is a Markdown
+link, a class called ``<img>``, a line number past the end of the file) or, having found the token, write
+events of its own. So the runner decodes every line with ``decode_event`` before anything else uses it:
+
+- a field whose value the learner may legitimately influence but whose meaning is narrow becomes
+  *unknown* (``None``) when it has the wrong shape: a NameError's name that is not an identifier, a line
+  outside the source, a function name that is not one;
+- free text (messages, paths, tracebacks) is kept as text, bounded in length; it is shown as plain text;
+- anything else out of shape (an unknown event or field, a wrong type, a number that is not finite, an
+  exception type that is not a dotted name) raises ``ProtocolError``: the run is a grader error, never a
+  verdict built on it.
+
+Standard library only: the harness loads this very file inside the sandbox (by path, next to itself) to
+name its events, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_LINE_BYTES = 256 * 1024  # one event; the harness's largest (an error with its traceback) is ~30 KiB
+
+
+class EventType(enum.StrEnum):
+    # From the harness, inside the sandbox
+    STARTED = "started"  # the interpreter is up
+    READY = "ready"  # a warm sandbox finished importing TensorFlow and Keras
+    PHASE = "phase"
+    DATASET = "dataset"
+    FIT_BEGIN = "fit_begin"
+    EPOCH_BEGIN = "epoch_begin"
+    BATCH = "batch"
+    EPOCH_END = "epoch_end"
+    FIT_END = "fit_end"
+    LOAD_MODEL = "load_model"
+    ERROR = "error"  # the learner's program raised
+    MODEL = "model"  # what the model name is bound to at the end
+    PREDICTIONS = "predictions"
+    FINISHED = "finished"
+    HARNESS_ERROR = "harness_error"  # the harness itself failed: our fault
+    # Made by the runner and the grader, outside the sandbox (never decoded from a sandbox line)
+    OUTPUT = "output"
+    CASE = "case"
+    RESULT = "result"
+
+
+SANDBOX_EVENTS = frozenset(EventType) - {EventType.OUTPUT, EventType.CASE, EventType.RESULT}
+
+
+class Phase(enum.StrEnum):
+    STARTING = "starting"  # set by the grader when a case begins
+    IMPORTING = "importing"
+    RUNNING = "running"
+    LOADING_DATA = "loading_data"
+    TRAINING = "training"  # set when a fit begins
+    FINISHED = "finished"
+
+
+class FinishStatus(enum.StrEnum):
+    OK = "ok"
+    EXIT = "exit"  # sys.exit(n), n != 0
+    ERROR = "error"  # an uncaught exception (reported in an "error" event)
+
+
+class ProtocolError(ValueError):
+    """An event out of shape. ``field`` is a dotted path such as ``error.type``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class TokenMismatch(ValueError):
+    """A line on the private channel without the run's token: not the harness (TAMPERED)."""
+
+
+def encode_event(event_type: str, token: str, elapsed_s: float, fields: dict[str, Any]) -> bytes:
+    """One JSON line, as the harness writes it. Values that JSON cannot hold are written as their repr."""
+    event = {"v": PROTOCOL_VERSION, "token": token, "type": str(event_type), "t": round(elapsed_s, 3), **fields}
+    return (json.dumps(event, default=repr) + "\n").encode()
+
+
+# --- shapes ------------------------------------------------------------------------------------------
+# A shape is called with (value, field path, context) and returns the cleaned value or raises ProtocolError.
+
+Shape = Callable[[Any, str, "Context"], Any]
+FUNCTION_PLACEHOLDERS = frozenset({"<module>", "<lambda>", "<genexpr>", "<listcomp>", "<dictcomp>", "<setcomp>"})
+
+
+class Context:
+    def __init__(self, source_lines: int | None) -> None:
+        self.source_lines = source_lines
+
+
+class _Optional:
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+
+
+def optional(shape: Shape) -> _Optional:
+    """The field may be missing or null."""
+    return _Optional(shape)
+
+
+def text(limit: int) -> Shape:
+    def check(value: Any, field: str, ctx: Context) -> str:
+        if not isinstance(value, str):
+            raise ProtocolError(field, f"expected text, got {type(value).__name__}")
+        return value[:limit]
+
+    return check
+
+
+def integer(low: int, high: int) -> Shape:
+    def check(value: Any, field: str, ctx: Context) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProtocolError(field, f"expected an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise ProtocolError(field, f"{value} is outside {low}..{high}")
+        return value
+
+    return check
+
+
+def number(value: Any, field: str, ctx: Context) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError(field, f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ProtocolError(field, "not a finite number")
+    return float(value)
+
+
+def boolean(value: Any, field: str, ctx: Context) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError(field, f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def one_of(*choices: str) -> Shape:
+    def check(value: Any, field: str, ctx: Context) -> str:
+        if value not in choices:
+            raise ProtocolError(field, f"{str(value)[:40]!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def source_line(value: Any, field: str, ctx: Context) -> int | None:
+    """A line of the learner's file. Code compiled under main.py's name can claim any line: outside the
+    source it is unknown rather than a line the editor would mark."""
+    line = integer(-(2**31), 2**31)(value, field, ctx)
+    if line < 1 or (ctx.source_lines is not None and line > ctx.source_lines + 1):  # +1: "unexpected EOF"
+        return None
+    return line
+
+
+def is_dotted_name(value: str) -> bool:
+    """``keras.src.ops.SomeError`` or ``__main__.f.<locals>.MyError`` (a class defined in a function)."""
+    parts = value.split(".")
+    return 0 < len(value) <= 300 and all(part.isidentifier() or part == "<locals>" for part in parts)
+
+
+def dotted_name(value: Any, field: str, ctx: Context) -> str:
+    text(300)(value, field, ctx)
+    if not is_dotted_name(value):
+        raise ProtocolError(field, f"{value[:40]!r} is not a Python name")
+    return value
+
+
+def identifier_or_unknown(value: Any, field: str, ctx: Context) -> str | None:
+    """A name the learner's code can set to anything (``NameError(name=...)``): an identifier or unknown."""
+    if isinstance(value, str) and value.isidentifier() and len(value) <= 200:
+        return value
+    return None
+
+
+def function_or_unknown(value: Any, field: str, ctx: Context) -> str | None:
+    if isinstance(value, str) and (value.isidentifier() or value in FUNCTION_PLACEHOLDERS) and len(value) <= 200:
+        return value
+    return None
+
+
+def metrics(value: Any, field: str, ctx: Context) -> dict[str, float | None]:
+    """Keras logs: metric name -> finite number, or null where training diverged (NaN loss)."""
+    if not isinstance(value, dict) or len(value) > 50:
+        raise ProtocolError(field, "expected at most 50 metrics")
+    cleaned: dict[str, float | None] = {}
+    for key, item in value.items():
+        name = text(100)(key, f"{field} key", ctx)
+        cleaned[name] = None if item is None else number(item, f"{field}.{name[:40]}", ctx)
+    return cleaned
+
+
+def module_names(value: Any, field: str, ctx: Context) -> dict[str, str]:
+    """Names defined at module level -> a short kind. ``globals()['a b'] = 1`` is possible: such keys are
+    dropped, they are not names a learner could have typed."""
+    if not isinstance(value, dict):
+        raise ProtocolError(field, "expected a mapping of names")
+    cleaned: dict[str, str] = {}
+    for key, kind in list(value.items())[:100]:
+        kind = text(80)(kind, f"{field}.{str(key)[:40]}", ctx)
+        if isinstance(key, str) and key.isidentifier() and len(key) <= 200:
+            cleaned[key] = kind
+    return cleaned
+
+
+def classes(value: Any, field: str, ctx: Context) -> list[int]:
+    """Labels or predicted classes of the first test digits (a learner's model may have any number of
+    outputs, so a prediction need not be a digit)."""
+    if not isinstance(value, list) or len(value) > 256:
+        raise ProtocolError(field, "expected a list of at most 256 classes")
+    return [integer(-(2**31), 2**31)(item, f"{field}[{i}]", ctx) for i, item in enumerate(value)]
+
+
+def epochs_asked(value: Any, field: str, ctx: Context) -> int | float | str | None:
+    """What the program passed as ``epochs``: normally an int; anything else arrives as its repr."""
+    if value is None or isinstance(value, str):
+        return None if value is None else value[:100]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return number(value, field, ctx)
+
+
+def record(fields: dict[str, Shape | _Optional]) -> Shape:
+    def check(value: Any, field: str, ctx: Context) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ProtocolError(field, f"expected an object, got {type(value).__name__}")
+        return _check_fields(value, fields, field, ctx)
+
+    return check
+
+
+def _check_fields(value: dict, fields: dict[str, Shape | _Optional], prefix: str, ctx: Context) -> dict[str, Any]:
+    unknown = sorted(str(key)[:40] for key in set(value) - set(fields))
+    if unknown:
+        raise ProtocolError(f"{prefix}.{unknown[0]}" if prefix else unknown[0], "unknown field")
+    cleaned: dict[str, Any] = {}
+    for name, shape in fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(shape, _Optional):
+            cleaned[name] = None if value.get(name) is None else shape.shape(value[name], path, ctx)
+        elif name not in value:
+            raise ProtocolError(path, "missing")
+        else:
+            cleaned[name] = shape(value[name], path, ctx)
+    return cleaned
+
+
+# --- the events --------------------------------------------------------------------------------------
+
+FIT_INDEX = integer(1, 1_000_000)
+COUNT = integer(0, 10**9)
+ERROR_FIELDS: dict[str, Shape | _Optional] = {
+    "type": dotted_name,
+    "qualified_type": dotted_name,
+    "message": text(4000),
+    "line": optional(source_line),
+    "function": optional(function_or_unknown),
+    "traceback": text(20000),
+    "is_name_error": boolean,
+    "name": optional(identifier_or_unknown),
+    "module_names": module_names,
+    "context": optional(record({"type": dotted_name, "message": text(4000)})),
+}
+MODEL_FIELDS: dict[str, Shape | _Optional] = {
+    "name": identifier_or_unknown,
+    "defined": boolean,
+    "type": optional(text(200)),
+    "is_keras_model": optional(boolean),
+    "trained": optional(boolean),
+    "loaded": optional(boolean),
+    "params": optional(COUNT),
+}
+
+EVENT_FIELDS: dict[EventType, dict[str, Shape | _Optional]] = {
+    EventType.STARTED: {"pid": integer(1, 2**22), "python": text(40)},
+    EventType.READY: {"rss_mb": number},
+    EventType.PHASE: {
+        "phase": one_of(Phase.IMPORTING, Phase.RUNNING, Phase.LOADING_DATA),
+        "module": optional(text(100)),
+    },
+    EventType.DATASET: {"kind": optional(one_of("real", "standin")), "description": optional(text(500))},
+    EventType.FIT_BEGIN: {
+        "fit": FIT_INDEX,
+        "epochs": optional(epochs_asked),
+        "initial_epoch": optional(epochs_asked),
+        "line": optional(source_line),
+        "model_type": text(200),
+    },
+    EventType.EPOCH_BEGIN: {"fit": FIT_INDEX, "epoch": COUNT, "steps": optional(COUNT)},
+    EventType.BATCH: {"fit": FIT_INDEX, "epoch": COUNT, "step": COUNT, "steps": optional(COUNT)},
+    EventType.EPOCH_END: {"fit": FIT_INDEX, "epoch": COUNT, "metrics": metrics},
+    EventType.FIT_END: {"fit": FIT_INDEX, "epochs_run": COUNT, "completed": boolean, "error": optional(dotted_name)},
+    EventType.LOAD_MODEL: {
+        "path": text(1000),
+        "ok": boolean,
+        "line": optional(source_line),
+        "error_type": optional(dotted_name),
+        "error": optional(text(2000)),
+        "model_type": optional(text(200)),
+    },
+    EventType.ERROR: {"error": record(ERROR_FIELDS), "stage": one_of("compile", "run")},
+    EventType.MODEL: {"model": record(MODEL_FIELDS)},
+    EventType.PREDICTIONS: {"labels": optional(classes), "predicted": optional(classes), "error": optional(text(500))},
+    EventType.FINISHED: {
+        "status": one_of(*FinishStatus),
+        "exit_code": integer(-(2**31), 2**31),
+        "peak_memory_mb": optional(number),
+    },
+    EventType.HARNESS_ERROR: {"error": text(2000), "traceback": optional(text(8000))},
+}
+
+
+def _reject_constant(name: str) -> float:
+    raise ProtocolError("(event)", f"{name} is not a finite number")
+
+
+def decode_event(line: bytes, token: str, source_lines: int | None = None) -> dict[str, Any]:
+    """One line from the private channel -> a validated event: ``{"type": EventType, "t": float, ...}``
+    with exactly the fields of its type, cleaned. Raises TokenMismatch for a line that is not the
+    harness's, ProtocolError for one out of shape. ``source_lines``: the learner file's line count."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError("(event)", f"longer than {MAX_LINE_BYTES // 1024} KiB")
+    try:
+        raw = json.loads(line, parse_constant=_reject_constant)
+    except ProtocolError:
+        raise
+    except ValueError:
+        raise TokenMismatch("not a JSON line") from None
+    if not isinstance(raw, dict) or raw.pop("token", None) != token:
+        raise TokenMismatch("no valid token")
+    if raw.pop("v", None) != PROTOCOL_VERSION:
+        raise ProtocolError("v", f"protocol version is not {PROTOCOL_VERSION}")
+    kind = raw.pop("type", None)
+    if kind not in SANDBOX_EVENTS:
+        raise ProtocolError("type", f"{str(kind)[:40]!r} is not a sandbox event")
+    ctx = Context(source_lines)
+    elapsed = number(raw.pop("t", 0.0), "t", ctx)
+    event = _check_fields(raw, EVENT_FIELDS[EventType(kind)], "", ctx)
+    return {"type": EventType(kind), "t": elapsed, **event}

@@ -1,0 +1,85 @@
+"""Learner-controlled text on the page: the one way in.
+
+Display names, run outcomes, error names and messages, output and code all come from learners (a
+sandbox's report is shaped by the learner's own process). Streamlit's Markdown turns such text into
+links (``[x](url)``, and bare ``https://`` or ``www.`` even when backslash-escaped), images, icons
+(``:material/home:``), emoji, ``$`` math and coloured text. So no page interpolates learner text into
+Markdown: text that mixes our words with theirs is built here as HTML in which every piece of theirs is
+escaped, and shown with ``st.html`` (no Markdown pass, no scripts). Plain text alone goes to ``st.text``,
+``st.code`` or a dataframe cell, which never interpret it.
+
+``tests/test_plain_text.py`` lists every place a page shows text and fails on a new one that
+interpolates anything not known to be ours.
+"""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+TONES = {  # background, text: contrast >= 7:1 (WCAG AAA) on each
+    "success": ("#f0fdf4", "#14532d"),
+    "error": ("#fef2f2", "#7f1d1d"),
+    "warning": ("#fffbeb", "#713f12"),
+    "info": ("#eff6ff", "#1e3a8a"),
+}
+MUTED = "#4b5563"  # 7.5:1 on white
+
+
+class Html(str):
+    """A fragment built here: its learner pieces are escaped already."""
+
+
+def text(value: object) -> Html:
+    """Any value, shown as exactly its characters."""
+    return Html(html.escape(str(value), quote=True))
+
+
+def strong(value: object) -> Html:
+    return Html(f"<strong>{text(value)}</strong>")
+
+
+def code(value: object) -> Html:
+    return Html(f"<code>{text(value)}</code>")
+
+
+def join(*parts: object) -> Html:
+    """Concatenate: Html pieces as they are, anything else escaped."""
+    return Html("".join(part if isinstance(part, Html) else text(part) for part in parts))
+
+
+def message(value: str) -> Html:
+    """A message of ours that quotes code between backticks (check messages: "`fit` on line 7 ...").
+    The quoted parts become <code>; nothing in it is interpreted. An odd backtick is shown as one."""
+    parts = value.split("`")
+    if len(parts) % 2 == 0:
+        return text(value)
+    return Html("".join(code(part) if i % 2 else text(part) for i, part in enumerate(parts)))
+
+
+def mark(passed: bool) -> Html:
+    """A check's mark: a coloured sign with words for screen readers."""
+    sign, colour, words = ("✓", "#15803d", "passed") if passed else ("✗", "#b91c1c", "failed")
+    return Html(f'<span role="img" aria-label="{words}" style="color:{colour};font-weight:700">{sign}</span>')
+
+
+def show(*parts: object, tone: str | None = None, muted: bool = False, where=None) -> None:
+    """One block of text. ``tone`` draws it as a success/error/warning/info box; ``where`` is a container
+    or column (default: the page)."""
+    body = join(*parts)
+    if tone is not None:
+        background, colour = TONES[tone]
+        style = f"background:{background};color:{colour};padding:0.75rem 1rem;border-radius:0.5rem;margin:0"
+        role = ' role="alert"' if tone == "error" else ""
+        block = f'<div class="tutor-{tone}"{role} style="{style}">{body}</div>'
+    else:
+        style = f"margin:0;color:{MUTED};font-size:0.875rem" if muted else "margin:0"
+        block = f'<p style="{style}">{body}</p>'
+    (where or st).html(block)
+
+
+def show_list(items: list[Html], where=None) -> None:
+    """A bulleted list of fragments built with this module."""
+    body = "".join(f"<li>{item if isinstance(item, Html) else text(item)}</li>" for item in items)
+    (where or st).html(f'<ul style="margin:0 0 0.5rem 0">{body}</ul>')
