@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--solutions-dir", type=Path, help="default: the solutions folder (TUTOR_SOLUTIONS_DIR)")
     new.set_defaults(handler=command_new_lesson)
 
+    ship = commands.add_parser("ship-lessons", help="record the lessons' hashes as shipped (proved by CI)")
+    ship.set_defaults(handler=command_ship_lessons)
+
     data_parser = commands.add_parser("data", help="which MNIST is used; import or fetch the real one")
     data_commands = data_parser.add_subparsers(required=True, metavar="ACTION")
     data_commands.add_parser("status", help="show which dataset is active").set_defaults(handler=command_data_status)
@@ -143,6 +146,20 @@ def print_broken(errors: list) -> None:
             print(f"BROKEN  {error.path}: field '{field_name}': {first}")
             for line in rest:
                 print(f"        {line}")
+
+
+def command_ship_lessons(args: argparse.Namespace) -> int:
+    """lessons/shipped.json: a fresh install trusts these versions as proved (CI runs check-lessons)."""
+    from tutor import settings
+    from tutor.publishing import write_shipped
+
+    lesson_set = load_lessons()
+    print_broken(lesson_set.errors)
+    if lesson_set.errors:
+        return EXIT_FAILED
+    path = write_shipped(lesson_set.lessons, settings.lessons_dir())
+    print(f"{path}: {len(lesson_set.lessons)} lessons; prove them with `python -m tutor check-lessons`")
+    return EXIT_OK
 
 
 def command_schema(args: argparse.Namespace) -> int:
