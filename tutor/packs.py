@@ -113,7 +113,7 @@ def read_pack(data: bytes) -> Pack:
             if info.is_dir():
                 check_entry_name(info.filename.rstrip("/") + "/x")  # a folder's path must be allowed too
                 continue
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # no type bits: a plain file (most zip tools)
                 raise PackError(f"entry '{info.filename}': only plain files are allowed")
             name = check_entry_name(info.filename)
             if name in pack.files:
