@@ -62,10 +62,7 @@ def class_view() -> None:
         st.subheader(":material/error: Lesson files with errors")
         st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
         for error in errors:  # one box per file, one paragraph per field at fault
-            lines = [
-                plain.join(str(error.path), ": field ", plain.code(name), ": ", problem)
-                for name, problem in error.problems
-            ]
+            lines = [plain.join(f"{error.path}: field '{name}': {problem}") for name, problem in error.problems]
             plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}

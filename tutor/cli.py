@@ -117,9 +117,20 @@ def command_check_lessons(args: argparse.Namespace) -> int:
         print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {detail}", flush=True)
 
     proofs = prove_lessons(lessons, jobs=args.jobs, report=report)
+    record_proofs(lessons, proofs)
     failed = [proof for proof in proofs if not proof.passed]
     print(f"{len(proofs) - len(failed)} passed, {len(failed)} failed ({len(lessons)} lessons)")
     return EXIT_FAILED if failed or lesson_set.errors else EXIT_OK
+
+
+def record_proofs(lessons: list, proofs: list) -> None:
+    """A running app publishes a changed lesson once its proofs passed: check-lessons' count too."""
+    from tutor.lesson_files import content_hash
+    from tutor.publishing import ProofStore, proof_key
+
+    store = ProofStore()
+    for lesson in lessons:
+        store.record(proof_key(content_hash(lesson)), lesson.id, [p for p in proofs if p.lesson == lesson.id])
 
 
 def command_doctor(args: argparse.Namespace) -> int:

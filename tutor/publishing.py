@@ -83,7 +83,7 @@ class ProofStore:
     """hash → proof result, in one JSON file written atomically, so a restart does not re-prove."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or settings.var_dir() / "proofs.json"
+        self.path = path or settings.proofs_path()
         self._lock = threading.Lock()
 
     def _read(self) -> dict[str, Any]:
@@ -92,6 +92,12 @@ class ProofStore:
         except (OSError, ValueError):
             return {}
         return data.get("proofs", {}) if isinstance(data, dict) else {}
+
+    def mtime(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
 
     def get(self, key: str) -> ProofRecord | None:
         with self._lock:
@@ -171,6 +177,7 @@ class LessonLibrary:
         prove: Prover = prove_lesson,
         busy: Callable[[], bool] = lambda: False,
         shipped: set[str] | None = None,
+        background: bool = True,
     ) -> None:
         self.lessons_dir = lessons_dir or settings.lessons_dir()
         self.solutions_dir = solutions_dir or settings.solutions_dir()
@@ -187,12 +194,15 @@ class LessonLibrary:
         self._fingerprint: object = None
         self._proving: str | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name="lesson-prover", daemon=True)
-        self._thread.start()
+        self.background = background
+        if background:
+            threading.Thread(target=self._work, name="lesson-prover", daemon=True).start()
 
     # -- what learners and teachers see ---------------------------------------------------------------
     def sync(self, fingerprint: object) -> None:
-        """Reload the files when ``fingerprint`` (their names, sizes and times) changed."""
+        """Reload the files when ``fingerprint`` (their names, sizes and times) changed, or the proof store
+        did (check-lessons or another server proved a version)."""
+        fingerprint = (fingerprint, self.store.mtime())
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
             self.refresh()
@@ -238,10 +248,14 @@ class LessonLibrary:
         status = self._status.setdefault(lesson.id, LessonStatus(lesson.id, ProofState.WAITING))
         status.error = None
         live = self._live.get(lesson.id)
-        if status.newest_hash == digest and status.state is not ProofState.BROKEN:
-            if live is not None and live.digest == digest:
-                live.lesson = lesson  # same content, reloaded: nothing to prove
+        if live is not None and live.digest == digest:
+            live.lesson = lesson  # same content, reloaded: nothing to prove
+            status.newest_hash, status.state = digest, live.state
+            self._pending.pop(lesson.id, None)
             return
+        queued = status.newest_hash == digest and status.state in (ProofState.WAITING, ProofState.PROVING)
+        if queued and status.state is ProofState.PROVING:
+            return  # its proofs are running
         status.newest_hash = digest
         record = self.store.get(proof_key(digest))
         if digest in self._shipped or (record is not None and record.passed):
@@ -253,9 +267,11 @@ class LessonLibrary:
             status.state, status.failures = ProofState.FAILED, record.failures
             self._pending.pop(lesson.id, None)
             return
+        if queued:
+            return  # waiting for its turn already
         status.state, status.done, status.total, status.failures = ProofState.WAITING, 0, count_proofs(lesson), []
         self._pending[lesson.id] = (lesson, digest)
-        if lesson.id not in self._queue:
+        if self.background and lesson.id not in self._queue:
             self._queue.append(lesson.id)
 
     def _publish(self, lesson: Lesson, digest: str, state: ProofState, at: str | None) -> None:

@@ -80,3 +80,14 @@ def teacher_identities() -> set[str]:
     """Emails (or OIDC subjects, or role names) of teachers signed in with st.login; comma-separated."""
     raw = os.environ.get("TUTOR_TEACHERS", "")
     return {item.strip().lower() for item in raw.split(",") if item.strip()}
+
+
+def proofs_path() -> Path:
+    """Where lesson proof results are kept (hash → passed, when, details): TUTOR_PROOFS_PATH."""
+    return Path(os.environ.get("TUTOR_PROOFS_PATH", var_dir() / "proofs.json"))
+
+
+def background_proofs() -> bool:
+    """Prove changed lesson files in the background (TUTOR_BACKGROUND_PROOFS=0 turns it off: a changed
+    lesson then goes live once `python -m tutor check-lessons` or the studio proved it)."""
+    return os.environ.get("TUTOR_BACKGROUND_PROOFS", "1").strip().lower() not in ("0", "false", "no", "off")
