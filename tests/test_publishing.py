@@ -93,6 +93,9 @@ def test_a_broken_edit_leaves_learners_on_the_proved_version(folders) -> None:
     library.refresh()
     assert library.wait_idle(10)
     assert live_solution(library) == proved  # learners keep the proved version
+    restarted = make_library(folders, StandInProver())  # and after a restart (the failure is remembered)
+    assert live_solution(restarted) == proved and restarted.status("keep-the-model").state is ProofState.FAILED
+    restarted.close()
     status = library.status("keep-the-model")
     assert status.state is ProofState.FAILED
     assert status.failures == [("solution", "the solution fails: NameError on line 3")]
@@ -106,6 +109,12 @@ def test_a_broken_edit_leaves_learners_on_the_proved_version(folders) -> None:
     status = library.status("keep-the-model")
     assert status.state is ProofState.BROKEN and "limit" in str(status.error)
     library.close()
+
+    # After a restart too: the proved version was kept (var/lesson-versions), the broken file is not served.
+    restarted = make_library(folders, StandInProver())
+    assert live_solution(restarted) == proved
+    assert restarted.status("keep-the-model").state is ProofState.BROKEN
+    restarted.close()
 
 
 def test_a_fixed_edit_becomes_live_after_its_proofs_pass(folders) -> None:

@@ -125,6 +125,17 @@ def read_draft(lesson_id: str, lessons_dir: Path | None = None, solutions_dir: P
     return draft
 
 
+def draft_of(lesson: Lesson) -> Draft:
+    """A loaded lesson as a draft: the TOML as written, its code, the fixtures inside its folder."""
+    draft = Draft(lesson.id, lesson.path.read_text(encoding="utf-8") if lesson.path else "", lesson.starter,
+                  lesson.solution)  # fmt: skip
+    for name, path in fixture_files(lesson).items():
+        if not name.startswith("(outside)"):
+            with contextlib.suppress(OSError):
+                draft.fixtures[name] = path.read_bytes()
+    return draft
+
+
 def write_draft(draft: Draft, root: Path) -> Path:
     """Write the draft under ``root`` (root/lessons, root/solutions); returns its TOML's path."""
     for name, data in draft.files().items():

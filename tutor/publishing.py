@@ -19,6 +19,7 @@ import enum
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -29,8 +30,8 @@ from typing import Any
 
 from tutor import settings
 from tutor.fixtures import keras_version
-from tutor.lesson_files import content_hash
-from tutor.lessons import Lesson, LessonError, LessonSet, load_lessons
+from tutor.lesson_files import content_hash, draft_of, write_draft
+from tutor.lessons import Lesson, LessonError, LessonSet, load_lesson, load_lessons
 from tutor.selftest import Proof, prove_lessons
 
 SHIPPED_MANIFEST = "shipped.json"
@@ -182,6 +183,7 @@ class LessonLibrary:
         self.lessons_dir = lessons_dir or settings.lessons_dir()
         self.solutions_dir = solutions_dir or settings.solutions_dir()
         self.store = store or ProofStore()
+        self.versions_dir = self.store.path.parent / "lesson-versions"
         self._prove = prove
         self._busy = busy
         self._shipped = read_shipped(self.lessons_dir) if shipped is None else shipped
@@ -241,6 +243,13 @@ class LessonLibrary:
                 self._pending.pop(lesson_id, None)
             for lesson, digest in versions.values():
                 self._consider(lesson, digest)
+            for lesson_id in (set(versions) | set(broken)) - set(self._live):
+                kept = self._last_kept(lesson_id)
+                if kept is not None:
+                    status = self._status[lesson_id]
+                    newest = (status.newest_hash, status.state, status.failures)
+                    self._publish(*kept)
+                    status.newest_hash, status.state, status.failures = newest
             self._lock.notify_all()
 
     def _consider(self, lesson: Lesson, digest: str) -> None:
@@ -275,10 +284,51 @@ class LessonLibrary:
             self._queue.append(lesson.id)
 
     def _publish(self, lesson: Lesson, digest: str, state: ProofState, at: str | None) -> None:
+        lesson = self._keep_version(lesson, digest)
         self._live[lesson.id] = _Live(lesson, digest, state, at)
         status = self._status.setdefault(lesson.id, LessonStatus(lesson.id, state))
         status.state, status.failures = state, []
         status.live_hash, status.live_state, status.live_at = digest, state, at
+
+    # -- proved versions, kept -----------------------------------------------------------------------
+    def _keep_version(self, lesson: Lesson, digest: str) -> Lesson:
+        """Learners are served a copy of each proved version (var/lesson-versions/<id>/<hash>): a later
+        edit of a fixture or code file cannot change it, and after a restart a lesson whose newest file is
+        unproved or broken is still served as last proved."""
+        folder = self.versions_dir / lesson.id / digest
+        try:
+            if not (folder / "published").is_file():
+                staging = folder.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}")
+                write_draft(draft_of(lesson), staging)
+                (staging / "published").touch()
+                try:
+                    staging.rename(folder)
+                except OSError:  # another server kept it first
+                    shutil.rmtree(staging, ignore_errors=True)
+            (folder / "published").touch()  # its mtime: when this version was last made live
+            kept = load_lesson(folder / "lessons" / f"{lesson.id}.toml", folder / "solutions")
+        except (OSError, LessonError):
+            log.exception("keeping version %s of %s failed; serving the files as they are", digest, lesson.id)
+            return lesson
+        return kept
+
+    def _last_kept(self, lesson_id: str) -> tuple[Lesson, str, ProofState, str | None] | None:
+        """The most recently live proved version of a lesson, from an earlier run of the app."""
+        markers = sorted(
+            (self.versions_dir / lesson_id).glob("*/published"), key=lambda path: path.stat().st_mtime, reverse=True
+        )
+        for marker in markers:
+            digest = marker.parent.name
+            record = self.store.get(proof_key(digest))
+            if digest not in self._shipped and not (record is not None and record.passed):
+                continue
+            try:
+                lesson = load_lesson(marker.parent / "lessons" / f"{lesson_id}.toml", marker.parent / "solutions")
+            except LessonError:
+                continue
+            state = ProofState.PROVED if record is not None else ProofState.SHIPPED
+            return lesson, digest, state, record.at if record else None
+        return None
 
     # -- the background prover -----------------------------------------------------------------------
     def _work(self) -> None:
