@@ -61,9 +61,11 @@ def class_view() -> None:
     errors = lesson_set.errors
     if errors:
         st.subheader(":material/error: Lesson files with errors")
-        st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
-        for error in errors:  # one box per file, one paragraph per field at fault
-            lines = [plain.join(f"{error.path}: field '{name}': {problem}") for name, problem in error.problems]
+        st.caption("Learners never get a broken file: they keep its last proved version, if any. Files reload on save.")
+        for error in errors:  # one box per file, one line per field at fault
+            lines = [
+                plain.join(f"{error.path}: field '{name}': ", plain.message(text)) for name, text in error.problems
+            ]
             plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
