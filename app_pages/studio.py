@@ -96,10 +96,10 @@ def editor_tab() -> None:
     pick, new_id, open_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     pick.selectbox("Lesson", [NEW, *lesson_ids()], key="studio-pick")
     new_id.text_input("New lesson's id", key="studio-new-id", placeholder="e.g. keep-the-model")
-    open_col.button(":material/edit: Open", key="studio-open", on_click=open_draft)
+    open_col.button(":material/edit: Open lesson", key="studio-open", on_click=open_draft)
     if studio["draft"] is None:
         show_note()
-        st.caption("Open a lesson to edit it, or type an id and open a new lesson: it starts as a working skeleton.")
+        st.caption("Pick a lesson to edit, or type a new id and open a new lesson: it starts as a working skeleton.")
         return
     draft = current_draft()
     plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "", muted=True)
