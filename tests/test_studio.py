@@ -79,6 +79,18 @@ def test_a_draft_whose_replace_matches_nothing_names_the_pair(folders) -> None:
     assert "wrong[0].replace[0]" in fields
 
 
+def test_a_draft_may_not_bring_a_server_file_into_the_sandbox(folders, store) -> None:
+    draft = read_draft("keep-the-model", *folders)
+    draft.toml += '\n[[cases]]\nid = "leak"\nfiles = [{ name = "x", copy = "/etc/passwd" }]\n'
+    check = check_draft(draft)
+    assert check.lesson is None
+    assert check.problems[0][:2] == ("lessons/keep-the-model.toml", "cases[0].files[0].copy"), check.problems
+    run = start_proof_run(draft, store, prove=stand_in_prover)
+    while not run.finished:
+        time.sleep(0.02)
+    assert not run.passed and "cases[0].files[0].copy" in run.problem
+
+
 # -- publishing -----------------------------------------------------------------------------------------------
 def test_publish_refuses_a_draft_that_was_not_proved(folders, store) -> None:
     draft = new_draft(folders)
@@ -204,6 +216,7 @@ def symlink_entry(name: str) -> zipfile.ZipInfo:
         ("app.py", b"import os", "only lessons/... and solutions/..."),
         ("lessons\\evil.toml", b"x", "backslashes"),
         ("lessons/.hidden", b"x", "hidden files"),
+        ("lessons/Not An Id.toml", b"x", "is not a lesson id"),
     ],
 )
 def test_a_bad_pack_entry_is_refused_by_name(folders, entry, data, expected) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tutor.lesson_files import Draft, read_draft
+from tutor.lesson_schema import ID_PATTERN
 
 MAX_MEMBER_BYTES = 2 * 1024 * 1024
 MAX_PACK_BYTES = 20 * 1024 * 1024  # all members together, uncompressed
@@ -39,6 +40,8 @@ class Pack:
         drafts = []
         for name in tomls:
             lesson_id = PurePosixPath(name).stem
+            if not ID_PATTERN.match(lesson_id):
+                raise PackError(f"entry '{name}': '{lesson_id}' is not a lesson id (lowercase words joined by '-')")
             try:
                 toml = self.files[name].decode("utf-8")
             except UnicodeDecodeError:

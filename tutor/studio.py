@@ -26,11 +26,31 @@ class DraftCheck:
     digest: str | None
 
 
+def outside_files(lesson: Lesson, lessons_dir: Path) -> list[tuple[str, str]]:
+    """(field, problem) for each copy/generate file outside the lesson's folder. A lesson written in the
+    browser or imported from a pack must not bring a server file (``copy = "/etc/shadow"``) into the
+    sandbox, where its proofs, and later learners' programs, could read it."""
+    problems = []
+    base = lessons_dir.resolve()
+    files = [f for case in lesson.cases for f in case.files] + [f for claim in lesson.claims for f in claim.files]
+    for item in files:
+        for key, path in (("copy", item.copy), ("generate", item.generate)):
+            if path is not None and not path.resolve().is_relative_to(base):
+                problems.append(
+                    (f"{item.where}.{key}", "must name a file inside the lesson's folder (e.g. fixtures/x)")
+                )
+    return problems
+
+
 def check_draft(draft: Draft) -> DraftCheck:
     """Load the draft as the app would (the wip-schema loader): every field at fault, named."""
     root = Path(tempfile.mkdtemp(prefix="check-", dir=settings.var_dir()))
+    toml_name = f"lessons/{draft.lesson_id}.toml"
     try:
         lesson = load_draft(draft, root)
+        outside = outside_files(lesson, root / "lessons")
+        if outside:
+            return DraftCheck(None, [(toml_name, name, problem) for name, problem in outside], None)
         return DraftCheck(lesson, [], content_hash(lesson))
     except LessonError as error:
         name = error.path.relative_to(root).as_posix() if error.path.is_relative_to(root) else error.path.name
@@ -72,6 +92,10 @@ def _prove(run: ProofRun, store: ProofStore, prove: Prover) -> None:
             lesson = load_draft(run.draft, root)
         except LessonError as error:
             run.problem = f"the draft does not load: {error}"
+            return
+        outside = outside_files(lesson, root / "lessons")
+        if outside:
+            run.problem = "; ".join(f"field '{name}': {problem}" for name, problem in outside)
             return
         run.digest = content_hash(lesson)
         run.total = count_proofs(lesson)
