@@ -205,3 +205,19 @@ def test_shipped_manifest_matches_the_lessons() -> None:
     shipped = read_shipped(ROOT / "lessons")
     stale = [lesson.id for lesson in lesson_set.lessons if content_hash(lesson) not in shipped]
     assert not stale, f"lessons changed since lessons/shipped.json was written: {stale}"
+
+
+@pytest.mark.tf
+def test_a_new_lesson_is_proved_in_real_sandboxes_in_the_background(folders) -> None:
+    """The default prover: check-lessons' proofs, run by the library's own thread."""
+    lessons, solutions = folders
+    store = ProofStore(lessons.parent / "var" / "proofs.json")
+    library = LessonLibrary(lessons, solutions, store, shipped=set())  # real prove_lesson
+    library.refresh()
+    assert library.lesson_set().get("keep-the-model") is None
+    assert library.wait_idle(600)
+    status = library.status("keep-the-model")
+    assert status.state is ProofState.PROVED, status.failures
+    assert status.done == status.total == 4  # solution, starter, one wrong variant, one claim
+    assert library.lesson_set().get("keep-the-model") is not None
+    library.close()
