@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from tutor import data
+from tutor import data, settings
 from tutor.lessons import load_lessons
 
 EXIT_OK = 0
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "sandbox", None):
-        os.environ["TUTOR_SANDBOX"] = args.sandbox
+        settings.use_sandbox_level(args.sandbox)
     return args.handler(args)
 
 
@@ -73,12 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_grade(args: argparse.Namespace) -> int:
-    from tutor.grading import grade_source
+    from tutor.grading import Verdict, grade_source
     from tutor.report import format_verdict
 
     def fail(message: str, code: int) -> int:
-        if args.json:
-            print(json.dumps({"passed": False, "graded": False, "grader_error": message}))
+        if args.json:  # the same shape as any verdict: nothing graded, grader_error says why
+            print(json.dumps(Verdict(args.lesson, False, [], grader_error=message).to_dict()))
         else:
             print(f"error: {message}", file=sys.stderr)
         return code

@@ -9,7 +9,6 @@ it asks again, and signing in again with the same name and code restores the sam
 from __future__ import annotations
 
 import hmac
-import os
 
 import streamlit as st
 
@@ -149,8 +148,7 @@ def unlock_teacher(passphrase: str) -> bool:
 
 
 def oidc_provider() -> str | None:
-    """TUTOR_OIDC_PROVIDER names the provider when secrets.toml configures several."""
-    return os.environ.get("TUTOR_OIDC_PROVIDER") or None
+    return settings.oidc_provider()
 
 
 def require_teacher(form_key: str) -> None:
