@@ -13,9 +13,10 @@ from tutor.lesson_files import Draft, PublishError, files_version, read_draft
 from tutor.lesson_schema import ID_PATTERN
 from tutor.new_lesson import CODE, SOLUTION_CALL, STARTER_CALL, TOML
 from tutor.packs import PackError, export_pack, read_pack
-from tutor.studio import check_draft, publish, start_import, start_proof_run
+from tutor.studio import DraftCheck, check_draft, field_line, publish, start_import, start_proof_run
 from ui import plain
 from ui.auth import require_teacher
+from ui.editor import code_editor, split_run_marker
 from ui.studio import render_import, render_preview, render_problems, render_proof_run
 
 NEW = "(a new lesson)"
@@ -54,10 +55,19 @@ def current_draft() -> Draft:
     """The opened draft with the editors' newest text (also inside callbacks, before the editors run)."""
     draft: Draft = studio["draft"]
     for name, _ in EDITORS:
-        value = st.session_state.get(f"studio-{name}-{studio['gen']}")
+        value, _ = split_run_marker(st.session_state.get(f"studio-{name}-{studio['gen']}"))
         if value is not None:
             setattr(draft, name, value)
     return draft
+
+
+def toml_marks(check: DraftCheck, toml: str) -> list[dict]:
+    """Each problem as a gutter mark at the line where its field is written (Ace annotations)."""
+    marks = []
+    for name, field_name, problem in check.problems:
+        line = field_line(toml, field_name, problem) if name.endswith(".toml") else None
+        marks.append({"row": (line or 1) - 1, "column": 0, "type": "error", "text": f"{field_name}: {problem}"})
+    return marks
 
 
 def prove() -> None:
@@ -103,10 +113,14 @@ def editor_tab() -> None:
         return
     draft = current_draft()
     plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "", muted=True)
+    check = check_draft(draft)  # the editors' newest text is in session state before they render
     columns = st.columns(3)
     for column, (name, label) in zip(columns, EDITORS, strict=True):
-        column.text_area(label, value=getattr(draft, name), height=460, key=f"studio-{name}-{studio['gen']}")
-    check = check_draft(current_draft())
+        with column:
+            st.markdown(f"**{label}**")
+            marks = toml_marks(check, draft.toml) if name == "toml" else []
+            code_editor(getattr(draft, name), f"studio-{name}-{studio['gen']}", marks,
+                        mode="toml" if name == "toml" else "python", min_lines=24)  # fmt: skip
     render_problems(check, where=columns[0])
 
     run = studio["run"]

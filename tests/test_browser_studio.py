@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app
+from tutor.new_lesson import TOML
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,6 +51,17 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def replace_line(page, frame, row: int, text: str) -> None:
+    """Select line ``row`` (from 0) of an Ace editor and type ``text`` over it."""
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+Home")
+    for _ in range(row):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.keyboard.insert_text(text)
+
+
 def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(server, page) -> None:
     url, lessons = server
     page.goto(f"{url}/studio")
@@ -63,23 +75,23 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
     page.get_by_label("New lesson's id").press("Enter")
     page.wait_for_selector(IDLE)
     page.get_by_role("button", name="Open lesson").click()
-    toml = page.get_by_label("Lesson file (TOML)")
-    toml.wait_for()
-    text = toml.input_value()
-    toml.fill(text.replace('title = "TODO: a short title"', 'title = "Keep it, end to end"'))
-    toml.press("Control+Enter")
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3)  # TOML, starter, solution side by side
+    toml = page.frame_locator(EDITOR_FRAME).first
+    toml.locator(".ace_line").first.wait_for()
+    skeleton = TOML.format(id=LESSON).splitlines()
+    replace_line(page, toml, skeleton.index('title = "TODO: a short title"'), 'title = "Keep it, end to end"')
     page.get_by_role("heading", name="Keep it, end to end").wait_for()  # the learner's page, previewed
 
-    # A typo in a key is shown at its field as the teacher types; Prove waits until it is fixed.
-    text = toml.input_value()
-    toml.fill(text.replace("time_s = 120", "time_s = 120\ntime_limt = 5"))
-    toml.press("Control+Enter")
-    page.get_by_text("limits.time_limt").wait_for()
+    # A typo in a key is marked at its line as the teacher types; Prove waits until it is fixed.
+    row = skeleton.index("time_s = 120")
+    replace_line(page, toml, row, "time_limt = 120")
+    page.get_by_text("limits.time_limt").first.wait_for()
+    expect(toml.locator(".ace_gutter-cell.ace_error")).to_have_text(str(row + 1))
     expect(page.get_by_role("button", name="Prove")).to_be_disabled()
     shot(page, "studio-01-schema-error")
-    toml.fill(text)
-    toml.press("Control+Enter")
+    replace_line(page, toml, row, "time_s = 120")
     page.get_by_text("The lesson file is valid.").wait_for()
+    expect(toml.locator(".ace_gutter-cell.ace_error")).to_have_count(0)
     expect(page.get_by_role("button", name="Prove")).to_be_enabled()
     expect(page.get_by_role("button", name="Publish")).to_be_disabled()
 

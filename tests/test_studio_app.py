@@ -11,6 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
+from tutor.new_lesson import TOML
+from tutor.studio import field_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,10 +38,10 @@ def studio() -> AppTest:
 def test_the_studio_is_for_teachers_only(server: Path) -> None:
     at = studio()
     assert not at.exception
-    assert not at.text_area and at.text_input(key="studio-unlock-passphrase")
+    assert at.text_input(key="studio-unlock-passphrase") and "studio-open" not in [b.key for b in at.button]
     at.text_input(key="studio-unlock-passphrase").input("wrong")
     at.button[0].click().run()
-    assert "That passphrase is not right." in texts(at) and not at.text_area
+    assert "That passphrase is not right." in texts(at) and "studio-open" not in [b.key for b in at.button]
 
 
 def open_new(at: AppTest, lesson_id: str) -> AppTest:
@@ -62,19 +64,32 @@ def test_a_new_lesson_starts_as_a_valid_skeleton_with_a_preview(server: Path) ->
 
 def test_schema_problems_show_at_the_field_as_the_teacher_types(server: Path) -> None:
     at = open_new(studio(), "my-lesson")
-    toml = at.text_area(key="studio-toml-1")
-    toml.input(toml.value.replace("time_s = 120", "time_s = 120\ntime_limit = 5")).run()
+    toml = TOML.format(id="my-lesson")
+    at.session_state["studio-toml-1"] = toml.replace("time_s = 120", "time_s = 120\ntime_limit = 5")
+    at.run()  # what the editor sends ~200 ms after the teacher stops typing
     shown = texts(at)
     assert "lessons/my-lesson.toml field limits.time_limit" in shown and "time_s" in shown
     assert at.button(key="studio-prove").disabled
-    toml = at.text_area(key="studio-toml-1")
-    toml.input(toml.value.replace("\ntime_limit = 5", "")).run()
+    at.session_state["studio-toml-1"] = toml
+    at.run()
     assert "The lesson file is valid." in texts(at)
+    assert not at.button(key="studio-prove").disabled
+
+
+def test_a_field_at_fault_is_marked_on_its_own_line() -> None:
+    toml = TOML.format(id="x").replace("time_s = 120", "time_s = 120\ntime_limt = 5")
+    lines = toml.splitlines()
+    assert lines[field_line(toml, "limits.time_limt") - 1] == "time_limt = 5"
+    assert lines[field_line(toml, "checks[1].kind") - 1] == 'kind = "no_error"'  # under the 2nd [[checks]]
+    assert lines[field_line(toml, "wrong[0].replace[0]") - 1].startswith("replace = ")
+    assert lines[field_line(toml, "title") - 1].startswith("title = ")
+    assert field_line(toml, "(syntax)", "Expected '=' (at line 3, column 5)") == 3
+    assert field_line(toml, "checks[7]") is None and field_line(toml, "nothing") is None
 
 
 def test_an_id_in_use_or_malformed_is_refused(server: Path) -> None:
     at = open_new(studio(), "assign-the-model")
-    assert "exists already" in texts(at) and not at.text_area
+    assert "exists already" in texts(at) and "studio-prove" not in [b.key for b in at.button]
     at.text_input(key="studio-new-id").input("Bad Id")
     at.button(key="studio-open").click().run()
     assert "lowercase words joined by '-'" in texts(at)

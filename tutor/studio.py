@@ -4,6 +4,7 @@ background thread with live progress, publish it only once this exact draft pass
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
@@ -57,6 +58,40 @@ def check_draft(draft: Draft) -> DraftCheck:
         return DraftCheck(None, [(name, field_name, problem) for field_name, problem in error.problems], None)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def field_line(toml: str, field_path: str, problem: str = "") -> int | None:
+    """The line (from 1) of the TOML where a field at fault is written, to mark it in the editor:
+    ``checks[1].threshold`` is the ``threshold =`` line under the second ``[[checks]]``; a syntax or
+    encoding problem gives its own line. None when the field is not written (a missing key)."""
+    if field_path.startswith("("):
+        found = re.search(r"line (\d+)", problem)
+        return int(found.group(1)) if found else None
+    lines = toml.splitlines()
+    headers = [(n, match.group(2).replace(" ", ""), match.group(1) == "[[")
+               for n, line in enumerate(lines) if (match := _HEADER.match(line))]  # fmt: skip
+    start, end, best, prefix = 0, headers[0][0] if headers else len(lines), None, ""
+    for name, index in re.findall(r"([^.\[\]]+)(?:\[(\d+)\])?", field_path):
+        full = prefix + name
+        matching = [n for n, header, array in headers if header == full and array == bool(index)]
+        position = int(index) if index else 0
+        if position < len(matching):
+            best = matching[position]
+            start = best + 1
+            end = next((n for n, _, _ in headers if n > best), len(lines))
+            prefix = full + "."
+            continue
+        key = re.compile(rf"^\s*[\"']?{re.escape(name)}[\"']?\s*=")
+        written = next((n for n in range(start, end) if key.match(lines[n])), None)
+        if written is None and not prefix:  # a top-level key written below a table (the table trap)
+            written = next((n for n in range(len(lines)) if key.match(lines[n])), None)
+        if written is not None:
+            return written + 1
+        break
+    return best + 1 if best is not None else None
 
 
 @dataclass
