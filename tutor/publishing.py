@@ -80,6 +80,15 @@ def count_proofs(lesson: Lesson) -> int:
     return len(generated_files(lesson)) + 2 + len(lesson.wrong) + len(lesson.claims)
 
 
+def lower_priority() -> None:
+    """Proofs yield the CPU to learners' runs: on Linux a thread has its own nice value, and the sandboxes
+    it starts inherit it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (OSError, AttributeError):
+        pass
+
+
 class ProofStore:
     """hash → proof result, in one JSON file written atomically, so a restart does not re-prove."""
 
@@ -332,10 +341,7 @@ class LessonLibrary:
 
     # -- the background prover -----------------------------------------------------------------------
     def _work(self) -> None:
-        try:  # Linux: a thread's nice value; the sandboxes it starts inherit it
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-        except (OSError, AttributeError):
-            pass
+        lower_priority()
         while True:
             with self._lock:
                 while not self._queue and not self._closed:

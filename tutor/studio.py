@@ -14,7 +14,7 @@ from pathlib import Path
 from tutor import settings
 from tutor.lesson_files import Draft, PublishError, content_hash, files_version, load_draft, publish_draft
 from tutor.lessons import Lesson, LessonError
-from tutor.publishing import ProofStore, Prover, count_proofs, proof_key, prove_lesson
+from tutor.publishing import ProofStore, Prover, count_proofs, lower_priority, proof_key, prove_lesson
 from tutor.selftest import Proof
 
 
@@ -121,6 +121,7 @@ def start_proof_run(draft: Draft, store: ProofStore | None = None, prove: Prover
 
 
 def _prove(run: ProofRun, store: ProofStore, prove: Prover) -> None:
+    lower_priority()
     root = Path(tempfile.mkdtemp(prefix="prove-", dir=settings.var_dir()))
     try:
         try:
