@@ -26,6 +26,7 @@ def server(tmp_path: Path, monkeypatch) -> Path:
     shutil.copytree(ROOT / "solutions", solutions)
     monkeypatch.setenv("TUTOR_LESSONS_DIR", str(lessons))
     monkeypatch.setenv("TUTOR_SOLUTIONS_DIR", str(solutions))
+    monkeypatch.setenv("TUTOR_PROOFS_PATH", str(tmp_path / "var" / "proofs.json"))  # this server's own
     return lessons
 
 
@@ -96,6 +97,7 @@ def test_an_id_in_use_or_malformed_is_refused(server: Path) -> None:
 
 
 def test_the_teacher_page_shows_each_lessons_proof_state(server: Path) -> None:
+    AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()  # the server ran the shipped lessons
     (server / "assign-the-model.toml").write_text(
         (server / "assign-the-model.toml").read_text().replace("title = ", 'title = "Edited" #', 1)
     )
@@ -110,3 +112,34 @@ def test_the_teacher_page_shows_each_lessons_proof_state(server: Path) -> None:
     edited = rows["assign-the-model"]
     assert edited["newest version"] == "waiting to be proved"  # background proofs are off in tests
     assert edited["learners get"] == "the shipped version (an older version)"
+
+
+def test_a_failed_version_shows_its_failing_proof_and_learners_keep_the_shipped_one(server: Path) -> None:
+    from tutor.lesson_files import content_hash
+    from tutor.lessons import load_lesson
+    from tutor.publishing import ProofStore, proof_key
+    from tutor.selftest import Proof
+
+    AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()  # the server ran the shipped lessons
+    path = server / "assign-the-model.toml"
+    path.write_text(path.read_text().replace("title = ", 'title = "Edited, failing" #', 1))
+    lesson = load_lesson(path, server.parent / "solutions")
+    ProofStore().record(proof_key(content_hash(lesson)), lesson.id, [
+        Proof(lesson.id, "solution", True, "passes"),
+        Proof(lesson.id, "wrong:compare", False, "this wrong variant passes: `==` compares"),
+    ])  # fmt: skip
+    from ui import state
+
+    state._library.clear()  # a restart: the proved version comes back from var/lesson-versions
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert "Edited, failing" not in texts(at)  # learners: the shipped version
+    at.switch_page("app_pages/teacher.py").run()
+    at.text_input(key="teacher-passphrase").input("open sesame")
+    at.button[0].click().run()
+    frame = next(df.value for df in at.dataframe if "newest version" in df.value.columns)
+    row = next(row for row in frame.to_dict("records") if row["lesson"] == "assign-the-model")
+    assert row["newest version"] == "failed"
+    assert row["learners get"] == "the shipped version (an older version)"
+    shown = texts(at)
+    assert "assign-the-model: the newest version failed these proofs" in shown
+    assert "wrong:compare: this wrong variant passes: `==` compares" in shown  # plain text, as check-lessons says
