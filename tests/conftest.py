@@ -22,6 +22,10 @@ if str(ROOT) not in sys.path:
 # (tests that need their own point TUTOR_DB_PATH at tmp_path).
 if "TUTOR_DB_URL" not in os.environ:
     os.environ["TUTOR_DB_PATH"] = str(Path(tempfile.mkdtemp(prefix="tutor-test-db-")) / "tutor.sqlite3")
+# Lesson proof results likewise; an app started by a test proves nothing in the background (a test that
+# changes lesson files records the proofs it means, or proves in the studio).
+os.environ.setdefault("TUTOR_PROOFS_PATH", str(Path(tempfile.mkdtemp(prefix="tutor-test-proofs-")) / "proofs.json"))
+os.environ.setdefault("TUTOR_BACKGROUND_PROOFS", "0")
 for _name in ("TUTOR_WORKSHOP_CODE", "TUTOR_TEACHER_PASSPHRASE", "TUTOR_TEACHERS"):
     os.environ.pop(_name, None)  # the developer's workshop settings must not change what tests see
 

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--solutions-dir", type=Path, help="default: the solutions folder (TUTOR_SOLUTIONS_DIR)")
     new.set_defaults(handler=command_new_lesson)
 
+    ship = commands.add_parser("ship-lessons", help="record the lessons' hashes as shipped (proved by CI)")
+    ship.set_defaults(handler=command_ship_lessons)
+
     data_parser = commands.add_parser("data", help="which MNIST is used; import or fetch the real one")
     data_commands = data_parser.add_subparsers(required=True, metavar="ACTION")
     data_commands.add_parser("status", help="show which dataset is active").set_defaults(handler=command_data_status)
@@ -142,9 +145,20 @@ def command_check_lessons(args: argparse.Namespace) -> int:
         print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {detail}", flush=True)
 
     proofs = prove_lessons(lessons, jobs=args.jobs, report=report)
+    record_proofs(lessons, proofs)
     failed = [proof for proof in proofs if not proof.passed]
     print(f"{len(proofs) - len(failed)} passed, {len(failed)} failed ({len(lessons)} lessons)")
     return EXIT_FAILED if failed or lesson_set.errors else EXIT_OK
+
+
+def record_proofs(lessons: list, proofs: list) -> None:
+    """A running app publishes a changed lesson once its proofs passed: check-lessons' count too."""
+    from tutor.lesson_files import content_hash
+    from tutor.publishing import ProofStore, proof_key
+
+    store = ProofStore()
+    for lesson in lessons:
+        store.record(proof_key(content_hash(lesson)), lesson.id, [p for p in proofs if p.lesson == lesson.id])
 
 
 def command_doctor(args: argparse.Namespace) -> int:
@@ -171,6 +185,20 @@ def print_broken(errors: list) -> None:
             print(f"BROKEN  {error.path}: field '{field_name}': {first}")
             for line in rest:
                 print(f"        {line}")
+
+
+def command_ship_lessons(args: argparse.Namespace) -> int:
+    """lessons/shipped.json: a fresh install trusts these versions as proved (CI runs check-lessons)."""
+    from tutor import settings
+    from tutor.publishing import write_shipped
+
+    lesson_set = load_lessons()
+    print_broken(lesson_set.errors)
+    if lesson_set.errors:
+        return EXIT_FAILED
+    path = write_shipped(lesson_set.lessons, settings.lessons_dir())
+    print(f"{path}: {len(lesson_set.lessons)} lessons; prove them with `python -m tutor check-lessons`")
+    return EXIT_OK
 
 
 def command_schema(args: argparse.Namespace) -> int:

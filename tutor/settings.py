@@ -108,6 +108,17 @@ def teacher_identities() -> set[str]:
     return {item.strip().lower() for item in raw.split(",") if item.strip()}
 
 
+def proofs_path() -> Path:
+    """Where lesson proof results are kept (hash → passed, when, details): TUTOR_PROOFS_PATH."""
+    return Path(os.environ.get("TUTOR_PROOFS_PATH", var_dir() / "proofs.json"))
+
+
+def background_proofs() -> bool:
+    """Prove changed lesson files in the background (TUTOR_BACKGROUND_PROOFS=0 turns it off: a changed
+    lesson then goes live once `python -m tutor check-lessons` or the studio proved it)."""
+    return os.environ.get("TUTOR_BACKGROUND_PROOFS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def oidc_provider() -> str | None:
     """TUTOR_OIDC_PROVIDER names the st.login provider when secrets.toml configures several."""
     return os.environ.get("TUTOR_OIDC_PROVIDER") or None
