@@ -268,7 +268,8 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
     monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
     restart_app_server()
     try:
-        at = AppTest.from_file(str(ROOT / "app_pages" / "teacher.py"), default_timeout=30).run()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        at.switch_page("app_pages/teacher.py").run()
         at.text_input(key="teacher-passphrase").input("open sesame")
         at.button[0].click().run()
         assert not at.exception
