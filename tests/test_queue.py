@@ -264,6 +264,14 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
     upsert_worker(db, "gpu-box:17", "gpu-box", 17, capacity=2, running=1, warm=2)
     findings = {f.name: f for f in check_queue()}
     assert findings["workers"].ok and "gpu-box:17 on gpu-box" in findings["workers"].detail
+    from tutor.queue_store import forget_silent_workers
+
+    assert forget_silent_workers(db) == 0  # it beats: kept
+    upsert_worker(db, "gone:1", "gone", 1, capacity=1, running=0, warm=0)
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE tutor_workers SET heartbeat_at = heartbeat_at - interval '2 hours' "
+                                "WHERE name = 'gone:1'"))  # fmt: skip
+    assert forget_silent_workers(db) == 1  # silent for an hour: off the page
 
     monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
     restart_app_server()

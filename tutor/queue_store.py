@@ -372,6 +372,14 @@ def upsert_worker(db: Database, name: str, host: str, pid: int, capacity: int, r
         row.running, row.warm, row.heartbeat_at, row.capacity = running, warm, utc_now(), capacity
 
 
+def forget_silent_workers(db: Database, silent_for_s: float = 3600.0) -> int:
+    """Rows of workers silent this long (killed, host gone) leave the teacher page; returns how many."""
+    with db.sessions.begin() as session:
+        return session.execute(
+            WorkerRow.__table__.delete().where(WorkerRow.heartbeat_at < utc_now() - timedelta(seconds=silent_for_s))
+        ).rowcount
+
+
 def remove_worker(db: Database, name: str) -> None:
     with db.sessions.begin() as session:
         row = session.get(WorkerRow, name)

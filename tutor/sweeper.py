@@ -23,7 +23,14 @@ from procrastinate import exceptions
 
 from tutor import settings
 from tutor.db import Database, RunStatus
-from tutor.queue_store import MAX_ATTEMPTS, RUNS_QUEUE, TASK_NAME, run_owner, settle_stalled_run
+from tutor.queue_store import (
+    MAX_ATTEMPTS,
+    RUNS_QUEUE,
+    TASK_NAME,
+    forget_silent_workers,
+    run_owner,
+    settle_stalled_run,
+)
 
 if TYPE_CHECKING:
     from tutor.worker import RunWorker
@@ -42,6 +49,10 @@ async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: flo
             log.warning("sweep failed (%s)", exc)
         if time.monotonic() - last_reclaim > RECLAIM_EVERY_S:
             last_reclaim = time.monotonic()
+            try:
+                await asyncio.to_thread(forget_silent_workers, state.db)
+            except Exception as exc:
+                log.warning("silent workers not forgotten (%s)", exc)
             reclaimed = await asyncio.to_thread(reclaim_orphaned_sandboxes)
             if reclaimed:
                 print(f"worker {state.name}: removed what was left of sandbox uids {reclaimed}", flush=True)
