@@ -186,16 +186,30 @@ def test_stop_while_queued_and_while_running(workers, service) -> None:
     assert jobs == {"cancelled": 1, "aborted": 1}
 
 
-def test_a_worker_with_other_lesson_files_refuses_the_run(workers, service, tmp_path: Path) -> None:
+def test_a_worker_grades_the_lesson_version_the_app_sent(workers, service, tmp_path: Path) -> None:
+    """The lesson's content travels with the job: a worker whose own lesson folder differs (a host not
+    yet deployed) still grades against the app's version."""
     lessons = tmp_path / "lessons"
     subprocess.run(["cp", "-r", str(ROOT / "lessons"), str(lessons)], check=True)
     toml = lessons / "assign-the-model.toml"
-    toml.write_text(toml.read_text().replace("threshold = 0.9", "threshold = 0.5"))
+    toml.write_text(toml.read_text().replace('[[checks]]\nkind = "no_name_error"\n', ""))
     workers("stale", TUTOR_LESSONS_DIR=str(lessons))
     run_id = service.submit(learner(service, "Ada"), LESSON, QUICK_NAME_ERROR).id
     final = wait_finished(service, run_id, 60)
+    assert final.state is JobState.DONE, final.error
+    assert [check.id for check in final.verdict.checks] == [spec.kind for spec in LESSON.checks]
+    assert final.verdict.checks[0].id == "no_name_error"  # the app's version, which the worker's lacks
+
+
+def test_a_lesson_that_does_not_match_its_hash_is_a_grader_error(workers, service) -> None:
+    run_id = service.submit(learner(service, "Ada"), LESSON, QUICK_NAME_ERROR).id
+    with service.db.engine.begin() as connection:  # the job's lesson altered on its way
+        connection.execute(text("UPDATE procrastinate_jobs SET args = jsonb_set(args, '{lesson_hash}', '\"0\"')"))
+    workers("w1")
+    final = wait_finished(service, run_id, 60)
     assert final.state is JobState.FAILED and final.verdict is None
-    assert "lesson 'assign-the-model' differs from the app's" in final.error
+    assert "the lesson sent with the run cannot be used here" in final.error
+    assert "differs from the app's (hash)" in final.error
 
 
 def test_submit_cli_prints_the_verdict_with_run_worker_and_attempts(workers, queue_url: str, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ NOTIFY is not replayed to a listener that reconnects.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -103,6 +104,18 @@ def lesson_hash(lesson: Lesson) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
+def lesson_files_for_job(lesson: Lesson) -> dict[str, str] | None:
+    """The lesson's content as the app serves it (TOML, starter, solution, fixture files; base64 by path
+    under lessons/ or solutions/), to travel with the job: a worker grades exactly this version, whatever
+    its own lesson folder holds. None for a lesson without a file (built in code)."""
+    if lesson.path is None:
+        return None
+    from tutor.lesson_files import draft_of
+
+    files = draft_of(lesson).files()
+    return {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}
+
+
 # The app's side ---------------------------------------------------------------------------------------
 
 
@@ -134,7 +147,9 @@ def submit_run(
                 queue=EXPRESS_QUEUE if express else RUNS_QUEUE,
                 queueing_lock=f"run:{lock_key}",
                 connection=raw,
-            ).defer(run_id=run.id, lesson=lesson.id, lesson_hash=run.lesson_hash)
+            ).defer(
+                run_id=run.id, lesson=lesson.id, lesson_hash=run.lesson_hash, lesson_files=lesson_files_for_job(lesson)
+            )
         except exceptions.AlreadyEnqueued as exc:
             raise RunInFlight("a run is already queued for this learner and lesson") from exc
         run.job_id = job_id

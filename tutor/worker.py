@@ -12,13 +12,16 @@ heartbeats (killed, host gone): each such run is retried once on another worker,
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -30,7 +33,7 @@ from tutor import settings
 from tutor.db import Database, RunStatus, open_database
 from tutor.grading import Verdict, grade_source
 from tutor.jobs import EXPRESS_BUDGET_S, Job, JobState, default_max_running, was_cut_short
-from tutor.lessons import Lesson, LessonSet, load_lessons
+from tutor.lessons import Lesson, LessonError, LessonSet, load_lesson, load_lessons
 from tutor.progress import describe_outcome
 from tutor.queue_store import (
     EXPRESS_QUEUE,
@@ -91,6 +94,7 @@ class RunWorker:
         self.running = 0
         self._lock = threading.Lock()
         self._lessons: tuple[float, LessonSet] | None = None
+        self._sent: dict[str, Lesson] = {}  # lesson versions the app sent, by hash
 
     def lessons(self) -> LessonSet:
         # Reloaded at most every 2 s: a teacher's edit on this host is seen by the next run.
@@ -111,7 +115,41 @@ class RunWorker:
             time.sleep(0.1)
         return True
 
-    def grade_run(self, context: JobContext, run_id: int, lesson: str, lesson_hash: str) -> str:
+    def lesson_from_job(self, lesson_id: str, expected: str, files: dict[str, str]) -> Lesson:
+        """The lesson the app sent with the job, written once per version under var/queue-lessons (its
+        fixtures are read from there at grading time) and checked against the hash it came with."""
+        cached = self._sent.get(expected)
+        if cached is not None:
+            return cached
+        folder = settings.var_dir() / "queue-lessons" / expected[:32]
+        if not (folder / "complete").is_file():
+            staging = folder.with_name(f".{folder.name}.{os.getpid()}.{threading.get_ident()}")
+            for name, data in files.items():
+                parts = Path(name).parts
+                if parts[0] not in ("lessons", "solutions") or ".." in parts or Path(name).is_absolute():
+                    raise LessonError(Path(name), "file", "a lesson file outside lessons/ or solutions/")
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(base64.b64decode(data))
+            (staging / "complete").touch()
+            try:
+                staging.rename(folder)
+            except OSError:  # another run of this worker (or host) wrote it first
+                shutil.rmtree(staging, ignore_errors=True)
+        lesson = load_lesson(folder / "lessons" / f"{lesson_id}.toml", folder / "solutions")
+        if lesson_hash(lesson) != expected:
+            raise LessonError(folder / "lessons" / f"{lesson_id}.toml", "content", "differs from the app's (hash)")
+        self._sent[expected] = lesson
+        return lesson
+
+    def grade_run(
+        self,
+        context: JobContext,
+        run_id: int,
+        lesson: str,
+        lesson_hash: str,
+        lesson_files: dict[str, str] | None = None,
+    ) -> str:
         """The task (a thread of the worker): grade one run and write its verdict."""
         express = bool(context.additional_context.get("express"))
         if express and not self.wait_for_warm(EXPRESS_BUDGET_S):
@@ -122,7 +160,7 @@ class RunWorker:
         with self._lock:
             self.running += 1
         try:
-            return self._grade_claimed(context, claim, lesson_hash, express)
+            return self._grade_claimed(context, claim, lesson_hash, express, lesson_files)
         except (ExpressRequeue, exceptions.JobAborted):
             raise
         except Exception as exc:  # a bug of ours: the run ends as the grader's failure, never stays running
@@ -133,13 +171,26 @@ class RunWorker:
             with self._lock:
                 self.running -= 1
 
-    def _grade_claimed(self, context: JobContext, claim: Claim, expected_hash: str, express: bool) -> str:
-        lesson = self.lessons().get(claim.lesson_id)
-        if lesson is None or lesson_hash(lesson) != expected_hash:
-            found = "is missing" if lesson is None else "differs from the app's"
+    def _grade_claimed(
+        self, context: JobContext, claim: Claim, expected_hash: str, express: bool, files: dict[str, str] | None
+    ) -> str:
+        if files:  # the app sent the lesson's content: grade exactly that version
+            try:
+                lesson: Lesson | None = self.lesson_from_job(claim.lesson_id, expected_hash, files)
+                problem = None
+            except (LessonError, OSError, ValueError) as exc:
+                lesson, problem = None, f"the lesson sent with the run cannot be used here ({exc})"
+        else:  # an app that sends only the hash: this worker's own lesson files must match it
+            lesson = self.lessons().get(claim.lesson_id)
+            problem = None
+            if lesson is None or lesson_hash(lesson) != expected_hash:
+                found = "is missing" if lesson is None else "differs from the app's"
+                problem = f"its lesson {claim.lesson_id!r} {found}"
+                lesson = None
+        if lesson is None:
             error = (
-                f"worker {self.name}: its lesson {claim.lesson_id!r} {found}. Give every worker the same "
-                "lesson files as the app (deploy them together), then run again."
+                f"worker {self.name}: {problem}. Give every worker the same lesson files as the app (deploy them "
+                "together), then run again."
             )
             finish_run(self.db, claim, RunStatus.FAILED, None, error)
             self._print(claim, "grader error: lesson files differ", claim.started)
