@@ -4,6 +4,9 @@
 #   scripts/setup.sh --dev    also the test tools and Chromium for the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One setup at a time on this checkout: two workers (or a worker and the app) started together would
+# otherwise both pip-install into the same .venv.
+if command -v flock >/dev/null; then exec 9<"scripts/setup.sh"; flock 9; fi
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 python=${PYTHON:-python3}
