@@ -78,6 +78,13 @@ class JobSnapshot:
 
 
 class Job:
+    """One submitted run in local mode.
+
+    Locking: ``_lock`` guards ``progress`` and ``output``, which the worker thread writes (handle_event)
+    while page reruns read them (snapshot). ``state``, ``verdict``, ``error``, ``started``, ``finished`` and
+    ``queue_position`` are written only under the RunManager's lock; ``done`` and ``cancel_event`` are
+    events, safe from any thread. Pages read a Job only through ``snapshot()``."""
+
     def __init__(self, job_id: int, owner: str, lesson: Lesson, source: str) -> None:
         self.id = job_id
         self.owner = owner

@@ -34,6 +34,7 @@ from tutor.db import Database, RunStatus, open_database
 from tutor.grading import Verdict, grade_source
 from tutor.jobs import EXPRESS_BUDGET_S, Job, JobState, default_max_running, was_cut_short
 from tutor.lessons import Lesson, LessonError, LessonSet, load_lesson, load_lessons
+from tutor.pool import WarmPool
 from tutor.progress import describe_outcome
 from tutor.queue_store import (
     EXPRESS_QUEUE,
@@ -86,7 +87,7 @@ class AbortFlag:
 class RunWorker:
     """What one worker process knows: its database, lessons, warm pool and runs in progress."""
 
-    def __init__(self, db: Database, name: str, capacity: int, pool: Any) -> None:
+    def __init__(self, db: Database, name: str, capacity: int, pool: WarmPool | None) -> None:
         self.db = db
         self.name = name
         self.capacity = capacity
