@@ -30,7 +30,9 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -117,6 +119,8 @@ class Run(Base):
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     dataset: Mapped[str | None] = mapped_column(String(32), nullable=True)
     warm: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # False: the unchanged starter was run (not an attempt: not "stuck", not "attempted"); None: older rows.
+    attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # migration 2
 
 
 class LatestCode(Base):
@@ -132,8 +136,15 @@ def _create_first_tables(connection: Connection) -> None:
     Base.metadata.create_all(connection, tables=[Learner.__table__, Run.__table__, LatestCode.__table__])
 
 
+def _add_run_attempt(connection: Connection) -> None:
+    """Version 2: runs.attempt (issue 11: running the unchanged starter is not an attempt). A database
+    created by this version's first migration (from today's model) has it already."""
+    if "attempt" not in {column["name"] for column in inspect(connection).get_columns("runs")}:
+        connection.execute(text("ALTER TABLE runs ADD COLUMN attempt BOOLEAN"))
+
+
 # Applied in order, each once; the length of this list is the newest schema version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_first_tables]
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_first_tables, _add_run_attempt]
 
 
 @dataclass

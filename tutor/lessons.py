@@ -17,6 +17,7 @@ SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 DEFAULT_TIME_S = 120.0
+DEFAULT_SOLUTION_AFTER = 3  # real attempts (not runs of the unchanged starter) before the solution opens
 
 
 class LessonError(Exception):
@@ -102,6 +103,7 @@ class Lesson:
     claims: tuple[Claim, ...] = ()
     model_name: str = "model"
     path: Path | None = None
+    solution_after: int = DEFAULT_SOLUTION_AFTER  # real attempts before the solution opens by itself
 
     def checks_for(self, case: Case) -> tuple[CheckSpec, ...]:
         return self.checks + case.checks
@@ -173,6 +175,9 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
     hints = tuple(reader.texts("hints"))
     if not hints:
         raise LessonError(path, "hints", "give at least one hint")
+    solution_after = reader.integer("solution_after_attempts", default=DEFAULT_SOLUTION_AFTER)
+    if not 1 <= solution_after <= 100:
+        raise LessonError(path, "solution_after_attempts", f"is {solution_after}; use 1 to 100")
     return Lesson(
         id=lesson_id,
         title=reader.text("title"),
@@ -190,6 +195,7 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         claims=claims,
         model_name=reader.text("model_name", default="model"),
         path=path,
+        solution_after=solution_after,
     )
 
 

@@ -80,3 +80,8 @@ def teacher_identities() -> set[str]:
     """Emails (or OIDC subjects, or role names) of teachers signed in with st.login; comma-separated."""
     raw = os.environ.get("TUTOR_TEACHERS", "")
     return {item.strip().lower() for item in raw.split(",") if item.strip()}
+
+
+# Code a learner may run: a lesson's program is a few KB; beyond this the browser's editor grows slow
+# (2 MB froze a tab for minutes), so bigger code is refused with a message before it is sent or run.
+MAX_CODE_BYTES = 200_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 
 import streamlit as st
 
@@ -140,11 +141,45 @@ def is_teacher() -> bool:
     return False
 
 
+# Wrong passphrases allowed per window, per browser session and per address (a guesser opening new
+# sessions is still one address); a right one is never held up once the window has passed.
+UNLOCK_TRIES = {"session": 5, "address": 20}
+UNLOCK_WINDOW_S = 300.0
+
+
+@st.cache_resource(show_spinner=False)
+def _failed_unlocks() -> dict[str, list[float]]:
+    """Times of wrong passphrases, per key ("session:<id>", "address:<ip>"), for the whole server."""
+    return {}
+
+
+def _unlock_keys() -> list[tuple[str, int]]:
+    session = st.session_state.setdefault("unlock_session", os.urandom(8).hex())
+    address = getattr(st.context, "ip_address", None) or "unknown"
+    return [(f"session:{session}", UNLOCK_TRIES["session"]), (f"address:{address}", UNLOCK_TRIES["address"])]
+
+
+def unlock_wait_s() -> int:
+    """Seconds until another passphrase try is allowed here (0: now)."""
+    now = time.time()
+    failures = _failed_unlocks()
+    wait = 0.0
+    for key, allowed in _unlock_keys():
+        recent = [t for t in failures.get(key, []) if now - t < UNLOCK_WINDOW_S]
+        failures[key] = recent
+        if len(recent) >= allowed:
+            wait = max(wait, recent[-allowed] + UNLOCK_WINDOW_S - now)
+    return int(wait + 0.999)
+
+
 def unlock_teacher(passphrase: str) -> bool:
     expected = settings.teacher_passphrase()
     if expected and hmac.compare_digest(passphrase.encode(), expected.encode()):
         st.session_state["teacher_unlocked"] = True
         return True
+    failures = _failed_unlocks()
+    for key, _ in _unlock_keys():
+        failures.setdefault(key, []).append(time.time())
     return False
 
 

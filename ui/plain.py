@@ -83,3 +83,27 @@ def show_list(items: list[Html], where=None) -> None:
     """A bulleted list of fragments built with this module."""
     body = "".join(f"<li>{item if isinstance(item, Html) else text(item)}</li>" for item in items)
     (where or st).html(f'<ul style="margin:0 0 0.5rem 0">{body}</ul>')
+
+
+def style(css: str) -> None:
+    """The app's own style sheet (a constant of ours, never learner text)."""
+    st.html(f"<style>{css}</style>")
+
+
+def focus(selector: str, label: str) -> None:
+    """Move keyboard focus to the element ``selector`` (ours) on the page and name it for screen readers.
+    Runs in a zero-height frame of the page's own origin (st.html runs no scripts); a fresh comment each
+    call makes the frame run again."""
+    import json
+    import time
+
+    import streamlit.components.v1 as components
+
+    script = (
+        "<script>(function(){var el=window.parent.document.querySelector(SELECTOR);if(!el)return;"
+        "el.setAttribute('tabindex','-1');el.setAttribute('role','region');el.setAttribute('aria-label',LABEL);"
+        "el.focus();})();/* NONCE */</script>"
+    )
+    script = script.replace("SELECTOR", json.dumps(selector)).replace("LABEL", json.dumps(label))
+    script = script.replace("NONCE", str(time.time()))
+    components.html(script, height=0)
