@@ -7,7 +7,8 @@ from functools import partial
 import streamlit as st
 
 from app_pages.lesson import render_lesson
-from ui.auth import render_account, resolve_learner
+from tutor.db import IdentitySource
+from ui.auth import auth_mode, render_account, resolve_learner
 from ui.state import get_lessons, get_manager, lesson_status, register_pages
 from ui.widgets import page_chrome
 
@@ -18,13 +19,14 @@ st.set_page_config(
 get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
 page_chrome()  # on every page, once: the sandbox warning and the shared styles
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
-learner = resolve_learner()
-if learner is None:
+learner = resolve_learner()  # self-paced: None for the moment before the browser says who it is
+if learner is None and auth_mode() is not IdentitySource.LOCAL:
     sign_in = st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", default=True)
     st.navigation([sign_in, teacher]).run()
     st.stop()
 
-render_account(learner)
+if learner is not None:
+    render_account(learner)
 lesson_set = get_lessons()
 overview = st.Page("app_pages/overview.py", title="Lessons", icon=":material/school:", default=True)
 lesson_pages = {

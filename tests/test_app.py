@@ -204,3 +204,41 @@ def test_basic_sandbox_level_is_announced_on_every_page(monkeypatch) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     if sandbox_level_in_force() == "strict":
         assert "Runs are not isolated" not in texts(at)
+
+
+def test_every_browser_is_its_own_learner_without_a_workshop_code(tmp_path, monkeypatch) -> None:
+    """Issue 11: self-paced, each browser gets its own learner (token in the URL and in the browser's
+    localStorage, here the component's answer); the browser that comes back is the same learner; the
+    single local learner of an older version is kept by the first browser."""
+    from tutor.db import IdentitySource, open_database
+    from tutor.progress import save_code, sign_in_learner
+    from ui.auth import BROWSER_KEY
+
+    db_path = tmp_path / "tutor.sqlite3"
+    monkeypatch.setenv("TUTOR_DB_PATH", str(db_path))
+    db = open_database(f"sqlite:///{db_path}")
+    old = sign_in_learner(db, IdentitySource.LOCAL, "You", "local")  # as an older version made it
+    save_code(db, old.id, "assign-the-model", "# my code from yesterday\n")
+
+    def browser(holds: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        at.session_state[BROWSER_KEY] = holds  # what the browser's localStorage answered
+        at.run()
+        assert not at.exception
+        return at
+
+    first, second = browser(""), browser("")
+    ids = [at.session_state["learner"].id for at in (first, second)]
+    assert ids[0] == old.id and ids[1] != old.id  # the first browser keeps the old progress
+    assert first.query_params["learner"] == old.token
+    assert second.query_params["learner"] == second.session_state["learner"].token
+    again = browser(second.session_state["learner"].token)  # a new tab in the second browser
+    assert again.session_state["learner"].id == ids[1]
+    lesson = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    lesson.session_state[BROWSER_KEY] = ""
+    lesson.query_params["lesson"] = "assign-the-model"
+    lesson.query_params["learner"] = second.session_state["learner"].token
+    lesson.run()
+    code = lesson.session_state["lessons"]["assign-the-model"]["code"]
+    assert code.startswith("import tensorflow") and "yesterday" not in code  # not the other browser's code
+    assert "Your latest code for this lesson is back" not in texts(lesson)

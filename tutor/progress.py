@@ -120,6 +120,26 @@ def sign_in_learner(
     return info
 
 
+LEGACY_LOCAL_KEY = "local"  # the one self-paced learner of versions before one learner per browser
+
+
+def claim_or_create_browser_learner(db: Database) -> LearnerInfo:
+    """Self-paced: a learner for a browser that has none. The first browser takes over the single local
+    learner an older version kept (so one person on their own computer keeps their progress); every other
+    browser gets a new, anonymous one. The takeover is one UPDATE: two browsers cannot both win it."""
+    key = f"browser:{uuid.uuid4().hex}"
+    with db.sessions.begin() as session:
+        claimed = session.execute(
+            update(Learner)
+            .where(Learner.identity_source == str(IdentitySource.LOCAL), Learner.identity_key == LEGACY_LOCAL_KEY)
+            .values(identity_key=key)
+        )
+    if claimed.rowcount == 1:
+        with db.sessions() as session:
+            return _learner_info(session.scalar(select(Learner).filter_by(identity_key=key)), True)
+    return sign_in_learner(db, IdentitySource.LOCAL, f"Browser {key[8:12]}", key)
+
+
 def find_learner_by_token(db: Database, token: str) -> LearnerInfo | None:
     with db.sessions() as session:
         learner = session.scalar(select(Learner).filter_by(token=token))

@@ -86,7 +86,7 @@ def show_list(items: list[Html], where=None) -> None:
 
 
 def style(css: str) -> None:
-    """The app's own style sheet (a constant of ours, never learner text)."""
+    """The app's own style sheet: a constant of ours (ui/widgets.SHARED_CSS), never anything learner-made."""
     st.html(f"<style>{css}</style>")
 
 

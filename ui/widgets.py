@@ -42,10 +42,23 @@ def sandbox_level_in_force() -> str:
 
 SHARED_CSS = """
 /* Lesson titles in the sidebar wrap instead of being cut off. */
-[data-testid="stSidebarNav"] a span { white-space: normal !important; overflow: visible !important;
-  text-overflow: clip !important; }
+[data-testid="stSidebarNavLink"] { height: auto !important; min-height: 2rem; }
+[data-testid="stSidebarNavLink"] span, [data-testid="stSidebarNavLink"] div, [data-testid="stSidebarNavLink"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
 /* Captions in a grey dark enough to read (WCAG AA, 7:1 on white). */
-[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #4b5563 !important; }
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] em {
+  color: #4b5563 !important; }
+[data-testid="stCaptionContainer"] code { color: #1f2937 !important; }
+/* Code blocks' syntax colours, darkened to at least 4.5:1 on the code background (WCAG AA). */
+.token.keyword, .token.important { color: #9d174d !important; }
+.token.string, .token.inserted, .token.char { color: #166534 !important; }
+.token.number, .token.boolean, .token.constant { color: #1e40af !important; }
+.token.function, .token.class-name { color: #6b21a8 !important; }
+.token.builtin, .token.decorator, .token.attr-name { color: #92400e !important; }
+.token.comment, .token.prolog { color: #4b5563 !important; }
+.token.operator, .token.punctuation { color: #374151 !important; }
+.token.deleted { color: #991b1b !important; }
 /* Phone width: nothing wider than the screen; code scrolls inside its own box. */
 [data-testid="stMain"] { overflow-x: hidden; }
 [data-testid="stMain"] iframe { max-width: 100%; }
