@@ -232,3 +232,20 @@ def test_st_login_identity_is_used_when_configured(tmp_path: Path, monkeypatch) 
     teacher.switch_page("app_pages/teacher.py").run()
     assert not teacher.exception
     assert "Class" in [h.value for h in teacher.subheader]
+
+
+def test_data_and_sandbox_shows_server_paths_to_teachers_only(workshop: Path) -> None:
+    from tutor import settings
+
+    learner = sign_in(app(), "Ada", CODE)
+    learner.switch_page("app_pages/setup.py").run()
+    assert not learner.exception
+    page = texts(learner) + "\n".join(c.value for c in learner.code)
+    assert "Your code trains on" in page
+    assert str(settings.var_dir()) not in page and "Limits per run" not in page
+    teacher = sign_in(app(), "Tess", CODE)
+    teacher.switch_page("app_pages/teacher.py").run()
+    teacher.text_input(key="teacher-passphrase").input("open sesame")
+    teacher.button[0].click().run()
+    teacher.switch_page("app_pages/setup.py").run()
+    assert "Limits per run" in texts(teacher) and "Data folder:" in "\n".join(c.value for c in teacher.code)

@@ -107,3 +107,19 @@ def focus(selector: str, label: str) -> None:
     script = script.replace("SELECTOR", json.dumps(selector)).replace("LABEL", json.dumps(label))
     script = script.replace("NONCE", str(time.time()))
     components.html(script, height=0)
+
+
+def image_grid(items: list[tuple[bytes, str, str]], size: int = 84, where=None) -> None:
+    """Small PNG images in a grid that reads left to right, row by row, and wraps to the screen's width:
+    (png, caption, alt text) each, captions and alt texts ours (numbers and words), escaped anyway."""
+    import base64
+
+    cells = "".join(
+        f'<figure role="listitem" style="margin:0;text-align:center">'
+        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="{text(alt)}" width="{size}" '
+        f'height="{size}" style="image-rendering:pixelated"><figcaption style="font-size:0.85rem">{text(caption)}'
+        "</figcaption></figure>"
+        for png, caption, alt in items
+    )
+    grid = f"display:grid;grid-template-columns:repeat(auto-fill,minmax({size}px,1fr));gap:0.5rem"
+    (where or st).html(f'<div role="list" aria-label="Test digits" style="{grid}">{cells}</div>')

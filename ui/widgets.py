@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import io
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from tutor import settings
 from tutor.checks import SAME_ERROR, CheckResult, CheckStatus
@@ -328,11 +330,19 @@ def render_digits(result: RunResult) -> None:
         heading += f" — final training accuracy {accuracy:.1%}"
     st.markdown(heading)
     images = test_digits(str(ensure_dataset().path), len(predictions["predicted"]))
-    columns = st.columns(8)
+    items = []
     for i, (label, guess) in enumerate(zip(predictions["labels"], predictions["predicted"], strict=False)):
-        big = np.kron(images[i], np.ones((3, 3), dtype=np.uint8))
-        caption = f"✓ said {guess}" if label == guess else f"✗ said {guess}, is {label}"
-        columns[i % 8].image(big, caption=caption, clamp=True)
+        right = label == guess
+        caption = f"✓ said {guess}" if right else f"✗ said {guess}, is {label}"
+        alt = f"Handwritten {label}; your model said {guess}" + (" (right)" if right else " (wrong)")
+        items.append((png_bytes(images[i]), caption, alt))
+    plain.image_grid(items)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def render_solution(solution: str, learner_code: str) -> None:
