@@ -119,6 +119,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
         return
     if is_empty(code):  # nothing to run: said at once, no sandbox
         state["verdict"], state["verdict_source"] = Verdict(lesson.id, False, [], attempt=False, empty=True), code
+        state["focus_verdict"] = True
         return
     try:
         job = get_manager().submit(owner_id(), lesson, code)

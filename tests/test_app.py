@@ -89,11 +89,30 @@ def test_a_real_attempt_gets_one_headline_and_not_reached_checks() -> None:
     assert "1 failed (1 more on the same error), 0 passed · 4 not reached" in page
     assert "Failed on the same NameError (line 24)." in page
     assert "4 not reached" in [e.label for e in at.expander]
-    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s", page) if len(s.strip()) > 30]
-    assert sorted({s for s in sentences if sentences.count(s) > 1}) == []  # no sentence twice
+    assert repeated_sentences(page) == []  # no sentence twice
     assert "How to fix it" not in page  # one real try: the fix is still the last hint's
     state = at.session_state["lessons"]["assign-the-model"]
     assert (state["status"], state["attempts"]) == ("attempted", 1)
+
+
+def repeated_sentences(page: str) -> list[str]:
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s|\n", page) if len(s.strip()) > 30]
+    return sorted({s for s in sentences if sentences.count(s) > 1})
+
+
+def test_a_syntax_error_or_a_flood_of_output_is_said_once() -> None:
+    """Issue 11: the SyntaxError sentence was repeated 5 times, the output limit's 6 times."""
+    for code, needle in (
+        ("model = (\n", "SyntaxError"),
+        ("while True:\n    print('x' * 1000)\n", "output"),
+    ):
+        at = lesson_app().run()
+        at.session_state["lessons"]["assign-the-model"]["code"] = code
+        at.button(key="run-assign-the-model").click().run()
+        run_until(at, "Not yet.")
+        page = texts(at)
+        assert needle in page and "not reached" in page
+        assert repeated_sentences(page) == [], page
 
 
 def test_learner_code_from_the_editor_is_what_runs() -> None:

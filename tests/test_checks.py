@@ -67,12 +67,14 @@ def test_other_errors_are_not_called_name_errors() -> None:
     assert not check("no_error", finished(error=value_error)).passed
 
 
-def test_unfinished_runs_fail_with_the_reason() -> None:
+def test_unfinished_runs_fail_once_with_the_reason_and_the_rest_is_not_reached() -> None:
     timeout = RunResult(Termination.TIMEOUT, 60, detail="Your program was stopped after 60 s.")
-    for kind in ("no_name_error", "no_error", "training_completed", "model_is_keras_model"):
+    stopped = check("no_error", timeout)
+    assert stopped.status is CheckStatus.FAILED and "stopped after 60 s" in stopped.message
+    for kind in ("no_name_error", "training_completed", "model_is_keras_model"):
         outcome = check(kind, timeout)
-        assert not outcome.passed
-        assert "stopped after 60 s" in outcome.message
+        assert not outcome.passed and outcome.status is CheckStatus.NOT_REACHED
+        assert outcome.message == "Not reached: your program was stopped before this point."
 
 
 def test_training_completed() -> None:

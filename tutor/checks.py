@@ -143,6 +143,7 @@ class _Facts(dict):
 
 ERROR_CHECKS = ("no_name_error", "no_error")  # checks whose failure is the program's own error
 SOURCE_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+STOPPED = "Not reached: the run was stopped."
 
 
 def stop_reason(result: RunResult | None) -> str:
@@ -156,7 +157,8 @@ def stop_reason(result: RunResult | None) -> str:
         if error is not None:
             return f"Not reached: your program stopped at line {error.line} ({error.type}) before this point."
         return "Not reached: your program ended before this point."
-    return f"Not reached: {result.detail}" if result.detail else "Not reached: the run was stopped."
+    # (the stop itself, e.g. "stopped after 60 s", is said once: by no_error and the verdict)
+    return "Not reached: your program was stopped before this point." if result.detail else STOPPED
 
 
 def _not_run(result: RunResult) -> Outcome | None:

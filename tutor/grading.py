@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor import settings
-from tutor.checks import SOURCE_ERRORS, CheckResult, CheckStatus, run_checks, stop_reason
+from tutor.checks import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
 from tutor.isolation import Limits, sandbox_env
 from tutor.lessons import Case, CaseFile, Lesson
 from tutor.protocol import EventType
@@ -122,7 +122,7 @@ def grade_source(
     skip_reason: str | None = None
     for case in lesson.cases:
         if skip_reason is not None or (cancel is not None and cancel.is_set()):
-            reason = skip_reason or "Not reached: the run was stopped."
+            reason = skip_reason or STOPPED
             checks = [
                 CheckResult(spec.kind, False, reason, case.id, CheckStatus.NOT_REACHED)
                 for spec in lesson.checks_for(case)

@@ -188,7 +188,7 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
     if verdict.attempt:
         render_check_list(verdict, headline)
     result = first_failure(verdict)
-    if result is not None:
+    if result is not None and not (headline is not None and headline.message == result.detail):
         explained = headline is not None and headline.id == "no_name_error" and verdict.attempt
         render_what_happened(result, explained=explained, reveal_fix=reveal_fix and verdict.attempt)
     final = verdict.cases[-1].result if verdict.cases else None
