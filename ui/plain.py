@@ -71,7 +71,8 @@ def show(*parts: object, tone: str | None = None, muted: bool = False, where=Non
     if tone is not None:
         background, colour = TONES[tone]
         style = f"background:{background};color:{colour};padding:0.75rem 1rem;border-radius:0.5rem;margin:0"
-        role = ' role="alert"' if tone == "error" else ""
+        # Announced when they appear: an error at once (alert), a verdict's success or note politely (status).
+        role = {"error": ' role="alert"', "success": ' role="status"', "info": ' role="status"'}.get(tone, "")
         block = f'<div class="tutor-{tone}"{role} style="{style}">{body}</div>'
     else:
         style = f"margin:0;color:{MUTED};font-size:0.875rem" if muted else "margin:0"

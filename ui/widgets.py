@@ -177,7 +177,7 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
         return
     headline = verdict.headline
     if verdict.passed:
-        st.success(":material/celebration: All checks passed. Your fix works.")
+        plain.show(plain.strong("All checks passed."), " Your fix works.", tone="success")
     elif not verdict.attempt:
         plain.show(plain.strong("This is the starter code, as given."), STARTER_AS_GIVEN, tone="info")
     elif headline is not None:
@@ -230,7 +230,7 @@ def render_check_list(verdict: Verdict, headline: CheckResult | None) -> None:
     for check in verdict.checks:
         if check.status is CheckStatus.NOT_REACHED:
             continue
-        said = check.message if check is not headline else "(above)"
+        said = check.message if check is not headline else "see above"
         rows.append(plain.join(plain.mark(check.passed), " ", case_title(verdict, check.case), check.title, ": ",
                                plain.message(said)))  # fmt: skip
     if not verdict.passed:
