@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from tutor import settings
+from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, is_empty, is_real_attempt
 from tutor.jobs import JobSnapshot, JobState, RunInFlight
 from tutor.lessons import Lesson
@@ -24,6 +25,9 @@ from ui.widgets import (
 )
 
 POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alone, not the page)
+# The rerun right after a click on Run waits this long for a run that should stop at once (the starter's
+# early NameError, guessed from the code): its verdict is drawn in that same rerun, with no polling.
+QUICK_WAIT_S = 2.0
 
 
 def render_lesson(lesson_id: str) -> None:
@@ -32,6 +36,7 @@ def render_lesson(lesson_id: str) -> None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
     state = lesson_state(lesson.id)
+    settle_quick_run(state)
     st.title(lesson.title)
     st.caption(lesson.summary)
     if state.pop("restored", False):
@@ -72,6 +77,7 @@ def render_editor(lesson: Lesson, state: dict) -> None:
     if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state["last_token"] = token
         start_run(lesson, state, text)
+        state.pop("quick", None)  # (this rerun is past the wait: the live panel polls for it)
     active = job_active(state)
     run_col, stop_col, reset_col, keys_col = st.columns([1, 1, 1, 2], vertical_alignment="center")
     run_col.button(
@@ -127,6 +133,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
     state["job"] = job.id
+    state["quick"] = predict_early_name_error(code)
     state["saved_code"] = code  # the run's record keeps it as the latest code
     if is_real_attempt(lesson, code):  # the starter as given shows what happens; it is no attempt
         state["attempts"] += 1
@@ -146,10 +153,22 @@ def reset_editor(lesson: Lesson, state: dict) -> None:
     state["notice"] = None
 
 
-def current_job(state: dict) -> JobSnapshot | None:
-    """The one place this page asks the run manager about its run."""
+def current_job(state: dict, wait_s: float = 0.0) -> JobSnapshot | None:
+    """The one place this page asks the run manager about its run (``wait_s``: first wait that long for
+    it to finish)."""
     job = get_manager().get(state["job"]) if state["job"] is not None else None
+    if job is not None and wait_s:
+        job.done.wait(wait_s)
     return job.snapshot() if job is not None else None
+
+
+def settle_quick_run(state: dict) -> None:
+    """Just after Run, for code that stops at once: wait for its verdict (engine speed, no poll)."""
+    if not state.pop("quick", False):
+        return
+    snapshot = current_job(state, QUICK_WAIT_S)
+    if snapshot is not None and snapshot.state.finished and state.get("finished_job") != snapshot.id:
+        record_finished(state, snapshot)
 
 
 def job_active(state: dict) -> bool:
