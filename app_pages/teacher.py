@@ -50,7 +50,7 @@ if not is_teacher():
 def cell_colour(label: str) -> str:
     if label.startswith("passed"):
         return "background-color: #dcfce7"
-    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #9ca3af"
+    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #4b5563"
 
 
 def minutes(seconds: float) -> str:

@@ -97,6 +97,7 @@ def test_keyboard_leaves_the_editor_to_run_and_pages_pass_axe(browser, app_url) 
     frame = page.frame_locator(EDITOR_FRAME)
     frame.locator(".ace_line").first.wait_for()
     assert page.get_by_text("Ctrl+Enter (⌘+Enter on a Mac) runs · Esc then Tab leaves the editor").is_visible()
+    assert page.get_by_role("button", name="Deploy").count() == 0  # .streamlit/config.toml: toolbarMode
     frame.locator(EDITOR_INPUT).focus()
     page.keyboard.press("Tab")  # Tab alone indents: it stays in the editor
     assert page.evaluate("document.activeElement.tagName") == "IFRAME"

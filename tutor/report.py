@@ -25,6 +25,16 @@ def format_verdict(verdict: Verdict) -> str:
         lines.append("")
         lines.append("Traceback of your program:")
         lines += ["  " + line for line in traceback.rstrip().splitlines()]
+    fix = next(
+        (
+            c.result.error.analysis.get("fix")
+            for c in verdict.cases
+            if c.result and c.result.error and c.result.error.analysis
+        ),
+        None,
+    )
+    if fix and verdict.attempt:  # the command line is the teacher's and the author's: the fix is said
+        lines.append(f"\nHow to fix it: {fix}")
     if verdict.dataset:
         lines.append(f"\nDataset: {verdict.dataset}")
     return "\n".join(lines)
