@@ -19,10 +19,11 @@ st.set_page_config(
 get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
 page_chrome()  # on every page, once: the sandbox warning and the shared styles
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
+studio = st.Page("app_pages/studio.py", title="Lesson studio", icon=":material/edit_note:", url_path="studio")
 learner = resolve_learner()  # self-paced: None for the moment before the browser says who it is
 if learner is None and auth_mode() is not IdentitySource.LOCAL:
     sign_in = st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", default=True)
-    st.navigation([sign_in, teacher]).run()
+    st.navigation([sign_in, teacher, studio]).run()
     st.stop()
 
 if learner is not None:
@@ -42,7 +43,7 @@ lesson_pages = {
 }
 register_pages(lesson_pages)
 setup = st.Page("app_pages/setup.py", title="Data and sandbox", icon=":material/build:", url_path="setup")
-page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup, teacher]})
+page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup, teacher, studio]})
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
 wanted = st.query_params.get("lesson")

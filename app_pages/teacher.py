@@ -18,7 +18,8 @@ from tutor.progress import (
 from tutor.text import distinct_names
 from ui import plain
 from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
-from ui.state import get_database, get_lessons, get_manager
+from ui.state import get_database, get_lessons, get_library, get_manager
+from ui.studio import render_proof_states
 
 REFRESH_S = 5.0
 
@@ -64,9 +65,12 @@ def class_view() -> None:
     errors = lesson_set.errors
     if errors:
         st.subheader(":material/error: Lesson files with errors")
-        st.caption("Learners do not see these lessons until the files are fixed; the app reloads them on save.")
-        for error in errors:
-            plain.show(str(error), tone="error")
+        st.caption("Learners never get a broken file: they keep its last proved version, if any. Files reload on save.")
+        for error in errors:  # one box per file, one line per field at fault
+            lines = [
+                plain.join(f"{error.path}: field '{name}': ", plain.message(text)) for name, text in error.problems
+            ]
+            plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
     grid = build_class_grid(db, [lesson.id for lesson in lessons])
@@ -152,6 +156,11 @@ def class_view() -> None:
         ":material/download: Run log (CSV)", data=partial(export_runs_csv, db), file_name="run-log.csv",
         mime="text/csv", on_click="ignore", key="download-runs",
     )  # fmt: skip
+
+    library = get_library()  # last: the tables above are the class; this is about the lesson files
+    render_proof_states(library.statuses(), library.background)
+    st.page_link("app_pages/studio.py", label="Write, prove and publish lessons in the lesson studio",
+                 icon=":material/edit_note:")  # fmt: skip
 
 
 class_view()

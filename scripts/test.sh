@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh --dev), then lints and runs every test, real TensorFlow and
-# browser tests included. Extra arguments go to pytest, e.g. scripts/test.sh -m "not tf".
+# Sets everything up (scripts/setup.sh --dev), then lints and runs every test, real TensorFlow, PostgreSQL
+# and browser tests included. Extra arguments go to pytest, e.g. scripts/test.sh -m "not tf".
+#
+# PostgreSQL is required: a throwaway server is started on loopback (Debian's postgresql, installed by
+# setup.sh --dev) and the tests that need it get its URL in TUTOR_TEST_POSTGRES_URL. If it cannot start,
+# this fails. To use a server of your own, set TUTOR_TEST_POSTGRES_URL yourself (the tests create and drop
+# databases of their own in it). Only TUTOR_TEST_POSTGRES=skip skips the PostgreSQL tests, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-# A throwaway PostgreSQL on loopback (where it can be had), so the progress database is proved there too.
-pgdir=$(mktemp -d /tmp/tutor-test-pg.XXXXXX)
-trap 'scripts/test-postgres.sh stop "$pgdir"' EXIT
-TUTOR_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pgdir")
-export TUTOR_TEST_POSTGRES_URL
+if [ "${TUTOR_TEST_POSTGRES:-}" = skip ]; then
+  unset TUTOR_TEST_POSTGRES_URL
+  echo "test: TUTOR_TEST_POSTGRES=skip: the PostgreSQL tests are SKIPPED (SQLite only)" >&2
+elif [ -n "${TUTOR_TEST_POSTGRES_URL:-}" ]; then
+  echo "test: PostgreSQL tests use the server in TUTOR_TEST_POSTGRES_URL" >&2
+else
+  pgdir=$(mktemp -d /tmp/tutor-test-pg.XXXXXX)
+  trap 'scripts/test-postgres.sh stop "$pgdir"' EXIT
+  if ! TUTOR_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pgdir"); then
+    echo "test: FAILED: could not start PostgreSQL for the tests (see above)." >&2
+    echo "test: install Debian's postgresql (scripts/setup.sh --dev does, as root), point" >&2
+    echo "test: TUTOR_TEST_POSTGRES_URL at a server, or set TUTOR_TEST_POSTGRES=skip to skip those tests." >&2
+    exit 1
+  fi
+  export TUTOR_TEST_POSTGRES_URL
+  echo "test: PostgreSQL for the tests: $TUTOR_TEST_POSTGRES_URL" >&2
+fi
 .venv/bin/python -m pytest "$@"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tutor.checks import CheckStatus, run_check, run_checks, validate_params
+from tutor.checks import CheckStatus, run_check, run_checks
 from tutor.lessons import CheckSpec
 from tutor.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
@@ -132,19 +130,6 @@ def test_lesson_message_overrides_default_with_facts() -> None:
     assert outcome.message == "Keep the model: line 24 needs `model`. {unknown}"
     passed = run_check(CheckSpec("no_name_error", {}, passed_message="Well done."), GOOD, "model")
     assert passed.message == "Well done."
-
-
-@pytest.mark.parametrize(
-    ("kind", "params", "problem"),
-    [
-        ("min_accuracy", {}, "needs the parameter 'threshold'"),
-        ("min_accuracy", {"threshold": 2}, "between 0 and 1"),
-        ("min_accuracy", {"threshold": "high"}, "must be a number"),
-        ("no_error", {"strict": True}, "has no parameter 'strict'"),
-    ],
-)
-def test_params_are_validated(kind: str, params: dict, problem: str) -> None:
-    assert problem in validate_params(kind, params)
 
 
 def test_one_bug_is_one_failure_and_the_rest_not_reached() -> None:

@@ -61,13 +61,28 @@ def test_grade_human_output(tmp_path: Path) -> None:
     assert "Line 2: NameError: name 'model' is not defined" in completed.stdout
 
 
-def test_grade_unknown_lesson_exits_non_zero_with_json(tmp_path: Path) -> None:
+def verdict_shape(verdict: dict) -> dict:
+    """The keys at every level of a verdict, with the types of its top-level values' kinds."""
+    return {
+        key: type(value).__name__ if key not in ("error", "grader_error", "dataset") else "…"
+        for key, value in verdict.items()
+    }
+
+
+def test_grade_json_has_one_shape_for_every_outcome(tmp_path: Path) -> None:
     learner = tmp_path / "attempt.py"
-    learner.write_text("x = 1\n")
-    completed = tutor("grade", str(learner), "--lesson", "no-such-lesson", "--json")
-    assert completed.returncode == 2
-    answer = json.loads(completed.stdout)
-    assert answer["graded"] is False and "no-such-lesson" in answer["grader_error"]
+    learner.write_text("model = build_model(\n")
+    graded = json.loads(tutor("grade", str(learner), "--lesson", "assign-the-model", "--json").stdout)
+    unknown = tutor("grade", str(learner), "--lesson", "no-such-lesson", "--json")
+    missing = tutor("grade", str(tmp_path / "nope.py"), "--lesson", "assign-the-model", "--json")
+    assert unknown.returncode == 2 and missing.returncode == 2
+    for completed in (unknown, missing):
+        answer = json.loads(completed.stdout)  # exactly one JSON object, nothing else on stdout
+        assert verdict_shape(answer) == verdict_shape(graded)
+        assert answer["passed"] is False and answer["cases"] == [] and answer["checks"] == []
+    assert "no-such-lesson" in json.loads(unknown.stdout)["grader_error"]
+    assert json.loads(unknown.stdout)["lesson"] == "no-such-lesson"
+    assert "cannot read" in json.loads(missing.stdout)["grader_error"]
 
 
 def test_grade_missing_file_exits_non_zero(tmp_path: Path) -> None:

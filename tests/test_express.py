@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.waiting import GENEROUS_S, wait_for
 from tutor import jobs
 from tutor.grading import CaseVerdict, Verdict
 from tutor.jobs import JobState, RunManager
@@ -32,11 +33,13 @@ class ReadyPool:
 
 
 class Grader:
-    """ "slow" runs until stopped or 2 s have passed; anything else ends at once. Records every call."""
+    """A run whose source starts with "slow" runs until the test releases the slow runs (or stops it);
+    anything else ends at once. Records every call. Nothing here depends on how fast the machine is."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, float]] = []
         self.lock = threading.Lock()
+        self.release = threading.Event()
 
     def __call__(self, lesson, source, on_event=None, cancel=None, pool=None) -> Verdict:
         with self.lock:
@@ -44,8 +47,8 @@ class Grader:
         on_event({"type": "output", "stream": "stdout", "text": f"{source} output\n"})
         termination = Termination.FINISHED
         if source.startswith("slow"):
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
+            deadline = time.monotonic() + 2 * GENEROUS_S  # only so that a broken test cannot hang the suite
+            while not self.release.is_set() and time.monotonic() < deadline:
                 if cancel.is_set():
                     termination = Termination.CANCELLED
                     break
@@ -69,13 +72,15 @@ def test_a_quick_run_does_not_wait_behind_a_long_one() -> None:
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
     try:
         slow = manager.submit("ada", LESSON, "slow")
-        time.sleep(0.1)  # the only worker is busy now
+        assert wait_for(lambda: grader.count("slow") == 1)  # the only worker is busy now
         quick = manager.submit("bob", LESSON, "quick")
-        assert quick.done.wait(1.0), "the quick run waited for the slow one"
+        assert quick.done.wait(GENEROUS_S)
+        # The slow run cannot end before it is released: the quick one did not wait for it.
         assert slow.snapshot().state is JobState.RUNNING
         assert quick.snapshot().state is JobState.DONE and quick.verdict.passed
         assert quick.probed
-        assert slow.done.wait(5)
+        grader.release.set()
+        assert slow.done.wait(GENEROUS_S)
     finally:
         manager.shutdown()
 
@@ -85,18 +90,18 @@ def test_a_long_run_goes_back_to_its_place_and_runs_in_full(short_budget) -> Non
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
     try:
         first = manager.submit("ada", LESSON, "slow-1")
-        time.sleep(0.1)
+        assert wait_for(lambda: grader.count("slow-1") == 1)
         second = manager.submit("bob", LESSON, "slow-2")
         third = manager.submit("cyd", LESSON, "slow-3")
-        deadline = time.monotonic() + 2
-        while second.snapshot().progress.note is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_for(lambda: second.snapshot().progress.note is not None)
         snapshot = second.snapshot()
         assert snapshot.state is JobState.QUEUED  # the quick try ran out of budget
         assert "needs more than a quick check" in snapshot.progress.note
         assert snapshot.output == ""  # the cut-short try's output is not shown as if it were the run's
+        assert wait_for(lambda: third.snapshot().progress.note is not None)  # its try was cut short too
+        grader.release.set()
         for job in (first, second, third):
-            assert job.done.wait(15)
+            assert job.done.wait(GENEROUS_S)
         for job in (first, second, third):
             assert job.snapshot().state is JobState.DONE
             assert job.verdict.passed  # the full run's verdict, not the cut-short try's
@@ -114,11 +119,13 @@ def test_code_that_binds_its_names_waits_its_turn() -> None:
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
     try:
         slow = manager.submit("ada", LESSON, "slow")
-        time.sleep(0.1)
+        assert wait_for(lambda: grader.count("slow") == 1)
         training = manager.submit("bob", LESSON, "slow_training = 1\n")  # binds all it reads: no try
-        assert not training.done.wait(1.0)
+        # A try would start within the express lane's next look (every 0.25 s); give it several.
+        assert not wait_for(lambda: grader.count("slow_training = 1\n") > 0, timeout_s=1.0)
         assert not training.probed and training.snapshot().state is JobState.QUEUED
-        assert slow.done.wait(5) and training.done.wait(5)
+        grader.release.set()
+        assert slow.done.wait(GENEROUS_S) and training.done.wait(GENEROUS_S)
         assert grader.count("slow_training = 1\n") == 1
     finally:
         manager.shutdown()
@@ -128,8 +135,9 @@ def test_no_express_try_while_a_worker_is_free() -> None:
     grader = Grader()
     manager = RunManager(max_running=2, grade=grader, pool=ReadyPool())
     try:
+        grader.release.set()  # it runs at once, and in full
         job = manager.submit("ada", LESSON, "slow")
-        assert job.done.wait(5)
+        assert job.done.wait(GENEROUS_S)
         assert not job.probed
         assert grader.count("slow") == 1
     finally:
@@ -141,10 +149,13 @@ def test_no_express_lane_without_a_ready_warm_sandbox(short_budget) -> None:
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool(ready=0))
     try:
         slow = manager.submit("ada", LESSON, "slow")
-        time.sleep(0.1)
+        assert wait_for(lambda: grader.count("slow") == 1)
         quick = manager.submit("bob", LESSON, "quick")
-        assert not quick.done.wait(0.8)  # a cold start could not be quick: it waits its turn
-        assert quick.done.wait(5) and slow.done.wait(5)
+        # A cold start could not be quick: it waits its turn (a try would come within 0.25 s; give it more).
+        assert not wait_for(lambda: grader.count("quick") > 0, timeout_s=1.0)
+        assert quick.snapshot().state is JobState.QUEUED
+        grader.release.set()
+        assert quick.done.wait(GENEROUS_S) and slow.done.wait(GENEROUS_S)
         assert not quick.probed
     finally:
         manager.shutdown()
@@ -156,13 +167,11 @@ def test_stop_during_the_express_try_cancels_the_run(short_budget, monkeypatch: 
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
     try:
         manager.submit("ada", LESSON, "slow-1")
-        time.sleep(0.1)
+        assert wait_for(lambda: grader.count("slow-1") == 1)
         second = manager.submit("bob", LESSON, "slow-2")
-        deadline = time.monotonic() + 2
-        while second.snapshot().state is not JobState.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_for(lambda: grader.count("slow-2") == 1)  # its express try is running
         manager.cancel(second.id)
-        assert second.done.wait(2)
+        assert second.done.wait(GENEROUS_S)
         assert second.snapshot().state is JobState.CANCELLED
         assert grader.count("slow-2") == 1  # not put back in line
     finally:

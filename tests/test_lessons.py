@@ -68,8 +68,8 @@ BROKEN = [
     ("title", GOOD.replace('title = "Demo"\n', "")),
     ("schema_version", GOOD.replace("schema_version = 1", "schema_version = 7")),
     ("checks[0].kind", GOOD.replace('kind = "no_name_error"', 'kind = "no_nameerror"')),
-    ("checks[1]", GOOD.replace("threshold = 0.5", "threshold = 5")),
-    ("checks[1]", GOOD.replace("threshold = 0.5", "treshold = 0.5")),
+    ("checks[1].threshold", GOOD.replace("threshold = 0.5", "threshold = 5")),
+    ("checks[1].treshold", GOOD.replace("threshold = 0.5", "treshold = 0.5")),
     ("hints", GOOD.replace('hints = ["one"]', "hints = []")),
     ("hints[0]", GOOD.replace('hints = ["one"]', "hints = [3]")),
     ("id", GOOD.replace('id = "demo"', 'id = "Demo Lesson"')),
@@ -115,8 +115,18 @@ def test_missing_solution_is_named(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
+    # copy.toml sorts first, yet the lesson that owns the id by its file name is the one that loads.
     write_lesson(tmp_path, GOOD)
-    other = GOOD.replace('id = "demo"', 'id = "demo"')
-    (tmp_path / "lessons" / "copy.toml").write_text(other)
+    write_lesson(tmp_path, GOOD, lesson_id="copy")  # copy.toml still says id = "demo"
     lesson_set = load_lessons(tmp_path / "lessons", tmp_path / "solutions")
-    assert [e.field for e in lesson_set.errors] == ["id"]
+    assert [lesson.id for lesson in lesson_set.lessons] == ["demo"]
+    assert [(e.path.name, e.field) for e in lesson_set.errors] == [("copy.toml", "id")]
+    assert "'demo' is already used by demo.toml" in str(lesson_set.errors[0])
+
+
+def test_id_must_match_the_file_name(tmp_path: Path) -> None:
+    path = write_lesson(tmp_path, GOOD.replace('id = "demo"', 'id = "other"'))
+    with pytest.raises(LessonError) as caught:
+        load_lesson(path, tmp_path / "solutions")
+    assert caught.value.field == "id"
+    assert "'other' must match the file name" in str(caught.value) and "id = 'demo'" in str(caught.value)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 from tests.test_hostile import sandbox_processes
+from tests.waiting import wait_for
 from tutor import isolation, settings
 from tutor.data import ensure_dataset
 from tutor.grading import grade_source
@@ -168,9 +168,9 @@ def test_closing_a_pool_mid_warm_up_leaves_no_process(pool: WarmPool) -> None:
     assert pool.wait_until_ready()
     before = set(sandbox_processes())
     pool = WarmPool(1, 4096, ensure_dataset(), limits=LIMITS)
-    time.sleep(1.0)  # bwrap is up, TensorFlow is importing
+    # bwrap is up and TensorFlow is importing: the check below can see a warming sandbox.
+    assert wait_for(lambda: set(sandbox_processes()) - before)
     assert pool.stats().warming == 1
-    assert set(sandbox_processes()) - before  # the check below can see a warming sandbox
     pool.close()
     assert set(sandbox_processes()) - before == set()
     assert pool.stats().ready == 0

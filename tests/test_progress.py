@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
 import threading
 import uuid
@@ -41,11 +40,6 @@ from tutor.results import ErrorInfo, RunResult, Termination
 LESSON = load_lessons().get("assign-the-model")
 
 
-# scripts/test.sh starts a throwaway PostgreSQL on loopback where it can (Debian, root) and names it here;
-# then every test that takes `db` also runs on PostgreSQL, in a database of its own.
-POSTGRES_URL = os.environ.get("TUTOR_TEST_POSTGRES_URL")
-
-
 @pytest.fixture
 def sqlite_db(tmp_path: Path):
     """For the tests that look inside the SQLite file itself."""
@@ -56,20 +50,21 @@ def sqlite_db(tmp_path: Path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """Every test that takes `db` runs on SQLite and on PostgreSQL (in a database of its own, on the server
+    scripts/test.sh starts: see the postgres_url fixture in conftest.py)."""
     if request.param == "sqlite":
         database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
         yield database
         database.dispose()
         return
-    if not POSTGRES_URL:
-        pytest.skip("no PostgreSQL server for tests (TUTOR_TEST_POSTGRES_URL; scripts/test.sh starts one)")
+    postgres_url = request.getfixturevalue("postgres_url")
     from sqlalchemy import create_engine, make_url, text
 
     name = f"tutor_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = open_database(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    database = open_database(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
     try:
         yield database
     finally:

@@ -85,12 +85,14 @@ print("parent done")
     assert survivors == []
 
 
-def test_run_folders_are_removed() -> None:
+def test_run_folders_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tutor import settings
 
-    before = set(os.listdir(settings.runs_dir()))
-    run("open('left-behind.txt', 'w').write('x')\n")
-    assert set(os.listdir(settings.runs_dir())) <= before
+    # A folder of its own: the default one is shared with every other server and test run on this machine.
+    monkeypatch.setenv("TUTOR_RUNS_DIR", str(tmp_path / "runs"))
+    result, _ = run("open('left-behind.txt', 'w').write('x')\nprint('wrote')\n")
+    assert result.stdout == "wrote\n"  # the run really used the folder
+    assert os.listdir(settings.runs_dir()) == []
 
 
 @strict_only
@@ -231,3 +233,80 @@ def test_results_cross_as_versioned_json() -> None:
     assert again == result
     with pytest.raises(ValueError, match="version"):
         RunResult.from_dict({**data, "version": 99})
+
+
+SYMLINK_PROBE = """
+import json
+from tutor.runner import RunRequest, run_program
+result = run_program(RunRequest("print('hello from the sandbox')"))
+print(json.dumps({"termination": str(result.termination), "stdout": result.stdout, "detail": result.detail,
+                  "isolation": result.isolation}))
+"""
+
+
+def run_probe(python: Path, cwd: Path) -> dict:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [str(python), "-c", SYMLINK_PROBE], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_project_reached_through_a_symlink_runs(tmp_path: Path) -> None:
+    """Deployments link `current -> releases/N`; the server then runs from the link's paths."""
+    current = tmp_path / "current"
+    current.symlink_to(ROOT, target_is_directory=True)
+    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
+    # The venv the tests use, reached through the link when it lives in the project (as setup.sh makes it).
+    python = (
+        current / os.path.relpath(venv_bin, ROOT) / os.path.basename(sys.executable)
+        if venv_bin.startswith(str(ROOT) + os.sep)
+        else Path(sys.executable)
+    )
+    outcome = run_probe(python, current)
+    assert outcome == {
+        "termination": "finished",
+        "stdout": "hello from the sandbox\n",
+        "detail": "",
+        "isolation": "strict" if isolation.bubblewrap_works() else "basic",
+    }
+
+
+def test_a_venv_reached_through_a_symlink_runs(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    venv.symlink_to(os.path.realpath(sys.prefix), target_is_directory=True)
+    outcome = run_probe(venv / "bin" / os.path.basename(sys.executable), ROOT)
+    assert outcome["termination"] == "finished", outcome["detail"]
+    assert outcome["stdout"] == "hello from the sandbox\n"
+
+
+@pytest.mark.parametrize("level", ["strict", "basic"])
+def test_a_sandbox_that_cannot_start_python_is_the_graders_error(monkeypatch: pytest.MonkeyPatch, level: str) -> None:
+    if level == "strict" and not isolation.bubblewrap_works():
+        pytest.fail("bubblewrap is not usable here: run scripts/setup.sh --dev")
+    monkeypatch.setattr(isolation, "python_argv", lambda harness, executable=None: ["/nonexistent/python3", harness])
+    result, events = run("print('never runs')\n", level=level)
+    assert result.termination is Termination.SANDBOX_ERROR
+    assert result.termination.is_infrastructure
+    assert "could not start Python" in result.detail
+    assert "not with your code" in result.detail
+    assert "os._exit" not in result.detail
+    assert "/nonexistent/python3" in result.detail  # what the sandbox said, for the teacher
+    assert "started" not in [event["type"] for event in events]
+    assert events[-1]["type"] == "result"
+
+
+def test_a_verdict_never_blames_the_learner_for_a_sandbox_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor.grading import grade_source
+    from tutor.lessons import load_lessons
+
+    monkeypatch.setattr(isolation, "python_argv", lambda harness, executable=None: ["/nonexistent/python3", harness])
+    lesson = load_lessons().get("assign-the-model")
+    verdict = grade_source(lesson, lesson.starter)
+    assert not verdict.passed
+    assert verdict.grader_error is not None and "not with your code" in verdict.grader_error
+    assert verdict.first_error is None  # no learner error was made up
+    assert verdict.cases[0].result.termination is Termination.SANDBOX_ERROR

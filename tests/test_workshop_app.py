@@ -12,7 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
 from tutor.db import IdentitySource, Run
+from tutor.lesson_files import content_hash
+from tutor.lessons import load_lesson
 from tutor.progress import record_finished, record_submitted, sign_in_learner
+from tutor.publishing import ProofStore, proof_key
+from tutor.selftest import Proof
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "KERAS-42"
@@ -169,7 +173,13 @@ def test_lesson_file_errors_show_on_the_teacher_page_only(workshop: Path, tmp_pa
     assert "half-written.toml: field 'checks': is missing" in texts(teacher)
 
 
-def test_a_new_lesson_file_appears_without_a_restart(tmp_path: Path, monkeypatch) -> None:
+def record_passed_proofs(path: Path, solutions: Path) -> None:
+    """What a finished proof run (background, studio or check-lessons) leaves behind for this version."""
+    lesson = load_lesson(path, solutions)
+    ProofStore().record(proof_key(content_hash(lesson)), lesson.id, [Proof(lesson.id, "solution", True, "passes")])
+
+
+def test_a_new_lesson_file_appears_without_a_restart_once_proved(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
     lessons = tmp_path / "lessons"
     shutil.copytree(ROOT / "lessons", lessons)
@@ -187,13 +197,19 @@ def test_a_new_lesson_file_appears_without_a_restart(tmp_path: Path, monkeypatch
     )
     shutil.copy(lessons / "assign-the-model.py", lessons / "assign-twice.py")
     shutil.copy(solutions / "assign-the-model.py", solutions / "assign-twice.py")
-    at.run()  # the same server and session: the next page view has it
+    at.run()
     assert not at.exception
+    assert "A second lesson, just added" not in texts(at)  # not proved yet: learners do not see it
+    record_passed_proofs(lessons / "assign-twice.toml", solutions)
+    at.run()  # the same server and session: the next page view has it
     assert "A second lesson, just added" in texts(at)
-    # An edit to a lesson file is picked up the same way.
+    # An edit is picked up the same way: learners keep the proved text until the new one is proved.
     (lessons / "assign-twice.toml").write_text(
         (lessons / "assign-twice.toml").read_text().replace("A second lesson, just added", "Edited while running")
     )
+    at.run()
+    assert "A second lesson, just added" in texts(at) and "Edited while running" not in texts(at)
+    record_passed_proofs(lessons / "assign-twice.toml", solutions)
     at.run()
     assert "Edited while running" in texts(at) and "just added" not in texts(at)
 

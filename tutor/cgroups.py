@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-CGROUP_ROOT = Path(os.environ.get("TUTOR_CGROUP_ROOT", "/sys/fs/cgroup"))
+from tutor import settings
+
 GROUP = "tutor"  # our own subtree under each controller
 
 
@@ -28,7 +29,7 @@ def cgroups_available() -> bool:
     if os.geteuid() != 0:
         return False
     for controller in ("memory", "pids"):
-        base = CGROUP_ROOT / controller
+        base = settings.cgroup_root() / controller
         if not (base / "cgroup.procs").exists():
             return False
         try:
@@ -48,11 +49,11 @@ class RunCgroup:
 
     @property
     def memory_dir(self) -> Path:
-        return CGROUP_ROOT / "memory" / GROUP / self.name
+        return settings.cgroup_root() / "memory" / GROUP / self.name
 
     @property
     def pids_dir(self) -> Path:
-        return CGROUP_ROOT / "pids" / GROUP / self.name
+        return settings.cgroup_root() / "pids" / GROUP / self.name
 
     def create(self) -> None:
         # A leftover group from a crashed server would carry old counters: start from a fresh one.

@@ -1,7 +1,11 @@
 """Declarative checks: kind ``foo`` is implemented by ``check_foo(result, params, model_name)``.
 
 Each returns an Outcome: passed or not, a default message in plain words, and the facts the message
-used, so a lesson can replace the message with its own text (``message = "... {line} ..."``).
+used, so a lesson can replace the message with its own text (``message = "... {line} ..."``). The
+parameters and the facts of each path are declared once, in tutor.check_kinds.
+
+A check is passed, failed, or not reached: the program stopped before the point it checks (a
+SyntaxError, a time limit, an earlier error), which is the reason, not a failure of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutor.check_kinds import param_defaults
 from tutor.lessons import CheckSpec
 from tutor.results import RunResult, Termination
 
@@ -46,7 +51,8 @@ class Outcome:
     passed: bool
     message: str
     facts: dict[str, Any] = field(default_factory=dict)
-    reached: bool = True  # False: the program stopped before the thing checked (message: why)
+    judged: bool = True  # False: the program could not be checked on this point (the reason is the message)
+    reached: bool = True  # False: the program stopped before the thing checked: "not reached", not failed
 
 
 @dataclass
@@ -68,50 +74,18 @@ class CheckResult:
         return check_title(self.id)
 
 
-# Parameters each kind accepts: name -> (types, required)
-PARAMS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "no_name_error": {},
-    "no_error": {},
-    "training_completed": {"min_epochs": ((int,), False)},
-    "model_is_keras_model": {},
-    "model_was_trained": {},
-    "min_accuracy": {"threshold": ((int, float), True)},
-    "loaded_saved_model": {},
-}
-
-
-def known_check_kinds() -> list[str]:
-    return sorted(PARAMS)
-
-
-def validate_params(kind: str, params: dict[str, Any]) -> str | None:
-    """A problem with a check's parameters in words, or None."""
-    allowed = PARAMS[kind]
-    for name in params:
-        if name not in allowed:
-            accepted = ", ".join(allowed) or "none"
-            return f"check '{kind}' has no parameter '{name}' (accepted: {accepted})"
-    for name, (types, required) in allowed.items():
-        if name not in params:
-            if required:
-                return f"check '{kind}' needs the parameter '{name}'"
-        elif not isinstance(params[name], types) or isinstance(params[name], bool):
-            return f"check '{kind}': '{name}' must be a number"
-    threshold = params.get("threshold")
-    if threshold is not None and not 0 <= threshold <= 1:
-        return f"check '{kind}': 'threshold' must be between 0 and 1"
-    return None
-
-
 def run_check(spec: CheckSpec, result: RunResult, model_name: str, case: str = "default") -> CheckResult:
     check: Callable[..., Outcome] = globals()[f"check_{spec.kind}"]
-    outcome = check(result, spec.params, model_name)
+    params = {**param_defaults(spec.kind), **spec.params}
+    outcome = check(result, params, model_name)
     if not outcome.reached:  # the reason the program stopped, said once for all such checks
         return CheckResult(spec.kind, False, outcome.message, case, CheckStatus.NOT_REACHED)
     template = spec.passed_message if outcome.passed else spec.message
     message = outcome.message
-    if template:
-        message = string.Formatter().vformat(template, (), _Facts(outcome.facts))
+    if template and outcome.judged:
+        # The facts every path gives (tutor.check_kinds); a lesson's templates were validated against them.
+        facts = {**params, "default": outcome.message, "model_name": model_name, **outcome.facts}
+        message = string.Formatter().vformat(template, (), _Facts(facts))
     return CheckResult(spec.kind, outcome.passed, message, case)
 
 
@@ -135,7 +109,8 @@ def run_checks(
 
 
 class _Facts(dict):
-    """Formatting with a missing fact leaves the placeholder visible instead of crashing."""
+    """A template from a loaded lesson never misses a fact (validated at load); one made by hand in
+    code may, and then the placeholder stays visible instead of crashing."""
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -166,9 +141,11 @@ def _not_run(result: RunResult) -> Outcome | None:
     if result.termination in (Termination.FINISHED, Termination.EXITED):
         error = result.error
         if error is not None and error.type in SOURCE_ERRORS:
-            return Outcome(False, stop_reason(result), {"line": error.line, "type": error.type}, reached=False)
+            return Outcome(
+                False, stop_reason(result), {"line": error.line, "type": error.type}, judged=False, reached=False
+            )
         return None
-    return Outcome(False, stop_reason(result), {"detail": result.detail}, reached=False)
+    return Outcome(False, stop_reason(result), {"detail": result.detail}, judged=False, reached=False)
 
 
 def _stopped_early(result: RunResult) -> Outcome | None:
@@ -176,7 +153,8 @@ def _stopped_early(result: RunResult) -> Outcome | None:
     reason = _not_run(result)
     if reason is not None or result.error is None:
         return reason
-    return Outcome(False, stop_reason(result), {"line": result.error.line, "type": result.error.type}, reached=False)
+    facts = {"line": result.error.line, "type": result.error.type, "message": result.error.message}
+    return Outcome(False, stop_reason(result), facts, judged=False, reached=False)
 
 
 def check_no_name_error(result: RunResult, params: dict[str, Any], model_name: str) -> Outcome:
@@ -207,7 +185,9 @@ def check_no_error(result: RunResult, params: dict[str, Any], model_name: str) -
     if result.termination is Termination.EXITED:
         return Outcome(False, result.detail, {"exit_code": result.exit_code})
     if result.termination is not Termination.FINISHED:  # timeout, memory, output limit: it did not end well
-        return Outcome(False, result.detail or "Your program did not run to its end.", {"detail": result.detail})
+        # failed (it is the headline), but a lesson's message is written for an exception: not applied
+        detail = result.detail or "Your program did not run to its end."
+        return Outcome(False, detail, {"detail": result.detail}, judged=False)
     return Outcome(True, "Your program ran to its end without an error.")
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from tutor import data
+from tutor import data, settings
 from tutor.lessons import load_lessons
 
 EXIT_OK = 0
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "sandbox", None):
-        os.environ["TUTOR_SANDBOX"] = args.sandbox
+        settings.use_sandbox_level(args.sandbox)
     return args.handler(args)
 
 
@@ -49,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
     lessons.set_defaults(handler=command_lessons)
 
+    schema = commands.add_parser("schema", help="print the lesson file's JSON Schema (for editors)")
+    schema.set_defaults(handler=command_schema)
+
+    new = commands.add_parser("new-lesson", help="write a working lesson skeleton (toml, starter, solution)")
+    new.add_argument("id", help="the new lesson's id, e.g. keep-the-model")
+    new.add_argument("--lessons-dir", type=Path, help="default: the lessons folder (TUTOR_LESSONS_DIR)")
+    new.add_argument("--solutions-dir", type=Path, help="default: the solutions folder (TUTOR_SOLUTIONS_DIR)")
+    new.set_defaults(handler=command_new_lesson)
+
+    ship = commands.add_parser("ship-lessons", help="record the lessons' hashes as shipped (proved by CI)")
+    ship.set_defaults(handler=command_ship_lessons)
+
     data_parser = commands.add_parser("data", help="which MNIST is used; import or fetch the real one")
     data_commands = data_parser.add_subparsers(required=True, metavar="ACTION")
     data_commands.add_parser("status", help="show which dataset is active").set_defaults(handler=command_data_status)
@@ -61,12 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_grade(args: argparse.Namespace) -> int:
-    from tutor.grading import grade_source
+    from tutor.grading import Verdict, grade_source
     from tutor.report import format_verdict
 
     def fail(message: str, code: int) -> int:
-        if args.json:
-            print(json.dumps({"passed": False, "graded": False, "grader_error": message}))
+        if args.json:  # the same shape as any verdict: nothing graded, grader_error says why
+            print(json.dumps(Verdict(args.lesson, False, [], grader_error=message).to_dict()))
         else:
             print(f"error: {message}", file=sys.stderr)
         return code
@@ -93,8 +104,7 @@ def command_check_lessons(args: argparse.Namespace) -> int:
     from tutor.selftest import prove_lessons
 
     lesson_set = load_lessons()
-    for error in lesson_set.errors:
-        print(f"BROKEN  {error}")
+    print_broken(lesson_set.errors)
     lessons = [lesson for lesson in lesson_set.lessons if not args.ids or lesson.id in args.ids]
     unknown = set(args.ids) - {lesson.id for lesson in lessons}
     if unknown:
@@ -102,12 +112,24 @@ def command_check_lessons(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def report(proof) -> None:
-        print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {proof.detail}", flush=True)
+        detail = proof.detail.replace("\n", "\n      ")  # a fixture's traceback, indented under its line
+        print(f"{'ok  ' if proof.passed else 'FAIL'}  {proof.lesson:<20} {proof.item:<32} {detail}", flush=True)
 
     proofs = prove_lessons(lessons, jobs=args.jobs, report=report)
+    record_proofs(lessons, proofs)
     failed = [proof for proof in proofs if not proof.passed]
     print(f"{len(proofs) - len(failed)} passed, {len(failed)} failed ({len(lessons)} lessons)")
     return EXIT_FAILED if failed or lesson_set.errors else EXIT_OK
+
+
+def record_proofs(lessons: list, proofs: list) -> None:
+    """A running app publishes a changed lesson once its proofs passed: check-lessons' count too."""
+    from tutor.lesson_files import content_hash
+    from tutor.publishing import ProofStore, proof_key
+
+    store = ProofStore()
+    for lesson in lessons:
+        store.record(proof_key(content_hash(lesson)), lesson.id, [p for p in proofs if p.lesson == lesson.id])
 
 
 def command_doctor(args: argparse.Namespace) -> int:
@@ -122,9 +144,68 @@ def command_lessons(args: argparse.Namespace) -> int:
     lesson_set = load_lessons()
     for lesson in lesson_set.lessons:
         print(f"{lesson.id:<20} {lesson.title}")
-    for error in lesson_set.errors:
-        print(f"BROKEN  {error}")
+    print_broken(lesson_set.errors)
     return EXIT_FAILED if lesson_set.errors else EXIT_OK
+
+
+def print_broken(errors: list) -> None:
+    """One BROKEN line per field at fault; a fixture's traceback follows, indented."""
+    for error in errors:
+        for field_name, problem in error.problems:
+            first, *rest = problem.splitlines()
+            print(f"BROKEN  {error.path}: field '{field_name}': {first}")
+            for line in rest:
+                print(f"        {line}")
+
+
+def command_ship_lessons(args: argparse.Namespace) -> int:
+    """lessons/shipped.json: a fresh install trusts these versions as proved (CI runs check-lessons)."""
+    from tutor import settings
+    from tutor.publishing import write_shipped
+
+    lesson_set = load_lessons()
+    print_broken(lesson_set.errors)
+    if lesson_set.errors:
+        return EXIT_FAILED
+    path = write_shipped(lesson_set.lessons, settings.lessons_dir())
+    print(f"{path}: {len(lesson_set.lessons)} lessons; prove them with `python -m tutor check-lessons`")
+    return EXIT_OK
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    from tutor.lesson_schema import lesson_json_schema
+
+    print(json.dumps(lesson_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def command_new_lesson(args: argparse.Namespace) -> int:
+    from tutor import settings
+    from tutor.lessons import LessonError
+    from tutor.new_lesson import NewLessonError, write_skeleton
+
+    lessons_dir = args.lessons_dir or settings.lessons_dir()
+    solutions_dir = args.solutions_dir or settings.solutions_dir()
+    try:
+        skeleton = write_skeleton(args.id, lessons_dir, solutions_dir)
+    except (NewLessonError, LessonError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in skeleton.files:
+        print(f"wrote   {path}")
+    folders = ""
+    if args.lessons_dir or args.solutions_dir:
+        folders = f"TUTOR_LESSONS_DIR={lessons_dir} TUTOR_SOLUTIONS_DIR={solutions_dir} "
+    print(
+        f"\nThe lesson '{args.id}' loads. Its starter already fails with NameError for 'model' (a bare\n"
+        "build_model() call), so it proves itself now:\n"
+        f"    {folders}python -m tutor check-lessons {args.id}\n"
+        "Then make it yours: the text and hints in the .toml, your bug in the starter, the fix in the\n"
+        "solution, and the mistakes you expect as [[wrong]] variants; run check-lessons again after each\n"
+        "change (guide: docs/authoring.md). Note: a running app shows every lesson in its lessons folder\n"
+        "to learners at once; for a live workshop, write it elsewhere first (--lessons-dir, --solutions-dir)."
+    )
+    return EXIT_OK
 
 
 def command_data_status(args: argparse.Namespace) -> int:

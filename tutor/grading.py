@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tutor import settings
 from tutor.checks import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
-from tutor.isolation import Limits, sandbox_env
-from tutor.lessons import Case, CaseFile, Lesson
+from tutor.fixtures import generate_fixture
+from tutor.isolation import Limits
+from tutor.lessons import Case, CaseFile, Lesson, LessonError
 from tutor.protocol import EventType
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
 VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty"
 PREDICT_SAMPLES = 16
-_fixture_lock = threading.Lock()
 
 
 class GraderError(Exception):
@@ -133,7 +126,7 @@ def grade_source(
         if on_event is not None:
             on_event({"type": EventType.CASE, "case": case.id, "title": case.title})
         try:
-            files = prepare_case_files(case.files)
+            files = prepare_case_files(case.files, limits)
         except GraderError as exc:
             grader_error = str(exc)
             break
@@ -167,7 +160,9 @@ def is_real_attempt(lesson: Lesson, source: str | bytes) -> bool:
     return not is_empty(source) and _normalised(source) != _normalised(lesson.starter)
 
 
-def prepare_case_files(files: tuple[CaseFile, ...]) -> dict[str, bytes]:
+def prepare_case_files(files: tuple[CaseFile, ...], limits: Limits | None = None) -> dict[str, bytes]:
+    """The case's files by name. A fixture script runs in the sandbox under ``limits`` (first use only);
+    when it fails, that is a GraderError naming the lesson file and the field."""
     prepared = {}
     for case_file in files:
         if case_file.content is not None:
@@ -175,51 +170,11 @@ def prepare_case_files(files: tuple[CaseFile, ...]) -> dict[str, bytes]:
         elif case_file.copy is not None:
             prepared[case_file.name] = case_file.copy.read_bytes()
         elif case_file.generate is not None:
-            prepared[case_file.name] = generate_fixture(case_file.generate, case_file.name).read_bytes()
-    return prepared
-
-
-def generate_fixture(script: Path, name: str) -> Path:
-    """Run a lesson's fixture script (teacher-written, trusted) once; cache the file it writes.
-
-    The cache key covers the script and the Python/Keras install, so a new Keras makes a new file."""
-    script_bytes = script.read_bytes()
-    key = hashlib.sha256(script_bytes + name.encode() + sys.prefix.encode() + _keras_version().encode()).hexdigest()
-    target = settings.fixtures_dir() / key[:16] / name
-    with _fixture_lock:
-        if target.is_file():
-            return target
-        with tempfile.TemporaryDirectory(dir=settings.fixtures_dir()) as work:
             try:
-                completed = subprocess.run(
-                    [sys.executable, "-I", "-B", str(script)],
-                    cwd=work,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                    env=sandbox_env(work),
-                )
-            except subprocess.TimeoutExpired:
-                raise GraderError(f"fixture script {script} took longer than 300 s") from None
-            produced = Path(work) / name
-            if completed.returncode != 0 or not produced.is_file():
-                raise GraderError(
-                    f"fixture script {script} did not produce {name} (exit {completed.returncode}): "
-                    f"{completed.stderr[-1500:]}"
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(produced), target)
-    return target
-
-
-def _keras_version() -> str:
-    # Read from package metadata: importing keras here would pull TensorFlow into the server.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("keras")
-    except PackageNotFoundError:
-        return "none"
+                prepared[case_file.name] = generate_fixture(case_file, limits).read_bytes()
+            except (LessonError, RuntimeError, OSError) as exc:
+                raise GraderError(str(exc)) from exc
+    return prepared
 
 
 def case_by_id(lesson: Lesson, case_id: str | None) -> Case:

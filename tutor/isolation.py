@@ -147,8 +147,16 @@ def limit_prefix(limits: Limits) -> list[str]:
     ]
 
 
-def python_argv(harness: str) -> list[str]:
-    return [sys.executable, "-I", "-u", "-B", harness]
+def python_argv(harness: str, executable: str | None = None) -> list[str]:
+    return [executable or sys.executable, "-I", "-u", "-B", harness]
+
+
+def sandbox_python() -> str:
+    """The interpreter's path with its folders resolved (``current -> releases/N``, a linked venv), so it
+    lies under the folders python_roots() binds. Only the folders: the file itself stays the venv's
+    ``bin/python`` link, because Python finds its venv (pyvenv.cfg) next to the path it was started as."""
+    folder, name = os.path.split(os.path.abspath(sys.executable))
+    return os.path.join(os.path.realpath(folder), name)
 
 
 def build_launch(
@@ -213,7 +221,7 @@ def build_launch(
             "--bounding-set=-all",
             "--inh-caps=-all",
         ]
-    argv += python_argv(SANDBOX_HARNESS)
+    argv += python_argv(SANDBOX_HARNESS, sandbox_python())
     return Launch(
         argv=[*limit_prefix(limits), *argv],
         env=sandbox_env(SANDBOX_HOME),
@@ -310,8 +318,8 @@ def parent_dirs(dest: str, created: set[str]) -> list[str]:
 def python_roots() -> list[str]:
     """Folders the interpreter needs: its install and the venv (resolved, since the venv links into it)."""
     roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    executable = os.path.realpath(sys.executable)
-    if not any(executable.startswith(root + os.sep) for root in roots):
-        roots.add(os.path.dirname(os.path.dirname(executable)))
+    for executable in (sandbox_python(), os.path.realpath(sys.executable)):
+        if not any(executable.startswith(root + os.sep) for root in roots):
+            roots.add(os.path.dirname(os.path.dirname(executable)))
     # Skip anything already under /usr (bound as a whole).
     return sorted(root for root in roots if not (root == "/usr" or root.startswith("/usr/")))

@@ -7,13 +7,13 @@ import collections
 import enum
 import itertools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tutor import settings
 from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
@@ -376,9 +376,4 @@ def was_cut_short(verdict: Verdict | None) -> bool:
 
 
 def default_max_running() -> int:
-    """TUTOR_MAX_RUNS, else one run per core (2 on a 2-core machine: a quick NameError verdict need not
-    wait for a 20-second training to finish)."""
-    configured = os.environ.get("TUTOR_MAX_RUNS")
-    if configured:
-        return max(1, int(configured))
-    return max(1, os.cpu_count() or 1)
+    return settings.max_runs()

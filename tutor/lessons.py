@@ -1,33 +1,42 @@
 """Lessons are files a teacher writes: ``lessons/<id>.toml`` (+ ``lessons/<id>.py``, the starter code)
-and ``solutions/<id>.py``. Loading validates every field; a broken lesson yields an error that names the
-file and the field, and the other lessons still load. The format is described in docs/authoring.md.
+and ``solutions/<id>.py``. Loading validates every field against the schema (tutor.lesson_schema) and
+then what the schema alone cannot know: the files it names, the id against the file name, the
+``replace`` pairs against the code. A broken lesson yields an error that names the file and every field
+at fault, and the other lessons still load. The format is described in docs/authoring.md.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tutor import settings
-
-SCHEMA_VERSION = 1
-ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-DEFAULT_TIME_S = 120.0
-DEFAULT_SOLUTION_AFTER = 3  # real attempts (not runs of the unchanged starter) before the solution opens
+from tutor.lesson_schema import (
+    DEFAULT_SOLUTION_AFTER,
+    CaseFileTable,
+    LessonFile,
+    WrongTable,
+    validate_lesson_data,
+)
 
 
 class LessonError(Exception):
-    """A lesson file is invalid: names the file and the field."""
+    """A lesson file is invalid: names the file and the field (the first of ``problems``, which lists
+    every field at fault as (field, problem) pairs)."""
 
-    def __init__(self, path: Path, field_name: str, problem: str) -> None:
-        super().__init__(f"{path}: field '{field_name}': {problem}")
+    def __init__(self, path: Path, field_name: str, problem: str, more: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems = [(field_name, problem), *more]
+        super().__init__("\n".join(f"{path}: field '{name}': {text}" for name, text in self.problems))
         self.path = path
         self.field = field_name
         self.problem = problem
+
+    @classmethod
+    def of(cls, path: Path, problems: Sequence[tuple[str, str]]) -> LessonError:
+        return cls(path, problems[0][0], problems[0][1], problems[1:])
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class CaseFile:
     content: str | None = None  # literal text (e.g. a corrupt model file)
     copy: Path | None = None  # a file shipped with the lessons
     generate: Path | None = None  # a script that writes the file into its working folder
+    lesson_path: Path | None = None  # where it is declared, for errors about it (e.g. a failing fixture)
+    where: str = ""  # its field path there, e.g. cases[0].files[1]
 
 
 @dataclass(frozen=True)
@@ -123,249 +134,165 @@ def load_lessons(lessons_dir: Path | None = None, solutions_dir: Path | None = N
     solutions_dir = solutions_dir or settings.solutions_dir()
     lessons: list[Lesson] = []
     errors: list[LessonError] = []
-    seen: dict[str, Path] = {}
     for path in sorted(lessons_dir.glob("*.toml")):
         try:
-            lesson = load_lesson(path, solutions_dir)
-            if lesson.id in seen:
-                raise LessonError(path, "id", f"'{lesson.id}' is already used by {seen[lesson.id].name}")
+            lessons.append(load_lesson(path, solutions_dir))
         except LessonError as exc:
             errors.append(exc)
-            continue
-        seen[lesson.id] = path
-        lessons.append(lesson)
+    # Ids are unique: each must match its own file name (a second file claiming an id is told so).
     lessons.sort(key=lambda lesson: (lesson.order, lesson.id))
     return LessonSet(lessons, errors)
 
 
 def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
     solutions_dir = solutions_dir or settings.solutions_dir()
+    data = read_lesson_toml(path)
+    model, problems = validate_lesson_data(data)
+    if model is None:
+        raise LessonError.of(path, problems)
+    problems = _cross_check(path, model)
+    starter_file = path.parent / (model.starter_file or f"{model.id}.py")
+    solution_file = solutions_dir / (model.solution_file or f"{model.id}.py")
+    starter = _read_code(path, "starter_file", starter_file, problems)
+    solution = _read_code(path, "solution_file", solution_file, problems)
+    cases = tuple(
+        Case(
+            case.id,
+            case.title or case.id,
+            _files(path, f"cases[{i}]", case.files, problems),
+            tuple(_check(check) for check in case.checks),
+        )
+        for i, case in enumerate(model.cases)
+    ) or (Case(id="default", title="Your program"),)
+    claims = tuple(
+        Claim(
+            id=claim.id,
+            statement=claim.statement,
+            code=claim.code,
+            expect_error=claim.expect_error,
+            expect_message=claim.expect_message,
+            expect_output=claim.expect_output,
+            files=_files(path, f"claims[{i}]", claim.files, problems),
+        )
+        for i, claim in enumerate(model.claims)
+    )
+    bases = {"solution": solution or "", "starter": starter or ""}
+    wrong = tuple(_wrong(path, i, variant, bases, problems) for i, variant in enumerate(model.wrong))
+    if problems:
+        raise LessonError.of(path, problems)
+    expect = model.starter_fails_with
+    return Lesson(
+        id=model.id,
+        title=model.title,
+        summary=model.summary,
+        order=model.order,
+        explanation=model.explanation,
+        starter=starter or "",
+        solution=solution or "",
+        hints=tuple(model.hints),
+        checks=tuple(_check(check) for check in model.checks),
+        cases=cases,
+        time_s=float(model.limits.time_s),
+        expect=Expectation(expect.error, expect.line, expect.name, expect.case),
+        wrong=wrong,
+        claims=claims,
+        model_name=model.model_name,
+        path=path,
+        solution_after=model.solution_after_attempts,
+    )
+
+
+def read_lesson_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML; a file that cannot be read, is not UTF-8 or is not TOML is a LessonError."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LessonError(path, "(file)", f"cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise LessonError(
+            path,
+            "(encoding)",
+            f"is not UTF-8: byte 0x{raw[exc.start]:02x} on line {line}, column {column}. "
+            "Save the file as UTF-8 (most editors: 'Save with encoding').",
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LessonError(path, "(syntax)", f"not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError(path, "(file)", f"cannot be read: {exc}") from None
-    reader = _Reader(path, data)
-    version = reader.integer("schema_version")
-    if version != SCHEMA_VERSION:
-        raise LessonError(path, "schema_version", f"is {version}; this version of the app reads {SCHEMA_VERSION}")
-    lesson_id = reader.text("id")
-    if not ID_PATTERN.match(lesson_id):
-        raise LessonError(path, "id", f"{lesson_id!r} must be lowercase words joined by '-' (used in URLs)")
-    if path.stem != lesson_id:
-        raise LessonError(path, "id", f"{lesson_id!r} must match the file name ({path.stem}.toml)")
-    starter_file = path.parent / reader.text("starter_file", default=f"{lesson_id}.py")
-    solution_file = solutions_dir / reader.text("solution_file", default=f"{lesson_id}.py")
-    checks = tuple(_check(path, f"checks[{i}]", item) for i, item in enumerate(reader.tables("checks")))
-    if not checks:
-        raise LessonError(path, "checks", "a lesson needs at least one check")
-    cases = tuple(_case(path, i, item) for i, item in enumerate(reader.tables("cases", required=False)))
-    cases = cases or (Case(id="default", title="Your program"),)
-    _unique(path, "cases", [case.id for case in cases])
-    expect = _expectation(path, reader.table("starter_fails_with"), {case.id for case in cases})
-    limits = _Reader(path, reader.table("limits", required=False), "limits")
-    time_s = limits.number("time_s", default=DEFAULT_TIME_S)
-    if not 1 <= time_s <= 1800:
-        raise LessonError(path, "limits.time_s", f"is {time_s}; use 1 to 1800 seconds")
-    wrong = tuple(_wrong(path, i, item) for i, item in enumerate(reader.tables("wrong", required=False)))
-    _unique(path, "wrong", [variant["id"] for variant in wrong])
-    claims = tuple(_claim(path, i, item) for i, item in enumerate(reader.tables("claims", required=False)))
-    _unique(path, "claims", [claim.id for claim in claims])
-    hints = tuple(reader.texts("hints"))
-    if not hints:
-        raise LessonError(path, "hints", "give at least one hint")
-    solution_after = reader.integer("solution_after_attempts", default=DEFAULT_SOLUTION_AFTER)
-    if not 1 <= solution_after <= 100:
-        raise LessonError(path, "solution_after_attempts", f"is {solution_after}; use 1 to 100")
-    return Lesson(
-        id=lesson_id,
-        title=reader.text("title"),
-        summary=reader.text("summary"),
-        order=reader.integer("order", default=100),
-        explanation=reader.text("explanation"),
-        starter=_read_code(path, "starter_file", starter_file),
-        solution=_read_code(path, "solution_file", solution_file),
-        hints=hints,
-        checks=checks,
-        cases=cases,
-        time_s=float(time_s),
-        expect=expect,
-        wrong=tuple(_resolve_wrong(path, variant, starter_file, solution_file) for variant in wrong),
-        claims=claims,
-        model_name=reader.text("model_name", default="model"),
-        path=path,
-        solution_after=solution_after,
-    )
 
 
-class _Reader:
-    """Typed access to one TOML table; every problem becomes a LessonError naming the field."""
-
-    def __init__(self, path: Path, data: dict[str, Any], prefix: str = "") -> None:
-        self.path = path
-        self.data = data
-        self.prefix = prefix
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def get(self, key: str, kinds: tuple[type, ...], label: str, default: Any = ..., required: bool = True):
-        if key not in self.data:
-            if default is not ...:
-                return default
-            if not required:
-                return None
-            raise LessonError(self.path, self.name(key), "is missing")
-        value = self.data[key]
-        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
-            raise LessonError(self.path, self.name(key), f"must be {label}, not {type(value).__name__}")
-        return value
-
-    def text(self, key: str, default: Any = ...) -> str:
-        value = self.get(key, (str,), "a string", default)
-        if not value.strip():
-            raise LessonError(self.path, self.name(key), "must not be empty")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        return self.get(key, (str,), "a string", default=None)
-
-    def integer(self, key: str, default: Any = ...) -> int:
-        return self.get(key, (int,), "an integer", default)
-
-    def number(self, key: str, default: Any = ...) -> float:
-        return float(self.get(key, (int, float), "a number", default))
-
-    def texts(self, key: str) -> list[str]:
-        values = self.get(key, (list,), "a list of strings", default=[])
-        for i, value in enumerate(values):
-            if not isinstance(value, str) or not value.strip():
-                raise LessonError(self.path, f"{self.name(key)}[{i}]", "must be a non-empty string")
-        return values
-
-    def table(self, key: str, required: bool = True) -> dict[str, Any]:
-        return self.get(key, (dict,), "a table", default=... if required else {})
-
-    def tables(self, key: str, required: bool = True) -> list[dict[str, Any]]:
-        values = self.get(key, (list,), "an array of tables ([[...]])", default=... if required else [])
-        for i, value in enumerate(values):
-            if not isinstance(value, dict):
-                raise LessonError(self.path, f"{self.name(key)}[{i}]", "must be a table")
-        return values
+def _cross_check(path: Path, model: LessonFile) -> list[tuple[str, str]]:
+    """What the schema cannot see on its own: ids against the file name and each other, references."""
+    problems: list[tuple[str, str]] = []
+    if model.id != path.stem:
+        owner = path.parent / f"{model.id}.toml"
+        if owner.is_file():
+            problems.append(
+                ("id", f"'{model.id}' is already used by {owner.name}; this file's id must be '{path.stem}'")
+            )
+        else:
+            problems.append(
+                ("id", f"'{model.id}' must match the file name: rename the file or write id = '{path.stem}'")
+            )
+    for name, items in (("cases", model.cases), ("wrong", model.wrong), ("claims", model.claims)):
+        ids = [item.id for item in items]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            problems.append((name, f"ids must be unique; repeated: {', '.join(repeated)}"))
+    case = model.starter_fails_with.case
+    if case is not None and case not in {c.id for c in model.cases} | ({"default"} if not model.cases else set()):
+        problems.append(("starter_fails_with.case", f"no case with id '{case}'"))
+    kinds = {check.kind for check in model.checks} | {c.kind for case in model.cases for c in case.checks}
+    for i, variant in enumerate(model.wrong):
+        for j, kind in enumerate(variant.fails):
+            if kind not in kinds:
+                problems.append((f"wrong[{i}].fails[{j}]", f"'{kind}' is not one of this lesson's checks"))
+    return problems
 
 
-def _check(path: Path, where: str, data: dict[str, Any]) -> CheckSpec:
-    from tutor.checks import known_check_kinds, validate_params  # checks import lessons' types
-
-    reader = _Reader(path, data, where)
-    kind = reader.text("kind")
-    if kind not in known_check_kinds():
-        raise LessonError(path, f"{where}.kind", f"unknown check {kind!r}; known: {', '.join(known_check_kinds())}")
-    params = {k: v for k, v in data.items() if k not in ("kind", "message", "passed_message")}
-    problem = validate_params(kind, params)
-    if problem:
-        raise LessonError(path, where, problem)
-    return CheckSpec(kind, params, reader.optional_text("message"), reader.optional_text("passed_message"))
+def _check(check: Any) -> CheckSpec:
+    return CheckSpec(check.kind, check.params(), check.message, check.passed_message)
 
 
-def _case(path: Path, index: int, data: dict[str, Any]) -> Case:
-    where = f"cases[{index}]"
-    reader = _Reader(path, data, where)
-    case_id = reader.text("id")
-    if not ID_PATTERN.match(case_id):
-        raise LessonError(path, f"{where}.id", f"{case_id!r} must be lowercase words joined by '-'")
-    files = tuple(_case_file(path, f"{where}.files[{i}]", item) for i, item in enumerate(reader.tables("files", False)))
-    checks = tuple(_check(path, f"{where}.checks[{i}]", item) for i, item in enumerate(reader.tables("checks", False)))
-    return Case(case_id, reader.text("title", default=case_id), files, checks)
+def _files(path: Path, where: str, files: list[CaseFileTable], problems: list[tuple[str, str]]) -> tuple[CaseFile, ...]:
+    result = []
+    for i, item in enumerate(files):
+        at = f"{where}.files[{i}]"
+        if item.content is not None:
+            result.append(CaseFile(item.name, content=item.content, lesson_path=path, where=at))
+            continue
+        key, value = ("copy", item.copy_) if item.copy_ is not None else ("generate", item.generate)
+        target = (path.parent / str(value)).resolve()
+        if not target.is_file():
+            problems.append((f"{at}.{key}", f"file {target} does not exist"))
+        result.append(CaseFile(item.name, lesson_path=path, where=at, **{key: target}))
+    return tuple(result)
 
 
-def _case_file(path: Path, where: str, data: dict[str, Any]) -> CaseFile:
-    reader = _Reader(path, data, where)
-    name = reader.text("name")
-    if not FILE_NAME_PATTERN.match(name) or name == "main.py":
-        raise LessonError(path, f"{where}.name", f"{name!r} must be a plain file name (not main.py)")
-    sources = [key for key in ("content", "copy", "generate") if key in data]
-    if len(sources) != 1:
-        raise LessonError(path, where, "give exactly one of 'content', 'copy' or 'generate'")
-    if "content" in data:
-        return CaseFile(name, content=reader.get("content", (str,), "a string"))
-    key = sources[0]
-    target = (path.parent / reader.text(key)).resolve()
-    if not target.is_file():
-        raise LessonError(path, f"{where}.{key}", f"file {target} does not exist")
-    return CaseFile(name, **{key: target})
+def _wrong(
+    path: Path, index: int, variant: WrongTable, bases: dict[str, str], problems: list[tuple[str, str]]
+) -> WrongVariant:
+    code = variant.code
+    if code is None:
+        code = bases[variant.base]
+        for i, (old, new) in enumerate(variant.replace):
+            if old not in code:
+                name = "the solution" if variant.base == "solution" else "the starter"
+                problems.append((f"wrong[{index}].replace[{i}]", f"text {old!r} is not in {name}"))
+                continue
+            code = code.replace(old, new, 1)
+    return WrongVariant(variant.id, variant.description, code, tuple(variant.fails))
 
 
-def _expectation(path: Path, data: dict[str, Any], case_ids: set[str]) -> Expectation:
-    reader = _Reader(path, data, "starter_fails_with")
-    case = reader.optional_text("case")
-    if case is not None and case not in case_ids:
-        raise LessonError(path, "starter_fails_with.case", f"no case with id {case!r}")
-    line = reader.get("line", (int,), "an integer", default=None)
-    return Expectation(reader.text("error"), line, reader.optional_text("name"), case)
-
-
-def _wrong(path: Path, index: int, data: dict[str, Any]) -> dict[str, Any]:
-    where = f"wrong[{index}]"
-    reader = _Reader(path, data, where)
-    base = reader.text("base", default="solution")
-    if base not in ("solution", "starter"):
-        raise LessonError(path, f"{where}.base", "must be 'solution' or 'starter'")
-    replace = reader.get("replace", (list,), "a list of [old, new] pairs", default=[])
-    for i, pair in enumerate(replace):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
-            raise LessonError(path, f"{where}.replace[{i}]", "must be a pair of strings [old, new]")
-    code = reader.get("code", (str,), "a string", default=None)
-    if (code is None) == (not replace):
-        raise LessonError(path, where, "give either 'code' or 'replace' (changes to the base code)")
-    fails = reader.texts("fails")
-    return {
-        "where": where,
-        "id": reader.text("id"),
-        "description": reader.text("description"),
-        "base": base,
-        "replace": replace,
-        "code": code,
-        "fails": tuple(fails),
-    }
-
-
-def _resolve_wrong(path: Path, data: dict[str, Any], starter_file: Path, solution_file: Path) -> WrongVariant:
-    if data["code"] is not None:
-        return WrongVariant(data["id"], data["description"], data["code"], data["fails"])
-    base_file = solution_file if data["base"] == "solution" else starter_file
-    code = base_file.read_text(encoding="utf-8") if base_file.is_file() else ""
-    for i, (old, new) in enumerate(data["replace"]):
-        if old not in code:
-            raise LessonError(path, f"{data['where']}.replace[{i}]", f"text {old!r} is not in {base_file.name}")
-        code = code.replace(old, new, 1)
-    return WrongVariant(data["id"], data["description"], code, data["fails"])
-
-
-def _claim(path: Path, index: int, data: dict[str, Any]) -> Claim:
-    where = f"claims[{index}]"
-    reader = _Reader(path, data, where)
-    files = tuple(_case_file(path, f"{where}.files[{i}]", item) for i, item in enumerate(reader.tables("files", False)))
-    return Claim(
-        id=reader.text("id"),
-        statement=reader.text("statement"),
-        code=reader.text("code"),
-        expect_error=reader.optional_text("expect_error"),
-        expect_message=reader.optional_text("expect_message"),
-        expect_output=reader.optional_text("expect_output"),
-        files=files,
-    )
-
-
-def _read_code(path: Path, field_name: str, code_file: Path) -> str:
+def _read_code(path: Path, field_name: str, code_file: Path, problems: list[tuple[str, str]]) -> str | None:
     try:
         return code_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError(path, field_name, f"cannot read {code_file}: {exc}") from None
-
-
-def _unique(path: Path, field_name: str, ids: list[str]) -> None:
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise LessonError(path, field_name, f"ids must be unique; repeated: {', '.join(duplicates)}")
+    except OSError as exc:
+        problems.append((field_name, f"cannot read {code_file}: {exc.strerror}"))
+    except UnicodeDecodeError:
+        problems.append((field_name, f"{code_file} is not UTF-8: save it as UTF-8"))
+    return None

@@ -304,6 +304,7 @@ class _Supervisor:
         self.tampered: str | None = None
         self.harness_error: str | None = None
         self.finished_event = False
+        self.harness_started = False  # the harness's first event: Python started inside the sandbox
         self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in self.output}
 
     def watch(self) -> None:
@@ -394,6 +395,8 @@ class _Supervisor:
             self.malformed = str(exc)
             self.stop(Termination.HARNESS_ERROR)
             return
+        if event["type"] is EventType.STARTED:
+            self.harness_started = True
         if event["type"] is EventType.HARNESS_ERROR:
             self.harness_error = event["error"]
         if event["type"] is EventType.FINISHED:
@@ -413,7 +416,13 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
             text += f"\n[output cut: your program printed more than {limits.output_kb} KiB]"
         setattr(result, stream, render_terminal(text))
     returncode = supervisor.process.returncode
-    if supervisor.tampered is not None:
+    if not supervisor.harness_started and supervisor.stopped is not Termination.CANCELLED:
+        # Nothing of the learner's ran before the harness's first event: whatever ended the process
+        # (bwrap could not find Python, a missing library, limits too tight to start) is the grader's.
+        result.termination = Termination.SANDBOX_ERROR
+        result.signal, result.exit_code = _describe_returncode(returncode)
+        result.detail = _sandbox_words(supervisor, result.signal, result.exit_code)
+    elif supervisor.tampered is not None:
         result.termination = Termination.TAMPERED
         result.detail = (
             "Something other than the grader wrote on the grader's private channel "
@@ -468,6 +477,20 @@ def _describe_returncode(returncode: int | None) -> tuple[str | None, int | None
         except ValueError:
             pass
     return None, returncode
+
+
+def _sandbox_words(supervisor: _Supervisor, signal_name: str | None, exit_code: int | None) -> str:
+    how = {
+        Termination.TIMEOUT: "did not start within the time limit",
+        Termination.OUTPUT_LIMIT: "printed too much while starting",
+    }.get(supervisor.stopped) or (f"ended by {signal_name}" if signal_name else f"exit status {exit_code}")
+    said = [line.strip() for line in supervisor.output["stderr"].decode("utf-8", "replace").splitlines()]
+    said = [line for line in said if line]
+    words = (
+        f"The sandbox could not start Python ({how}), so your program did not run. This is a problem with "
+        "the grader's setup, not with your code: please tell your teacher."
+    )
+    return f"{words} The sandbox said: {said[-1][:300]}" if said else words
 
 
 def _crash_words(signal_name: str | None, exit_code: int | None, limits: Limits) -> str:

@@ -1,6 +1,6 @@
-"""Lessons prove themselves: the solution passes every case, the starter fails with the intended error
-on the intended line, every known-wrong variant fails, and every claim about Keras holds on the Keras
-installed here."""
+"""Lessons prove themselves: every generated fixture is made in the sandbox, the solution passes every
+case, the starter fails with the intended error on the intended line, every known-wrong variant fails,
+and every claim about Keras holds on the Keras installed here."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tutor.grading import Verdict, case_by_id, grade_source, prepare_case_files
+from tutor.fixtures import FixtureError, generate_fixture
+from tutor.grading import GraderError, Verdict, case_by_id, grade_source, prepare_case_files
 from tutor.isolation import Limits
-from tutor.lessons import Claim, Lesson
+from tutor.lessons import CaseFile, Claim, Lesson
 from tutor.runner import RunRequest, run_program
 
 
 @dataclass
 class Proof:
     lesson: str
-    item: str  # solution, starter, wrong:<id>, claim:<id>
+    item: str  # fixture:<field>, solution, starter, wrong:<id>, claim:<id>
     passed: bool
     detail: str
 
@@ -26,6 +27,7 @@ def prove_lessons(lessons: list[Lesson], jobs: int = 2, report: Callable[[Proof]
     """Run every proof of every lesson, ``jobs`` sandboxes at a time."""
     tasks: list[tuple[Callable[..., Proof], tuple]] = []
     for lesson in lessons:
+        tasks += [(prove_fixture, (lesson, case_file)) for case_file in generated_files(lesson)]
         tasks.append((prove_solution, (lesson,)))
         tasks.append((prove_starter, (lesson,)))
         tasks += [(prove_wrong, (lesson, variant.id)) for variant in lesson.wrong]
@@ -43,6 +45,24 @@ def prove_lessons(lessons: list[Lesson], jobs: int = 2, report: Callable[[Proof]
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(run, tasks))
+
+
+def generated_files(lesson: Lesson) -> list[CaseFile]:
+    """Each fixture a lesson generates, once (a file used by several cases or claims is made once)."""
+    files = [f for case in lesson.cases for f in case.files] + [f for claim in lesson.claims for f in claim.files]
+    unique = {(f.generate, f.name): f for f in reversed(files) if f.generate is not None}
+    return list(reversed(unique.values()))
+
+
+def prove_fixture(lesson: Lesson, case_file: CaseFile) -> Proof:
+    """Made first (in the sandbox, cached): a broken fixture script is reported as itself, with its traceback."""
+    item = f"fixture:{case_file.where or case_file.name}"
+    try:
+        path = generate_fixture(case_file, Limits(wall_s=lesson.time_s))
+    except FixtureError as exc:
+        return Proof(lesson.id, item, False, str(exc))
+    size = path.stat().st_size
+    return Proof(lesson.id, item, True, f"{case_file.name} ({size:,} bytes) made by {case_file.generate.name}")
 
 
 def failed_checks(verdict: Verdict) -> str:
@@ -80,7 +100,11 @@ def prove_starter(lesson: Lesson) -> Proof:
         and (expect.name is None or error.name == expect.name)
         and (expect.line is None or error.line == expect.line)
     )
-    return Proof(lesson.id, "starter", ok, f"case {case.id}: expected {wanted}, got {got}")
+    found = ""
+    if expect.line is None and error.line is not None:
+        # Nobody counted the line by hand: say which one it was, so the teacher can check it (or pin it).
+        found = f" (starter_fails_with.line left out: found line {error.line}; write line = {error.line} to pin it)"
+    return Proof(lesson.id, "starter", ok, f"case {case.id}: expected {wanted}, got {got}{found}")
 
 
 def prove_wrong(lesson: Lesson, variant_id: str) -> Proof:
@@ -97,8 +121,12 @@ def prove_wrong(lesson: Lesson, variant_id: str) -> Proof:
 
 def prove_claim(lesson: Lesson, claim: Claim) -> Proof:
     item = f"claim:{claim.id}"
-    request = RunRequest(claim.code, prepare_case_files(claim.files), Limits(wall_s=lesson.time_s))
-    result = run_program(request)
+    limits = Limits(wall_s=lesson.time_s)
+    try:
+        files = prepare_case_files(claim.files, limits)
+    except GraderError as exc:
+        return Proof(lesson.id, item, False, f"its files could not be made: {exc}")
+    result = run_program(RunRequest(claim.code, files, limits))
     error = result.error
     problems = []
     if result.termination.is_infrastructure:

@@ -17,12 +17,38 @@ def sandbox_level() -> str:
     return os.environ.get("TUTOR_SANDBOX", "auto")
 
 
+def use_sandbox_level(level: str) -> None:
+    """A command line's --sandbox: set for this process and the processes it starts."""
+    os.environ["TUTOR_SANDBOX"] = level
+
+
 def lessons_dir() -> Path:
     return Path(os.environ.get("TUTOR_LESSONS_DIR", PROJECT_ROOT / "lessons"))
 
 
 def solutions_dir() -> Path:
     return Path(os.environ.get("TUTOR_SOLUTIONS_DIR", PROJECT_ROOT / "solutions"))
+
+
+def data_dir() -> Path:
+    """The folder holding the provisioned dataset files (TUTOR_DATA_DIR, else <project>/var/data)."""
+    path = Path(os.environ.get("TUTOR_DATA_DIR") or PROJECT_ROOT / "var" / "data")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cgroup_root() -> Path:
+    """Where the cgroup controllers are mounted (TUTOR_CGROUP_ROOT; a test may point it elsewhere)."""
+    return Path(os.environ.get("TUTOR_CGROUP_ROOT", "/sys/fs/cgroup"))
+
+
+def max_runs() -> int:
+    """TUTOR_MAX_RUNS, else one run per core (2 on a 2-core machine: a quick NameError verdict need not
+    wait for a 20-second training to finish)."""
+    configured = os.environ.get("TUTOR_MAX_RUNS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, os.cpu_count() or 1)
 
 
 def var_dir() -> Path:
@@ -80,6 +106,22 @@ def teacher_identities() -> set[str]:
     """Emails (or OIDC subjects, or role names) of teachers signed in with st.login; comma-separated."""
     raw = os.environ.get("TUTOR_TEACHERS", "")
     return {item.strip().lower() for item in raw.split(",") if item.strip()}
+
+
+def proofs_path() -> Path:
+    """Where lesson proof results are kept (hash → passed, when, details): TUTOR_PROOFS_PATH."""
+    return Path(os.environ.get("TUTOR_PROOFS_PATH", var_dir() / "proofs.json"))
+
+
+def background_proofs() -> bool:
+    """Prove changed lesson files in the background (TUTOR_BACKGROUND_PROOFS=0 turns it off: a changed
+    lesson then goes live once `python -m tutor check-lessons` or the studio proved it)."""
+    return os.environ.get("TUTOR_BACKGROUND_PROOFS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def oidc_provider() -> str | None:
+    """TUTOR_OIDC_PROVIDER names the st.login provider when secrets.toml configures several."""
+    return os.environ.get("TUTOR_OIDC_PROVIDER") or None
 
 
 # Code a learner may run: a lesson's program is a few KB; beyond this the browser's editor grows slow

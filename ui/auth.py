@@ -230,5 +230,24 @@ def unlock_teacher(passphrase: str) -> bool:
 
 
 def oidc_provider() -> str | None:
-    """TUTOR_OIDC_PROVIDER names the provider when secrets.toml configures several."""
-    return os.environ.get("TUTOR_OIDC_PROVIDER") or None
+    return settings.oidc_provider()
+
+
+def require_teacher(form_key: str) -> None:
+    """Stop the page unless this session is a teacher's: the passphrase form where there is one."""
+    if not teacher_configured():
+        st.info("This page is for teachers, and the teacher pages are turned off: start the app with "
+                "`TUTOR_TEACHER_PASSPHRASE='...'` (or `TUTOR_TEACHERS` with `st.login`).")  # fmt: skip
+        st.stop()
+    if is_teacher():
+        return
+    if not settings.teacher_passphrase():
+        st.warning("This page is for the teachers listed in `TUTOR_TEACHERS`: log in with such an account.")
+        st.stop()
+    with st.form(form_key):
+        passphrase = st.text_input("Teacher passphrase", type="password", key=f"{form_key}-passphrase")
+        if st.form_submit_button("Open"):
+            if unlock_teacher(passphrase):
+                st.rerun()
+            st.error("That passphrase is not right.")
+    st.stop()

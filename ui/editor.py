@@ -122,13 +122,18 @@ def split_run_marker(raw: str | None) -> tuple[str | None, str | None]:
 
 
 def code_editor(
-    value: str, key: str, annotations: list[dict] | None = None, markers: list[dict] | None = None
+    value: str,
+    key: str,
+    annotations: list[dict] | None = None,
+    markers: list[dict] | None = None,
+    mode: str = "python",
+    min_lines: int = 20,
 ) -> tuple[str, str | None]:
-    """Show the editor; return (current text, run token or None)."""
+    """Show the editor; return (current text, run token or None). ``mode``: Ace's language (python, toml)."""
     render, _ = _component()
     raw = render(
-        defaultValue=value, placeholder="", height=None, minLines=20, maxLines=MAX_LINES, fontSize=14, tabSize=4,
-        mode="python", theme="chrome", showGutter=True, showPrintMargin=False, wrapEnabled=False,
+        defaultValue=value, placeholder="", height=None, minLines=min_lines, maxLines=MAX_LINES, fontSize=14,
+        tabSize=4, mode=mode, theme="chrome", showGutter=True, showPrintMargin=False, wrapEnabled=False,
         readOnly=False, keyboardHandler="vscode", annotations=annotations or [], markers=markers or [],
         autoUpdate=True, key=key, default=value,
     )  # fmt: skip

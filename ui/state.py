@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -12,7 +13,7 @@ from tutor import settings
 from tutor.data import get_dataset_status
 from tutor.db import Database, open_database
 from tutor.jobs import RunManager
-from tutor.lessons import LessonSet, load_lessons
+from tutor.lessons import LessonSet
 from tutor.pool import start_pool_from_settings
 from tutor.progress import (
     DatabaseRecorder,
@@ -23,6 +24,7 @@ from tutor.progress import (
     save_code,
     summarize_learner,
 )
+from tutor.publishing import LessonLibrary, ProofStore
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,31 @@ def lessons_fingerprint() -> tuple:
     return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.is_file()))
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _load_lessons(fingerprint: tuple) -> LessonSet:
-    return load_lessons()
+@st.cache_resource(show_spinner=False)
+def _library(lessons_dir: str, solutions_dir: str, proofs_path: str) -> LessonLibrary:
+    manager = get_manager()
+
+    def learners_waiting() -> bool:  # background proofs wait while learners' runs queue
+        counts = manager.counts()
+        return counts["queued"] > 0 or counts["running"] >= counts["max_running"]
+
+    return LessonLibrary(
+        Path(lessons_dir), Path(solutions_dir), ProofStore(Path(proofs_path)), busy=learners_waiting,
+        background=settings.background_proofs(),
+    )  # fmt: skip
+
+
+def get_library() -> LessonLibrary:
+    """The proved lesson versions learners see, and the proofs of changed ones (tutor.publishing)."""
+    return _library(str(settings.lessons_dir()), str(settings.solutions_dir()), str(settings.proofs_path()))
 
 
 def get_lessons() -> LessonSet:
-    """The lessons, reloaded without a restart when their files change."""
-    return _load_lessons(lessons_fingerprint())
+    """The lessons' live versions: reloaded without a restart when their files change, and a changed
+    lesson replaces the live one only once its proofs passed."""
+    library = get_library()
+    library.sync(lessons_fingerprint())
+    return library.lesson_set()
 
 
 @st.cache_resource(show_spinner=False)

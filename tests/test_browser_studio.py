@@ -1,0 +1,127 @@
+"""End to end in a real browser: a teacher writes a lesson in the studio, proves it (real sandboxes),
+publishes it, and a learner then opens it and passes it. Screenshots in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app
+from tutor.new_lesson import TOML
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.tf,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+]
+LESSON = "keep-it-e2e"
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    lessons, solutions = tmp_path / "lessons", tmp_path / "solutions"
+    shutil.copytree(ROOT / "lessons", lessons)
+    shutil.copytree(ROOT / "solutions", solutions)
+    env = {**os.environ, "TUTOR_POOL_SIZE": "0", "TUTOR_TEACHER_PASSPHRASE": "open sesame",
+           "TUTOR_LESSONS_DIR": str(lessons), "TUTOR_SOLUTIONS_DIR": str(solutions),
+           "TUTOR_DB_PATH": str(tmp_path / "db.sqlite3"),
+           "TUTOR_PROOFS_PATH": str(tmp_path / "proofs.json")}  # fmt: skip
+    with serve_app(env, ROOT / "artifacts" / "streamlit-studio.log") as url:
+        yield url, lessons
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def replace_line(page, frame, row: int, text: str) -> None:
+    """Select line ``row`` (from 0) of an Ace editor and type ``text`` over it."""
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+Home")
+    for _ in range(row):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.keyboard.insert_text(text)
+
+
+def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(server, page) -> None:
+    url, lessons = server
+    page.goto(f"{url}/studio")
+    page.wait_for_selector(IDLE)
+    page.get_by_label("Teacher passphrase").fill("open sesame")
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_label("New lesson's id").wait_for()
+
+    # 1. A new lesson starts as a working skeleton; the teacher writes its title.
+    page.get_by_label("New lesson's id").fill(LESSON)
+    page.get_by_label("New lesson's id").press("Enter")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Open lesson").click()
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3)  # TOML, starter, solution side by side
+    toml = page.frame_locator(EDITOR_FRAME).first
+    toml.locator(".ace_line").first.wait_for()
+    skeleton = TOML.format(id=LESSON).splitlines()
+    replace_line(page, toml, skeleton.index('title = "TODO: a short title"'), 'title = "Keep it, end to end"')
+    page.get_by_role("heading", name="Keep it, end to end").wait_for()  # the learner's page, previewed
+
+    # A typo in a key is marked at its line as the teacher types; Prove waits until it is fixed.
+    row = skeleton.index("time_s = 120")
+    replace_line(page, toml, row, "time_limt = 120")
+    page.get_by_text("limits.time_limt").first.wait_for()
+    expect(toml.locator(".ace_gutter-cell.ace_error")).to_have_text(str(row + 1))
+    expect(page.get_by_role("button", name="Prove")).to_be_disabled()
+    shot(page, "studio-01-schema-error")
+    replace_line(page, toml, row, "time_s = 120")
+    page.get_by_text("The lesson file is valid.").wait_for()
+    expect(toml.locator(".ace_gutter-cell.ace_error")).to_have_count(0)
+    expect(page.get_by_role("button", name="Prove")).to_be_enabled()
+    expect(page.get_by_role("button", name="Publish")).to_be_disabled()
+
+    # 2. Prove: real sandboxes; progress shows live, then every proof passed.
+    page.get_by_role("button", name="Prove").click()
+    page.get_by_text("Proving:").first.wait_for(timeout=60_000)
+    shot(page, "studio-02-proving")
+    page.get_by_text("proofs passed: this version can be published").wait_for(timeout=420_000)
+    assert not (lessons / f"{LESSON}.toml").exists()
+    shot(page, "studio-03-proved")
+
+    # 3. Publish writes the files.
+    page.get_by_role("button", name="Publish").click()
+    page.get_by_text(f"Published '{LESSON}'").wait_for()
+    assert 'title = "Keep it, end to end"' in (lessons / f"{LESSON}.toml").read_text()
+    shot(page, "studio-04-published")
+
+    # 4. A learner opens it, fixes the NameError and passes.
+    page.goto(f"{url}/?lesson={LESSON}")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("heading", name="Keep it, end to end").wait_for()
+    frame = page.frame_locator(EDITOR_FRAME)
+    frame.locator(".ace_line").first.wait_for()
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+Home")
+    for _ in range(15):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.insert_text("model = ")
+    page.wait_for_timeout(800)  # the editor sends its text ~200 ms after typing stops
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("All checks passed").wait_for(timeout=240_000)
+    shot(page, "studio-05-learner-passed")

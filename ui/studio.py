@@ -1,0 +1,121 @@
+"""Streamlit pieces of the lesson studio and the teacher page's proof states (the engine is tutor.studio
+and tutor.publishing). Lesson text is the teacher's own: the preview renders it as the lesson page does.
+Proof details and schema problems quote lesson code and sandbox output: plain text only (ui.plain)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from tutor.lessons import Lesson
+from tutor.publishing import LessonStatus, ProofState
+from tutor.selftest import Proof
+from tutor.studio import DraftCheck, ImportRun, ProofRun
+from ui import plain
+
+STATE_WORDS = {
+    ProofState.SHIPPED: "shipped (proved by CI)",
+    ProofState.PROVED: "proved",
+    ProofState.WAITING: "waiting to be proved",
+    ProofState.PROVING: "proving",
+    ProofState.FAILED: "failed",
+    ProofState.BROKEN: "file does not load",
+}
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
+def describe_status(status: LessonStatus) -> dict[str, str]:
+    newest = STATE_WORDS[status.state]
+    if status.state is ProofState.PROVING:
+        newest = f"proving ({status.done} of {status.total} proofs done)"
+    elif status.state is ProofState.PROVED:
+        newest = f"proved at {when(status.live_at)}"
+    if status.live_hash is None:
+        live = "nothing yet (hidden from learners)"
+    elif status.live_state is ProofState.SHIPPED:
+        live = "the shipped version"
+    else:
+        live = f"the version proved at {when(status.live_at)}"
+    if status.live_hash is not None and status.live_hash != status.newest_hash:
+        live += " (an older version)"
+    return {"lesson": status.id, "newest version": newest, "learners get": live}
+
+
+def render_proof_states(statuses: list[LessonStatus], background: bool) -> None:
+    """The teacher page: each lesson's proof state, and the failing proofs of a failed version."""
+    st.subheader(":material/verified: Lesson proofs")
+    st.caption("A changed lesson file is proved before learners get it; until its proofs pass, learners keep the "
+               "last proved version.")  # fmt: skip
+    if background:
+        st.caption("Proofs run here in the background, one lesson at a time, behind learners' runs.")
+    else:
+        st.caption("Background proofs are off: prove changed lessons in the studio or with "
+                   "`python -m tutor check-lessons`.")  # fmt: skip
+    if not statuses:
+        st.caption("No lesson files.")
+        return
+    st.dataframe(pd.DataFrame([describe_status(s) for s in statuses]), hide_index=True, width="stretch")
+    for status in statuses:
+        if status.state is ProofState.FAILED:
+            lines = [plain.join(plain.strong(item), ": ", detail) for item, detail in status.failures]
+            plain.show(plain.strong(status.id), ": the newest version failed these proofs", tone="error")
+            plain.show_list(lines)
+
+
+def render_problems(check: DraftCheck, where=None) -> None:
+    """Schema problems at the field, as the teacher types."""
+    if check.lesson is not None:
+        plain.show(plain.mark(True), " The lesson file is valid.", where=where)
+        return
+    for name, field_name, problem in check.problems:
+        plain.show(plain.code(name), " field ", plain.code(field_name), ": ", problem, tone="error", where=where)
+
+
+def render_preview(lesson: Lesson) -> None:
+    """What a learner will see, as app_pages/lesson.py draws it."""
+    st.title(lesson.title)
+    st.caption(lesson.summary)
+    with st.expander("The problem", expanded=True):
+        st.markdown(lesson.explanation)
+    st.code(lesson.starter, language="python", line_numbers=True)
+    for number, hint in enumerate(lesson.hints, start=1):
+        st.info(f"**Hint {number}.** {hint}")
+
+
+def render_proofs(proofs: list[Proof]) -> None:
+    lines = [plain.join(plain.mark(p.passed), " ", plain.strong(p.item), ": ", p.detail) for p in proofs]
+    if lines:
+        plain.show_list(lines)
+
+
+def render_proof_run(run: ProofRun) -> None:
+    done, total = run.progress()
+    if not run.finished:
+        st.progress(done / total if total else 0.0, text=f"Proving: {done} of {total or '?'} proofs done")
+    render_proofs(list(run.proofs))
+    if run.problem:
+        plain.show(run.problem, tone="error")
+    elif run.finished and run.passed:
+        plain.show(f"All {done} proofs passed: this version can be published.", tone="success")
+    elif run.finished:
+        plain.show("Some proofs failed: fix the lesson and prove it again.", tone="error")
+
+
+def render_import(job: ImportRun) -> None:
+    for item in job.items:
+        tone = {"published": "success", "failed": "error", "refused": "warning"}.get(item.outcome, "info")
+        text = item.message
+        if item.outcome == "proving" and item.run is not None:
+            done, total = item.run.progress()
+            text = f"{done} of {total} proofs done"
+        plain.show(plain.strong(item.lesson_id), f" — {item.outcome}: ", text, tone=tone)
