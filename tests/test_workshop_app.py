@@ -265,3 +265,25 @@ def test_data_and_sandbox_shows_server_paths_to_teachers_only(workshop: Path) ->
     teacher.button[0].click().run()
     teacher.switch_page("app_pages/setup.py").run()
     assert "Limits per run" in texts(teacher) and "Data folder:" in "\n".join(c.value for c in teacher.code)
+
+
+def test_passphrase_tries_are_limited_per_address_too(workshop: Path, monkeypatch) -> None:
+    """A guesser who opens a new session for every try is still one address (st.context.ip_address)."""
+    from ui import auth
+
+    monkeypatch.setattr(auth, "_unlock_keys", lambda: [("address:203.0.113.9", auth.UNLOCK_TRIES["address"])])
+    auth._failed_unlocks().clear()
+    try:
+        for _ in range(auth.UNLOCK_TRIES["address"]):
+            at = app()
+            at.switch_page("app_pages/teacher.py").run()
+            at.text_input(key="teacher-passphrase").input("wrong")
+            at.button[0].click().run()
+            assert "That passphrase is not right" in texts(at)
+        fresh = app()
+        fresh.switch_page("app_pages/teacher.py").run()
+        fresh.text_input(key="teacher-passphrase").input("open sesame")
+        fresh.button[0].click().run()
+        assert "Too many tries. Wait" in texts(fresh)
+    finally:
+        auth._failed_unlocks().clear()

@@ -93,12 +93,10 @@ def style(css: str) -> None:
 
 def focus(selector: str, label: str) -> None:
     """Move keyboard focus to the element ``selector`` (ours) on the page and name it for screen readers.
-    Runs in a zero-height frame of the page's own origin (st.html runs no scripts); a fresh comment each
-    call makes the frame run again."""
+    Runs in an empty frame of the page's own origin (st.html runs no scripts), out of the Tab order; a
+    fresh comment each call makes the frame run again. Only our constants go in (selector, label)."""
     import json
     import time
-
-    import streamlit.components.v1 as components
 
     script = (
         "<script>(function(){var el=window.parent.document.querySelector(SELECTOR);if(!el)return;"
@@ -107,7 +105,7 @@ def focus(selector: str, label: str) -> None:
     )
     script = script.replace("SELECTOR", json.dumps(selector)).replace("LABEL", json.dumps(label))
     script = script.replace("NONCE", str(time.time()))
-    components.html(script, height=0)
+    st.iframe(script, height="content", tab_index=-1)
 
 
 def image_grid(items: list[tuple[bytes, str, str]], size: int = 84, where=None) -> None:
