@@ -261,3 +261,40 @@ def test_every_browser_is_its_own_learner_without_a_workshop_code(tmp_path, monk
     code = lesson.session_state["lessons"]["assign-the-model"]["code"]
     assert code.startswith("import tensorflow") and "yesterday" not in code  # not the other browser's code
     assert "Your latest code for this lesson is back" not in texts(lesson)
+
+
+def test_after_a_few_real_attempts_the_fix_and_the_solution_open() -> None:
+    from ui.state import get_lessons
+
+    lesson = get_lessons().get("assign-the-model")
+    assert lesson.solution_after == 3  # the default (the lesson may set solution_after_attempts)
+    at = lesson_app().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    state["attempts"] = 2
+    state["code"] = lesson.starter + "# third try\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "Not yet.")
+    assert at.session_state["lessons"]["assign-the-model"]["attempts"] == 3
+    assert "How to fix it: Return it and assign the result at module level. Write model = build_model()." in texts(at)
+    assert [c for c in at.code if c.language == "diff"]
+
+
+def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
+    """Issue 11: no "Queued" flash when nothing waits; the time and the limit while it runs."""
+
+    def script(created_ago: float, state: str) -> None:
+        import time
+
+        from tutor.jobs import JobSnapshot, JobState, Progress
+        from ui.widgets import render_live
+
+        snapshot = JobSnapshot(1, "me", "demo", "", JobState(state), Progress(phase="running"), "", None, None, 1,
+                               time.time() - created_ago, None if state == "queued" else time.time() - 4.2, None)  # fmt: skip
+        render_live(snapshot, 120)
+
+    just_queued = AppTest.from_function(script, args=(0.1, "queued")).run()
+    assert "Queued" not in texts(just_queued) and "Starting" in texts(just_queued)
+    waiting = AppTest.from_function(script, args=(5.0, "queued")).run()
+    assert "Queued: position 1" in texts(waiting)
+    running = AppTest.from_function(script, args=(5.0, "running")).run()
+    assert re.search(r"Running your code\*\* · 4\.\d s of at most 120 s", texts(running))
