@@ -288,8 +288,9 @@ def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
         from tutor.jobs import JobSnapshot, JobState, Progress
         from ui.widgets import render_live
 
+        started = None if state == "queued" else time.time() - 4.2
         snapshot = JobSnapshot(1, "me", "demo", "", JobState(state), Progress(phase="running"), "", None, None, 1,
-                               time.time() - created_ago, None if state == "queued" else time.time() - 4.2, None)  # fmt: skip
+                               time.time() - created_ago, started, None)  # fmt: skip
         render_live(snapshot, 120)
 
     just_queued = AppTest.from_function(script, args=(0.1, "queued")).run()
