@@ -299,3 +299,17 @@ def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
     assert "Queued: position 1" in texts(waiting)
     running = AppTest.from_function(script, args=(5.0, "running")).run()
     assert re.search(r"Running your code\*\* · 4\.\d s of at most 120 s", texts(running))
+
+
+def test_one_error_in_several_cases_is_explained_once() -> None:
+    """load-or-build runs three cases; the same NameError in two of them was said in full twice."""
+    from ui.state import get_lessons
+
+    at = lesson_app("load-or-build").run()
+    at.session_state["lessons"]["load-or-build"]["code"] = get_lessons().get("load-or-build").starter + "# try\n"
+    at.button(key="run-load-or-build").click().run()
+    run_until(at, "Not yet.", timeout=180)
+    page = texts(at)
+    assert page.count("Line 12: NameError: name 'layers' is not defined.") == 1
+    assert "Case “A saved my_model.keras: load it and train it”: not yet" in page
+    assert repeated_sentences(page) == [], page

@@ -224,19 +224,26 @@ def count_line(verdict: Verdict) -> str:
 
 
 def render_check_list(verdict: Verdict, headline: CheckResult | None) -> None:
-    """Judged checks one line each (the headline's message is not repeated); not-reached ones folded
-    away under one line that gives the reason once per case."""
-    rows = []
-    for check in verdict.checks:
-        if check.status is CheckStatus.NOT_REACHED:
-            continue
-        said = check.message if check is not headline else "see above"
-        rows.append(plain.join(plain.mark(check.passed), " ", case_title(verdict, check.case), check.title, ": ",
-                               plain.message(said)))  # fmt: skip
+    """Judged checks one line each, grouped by case where there are several; a message already shown (the
+    headline's, or the same error in another case) is not repeated. Not-reached checks are folded away
+    under one line, with the reason once."""
     if not verdict.passed:
         plain.show(count_line(verdict), muted=True)
-    if rows:
-        plain.show_list(rows)
+    shown = {headline.message} if headline is not None else set()
+    several = len(verdict.cases) > 1
+    for case in verdict.cases:
+        rows = []
+        for check in case.checks:
+            if check.status is CheckStatus.NOT_REACHED:
+                continue
+            said = "see above" if check.message in shown else check.message
+            shown.add(check.message)
+            rows.append(plain.join(plain.mark(check.passed), " ", check.title, ": ", plain.message(said)))
+        if several and rows:
+            state = "passed" if case.passed else "not yet"
+            plain.show(plain.strong(f"Case “{case.title}”"), f": {state}")
+        if rows:
+            plain.show_list(rows)
     missing = [check for check in verdict.checks if check.status is CheckStatus.NOT_REACHED]
     if missing:
         with st.expander(f"{len(missing)} not reached"):
