@@ -147,6 +147,7 @@ def test_phone_width_has_no_horizontal_page_scroll(browser, app_url) -> None:
     page = new_page(browser, width=390)
     page.goto(f"{app_url}/assign-the-model")
     page.wait_for_selector(IDLE)
+    learner_token(page)  # the browser answered from the (collapsed) sidebar: a learner of its own
     page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.wait_for()
     page.get_by_role("button", name=re.compile("Run$")).click()
     page.get_by_text("This is the starter code, as given.").wait_for(timeout=120_000)
