@@ -9,14 +9,14 @@ import streamlit as st
 from app_pages.lesson import render_lesson
 from tutor.db import IdentitySource
 from ui.auth import auth_mode, render_account, resolve_learner
-from ui.state import get_lessons, get_manager, lesson_status, register_pages
+from ui.state import get_lessons, get_runs, lesson_status, register_pages
 from ui.widgets import page_chrome
 
 st.set_page_config(
     page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
 )
 
-get_manager()  # the run manager and its warm sandboxes start with the first page view, not the first run
+get_runs()  # the run manager and its warm sandboxes start with the first page view, not the first run
 page_chrome()  # on every page, once: the sandbox warning and the shared styles
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
 studio = st.Page("app_pages/studio.py", title="Lesson studio", icon=":material/edit_note:", url_path="studio")

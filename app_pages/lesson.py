@@ -13,7 +13,7 @@ from tutor.jobs import JobSnapshot, JobState, RunInFlight
 from tutor.lessons import Lesson
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
-from ui.state import get_lessons, get_manager, keep_code, lesson_page, lesson_state, owner_id
+from ui.state import get_lessons, get_runs, keep_code, lesson_page, lesson_state, owner_id
 from ui.widgets import (
     dataset_note,
     error_marks,
@@ -28,6 +28,7 @@ POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alo
 # The rerun right after a click on Run waits this long for a run that should stop at once (the starter's
 # early NameError, guessed from the code): its verdict is drawn in that same rerun, with no polling.
 QUICK_WAIT_S = 2.0
+QUICK_POLL_S = 0.03
 
 
 def render_lesson(lesson_id: str) -> None:
@@ -128,7 +129,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
         state["focus_verdict"] = True
         return
     try:
-        job = get_manager().submit(owner_id(), lesson, code)
+        job = get_runs().submit(owner_id(), lesson, code)
     except RunInFlight:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
@@ -143,7 +144,7 @@ def start_run(lesson: Lesson, state: dict, code: str) -> None:
 
 def stop_run(state: dict) -> None:
     if state["job"] is not None:
-        get_manager().cancel(state["job"])
+        get_runs().cancel(state["job"])
 
 
 def reset_editor(lesson: Lesson, state: dict) -> None:
@@ -154,12 +155,17 @@ def reset_editor(lesson: Lesson, state: dict) -> None:
 
 
 def current_job(state: dict, wait_s: float = 0.0) -> JobSnapshot | None:
-    """The one place this page asks the run manager about its run (``wait_s``: first wait that long for
-    it to finish)."""
-    job = get_manager().get(state["job"]) if state["job"] is not None else None
-    if job is not None and wait_s:
-        job.done.wait(wait_s)
-    return job.snapshot() if job is not None else None
+    """The one place this page asks the run service about its run (``wait_s``: first wait up to that long
+    for it to finish, looking every QUICK_POLL_S)."""
+    if state["job"] is None:
+        return None
+    runs = get_runs()
+    snapshot = runs.snapshot(state["job"])
+    deadline = time.monotonic() + wait_s
+    while snapshot is not None and not snapshot.state.finished and time.monotonic() < deadline:
+        time.sleep(QUICK_POLL_S)
+        snapshot = runs.snapshot(state["job"])
+    return snapshot
 
 
 def settle_quick_run(state: dict) -> None:

@@ -7,7 +7,7 @@ from tutor.data import DatasetKind, format_status, get_dataset_status
 from tutor.isolation import IsolationError, Limits, resolve_level
 from tutor.settings import sandbox_level
 from ui.auth import is_teacher
-from ui.state import get_manager
+from ui.state import get_runs
 
 st.title("Data and sandbox")
 
@@ -44,8 +44,15 @@ st.markdown(
     f"Limits per run: {limits.wall_s:g} s (a lesson may set its own), {limits.memory_mb / 1024:g} GiB of memory, "
     f"{limits.processes} processes/threads, {limits.output_kb} KiB of output, files up to {limits.file_size_mb} MiB."
 )
-pool = get_manager().pool
-if pool is None:
+runs = get_runs()
+pool = runs.pool
+workers = runs.workers()
+if runs.mode == "queue":  # the workers run the sandboxes, each with its own warm pool
+    st.markdown(
+        f"Runs go through a queue to the workers ({sum(w.alive for w in workers)} alive now), each with its own "
+        "warm sandboxes; the teacher page lists them. Start one with `scripts/worker.sh`."
+    )
+elif pool is None:
     st.markdown("Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself.")
 else:
     stats = pool.stats()
@@ -54,7 +61,7 @@ else:
         f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
         f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh."
     )
-counts = get_manager().counts()
+counts = runs.counts()
 st.markdown(
     f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."
 )

@@ -18,7 +18,7 @@ from tutor.progress import (
 from tutor.text import distinct_names
 from ui import plain
 from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
-from ui.state import get_database, get_lessons, get_library, get_manager
+from ui.state import get_database, get_lessons, get_library, get_runs
 from ui.studio import render_proof_states
 
 REFRESH_S = 5.0
@@ -58,6 +58,24 @@ def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
+def render_workers(workers: list, counts: dict[str, int]) -> None:
+    """Queue mode: the worker processes that run the class's code (local mode has none: this server runs it)."""
+    if not workers:
+        return
+    st.subheader("Workers")
+    alive = [worker for worker in workers if worker.alive]
+    st.caption(
+        f"{len(alive)} of {len(workers)} workers alive, {counts['max_running']} runs at once in all; "
+        f"{counts['queued']} runs waiting in the queue."
+    )
+    rows = [
+        {"worker": w.name, "host": w.host, "running": f"{w.running} of {w.capacity}", "warm sandboxes": w.warm,
+         "last heartbeat": f"{w.heartbeat_age_s:.0f} s ago", "state": "alive" if w.alive else "silent"}
+        for w in workers
+    ]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 @st.fragment(run_every=REFRESH_S)
 def class_view() -> None:
     db = get_database()
@@ -74,11 +92,13 @@ def class_view() -> None:
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
     grid = build_class_grid(db, [lesson.id for lesson in lessons])
-    counts = get_manager().counts()
+    runs = get_runs()
+    counts = runs.counts()
     left, middle, right = st.columns(3)
     left.metric("Learners", len(grid.learners))
     middle.metric("Running now", counts["running"])
     right.metric("Waiting", counts["queued"])
+    render_workers(runs.workers(), counts)
 
     st.subheader("Class")
     # Names are learner-typed: cleaned, and tagged where two look alike (tutor.text); shown as plain text.

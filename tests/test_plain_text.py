@@ -31,6 +31,8 @@ TRUSTED = {
     "stats.cold_fallbacks", "counts['running']", "counts['queued']", "counts['max_running']", "limits.wall_s:g",
     "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb", "problem",
     "level[len('error: '):]", "progress.note",
+    # queue mode: counts of workers and attempts (numbers the app computes)
+    "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",
     # server-side errors (the sandbox level could not be resolved)
     "str(exc)",
     # issue 11: the keyboard shortcut, counts, seconds, a lesson's title and URL path (lesson files), the

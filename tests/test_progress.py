@@ -319,7 +319,7 @@ def test_runs_of_the_unchanged_starter_are_not_attempts(db) -> None:
 
 
 def test_a_version_1_database_gains_the_attempt_column(tmp_path: Path) -> None:
-    """Migration 2 on a database made by version 1 (no runs.attempt): older runs count as attempts."""
+    """Alembic revision 0002 on a database made by version 1 (no runs.real_attempt): older runs count."""
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as raw:
         raw.executescript(
@@ -340,7 +340,7 @@ def test_a_version_1_database_gains_the_attempt_column(tmp_path: Path) -> None:
             " VALUES ('l1', 'one', 's', 1, 'done', '2026-01-01', 'x', 0, 'NameError: model');"
         )
     db = open_database(f"sqlite:///{path}")
-    assert migrate_database(db.engine) == len(MIGRATIONS) >= 2
+    assert migrate_database(db.engine) == len(MIGRATIONS)
     with sqlite3.connect(path) as raw:
-        assert "attempt" in {row[1] for row in raw.execute("PRAGMA table_info(runs)")}
+        assert "real_attempt" in {row[1] for row in raw.execute("PRAGMA table_info(runs)")}
     assert build_class_grid(db, ["one"]).cell("l1", "one").label == "attempted (1 attempt)"

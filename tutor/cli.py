@@ -45,6 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--sandbox", choices=["strict", "basic", "auto"])
     doctor.set_defaults(handler=command_doctor)
 
+    worker = commands.add_parser("worker", help="run queued runs on this host (TUTOR_RUNS=queue)")
+    worker.add_argument("--sandbox", choices=["strict", "basic", "auto"])
+    worker.set_defaults(handler=command_worker)
+
+    submit = commands.add_parser("submit", help="grade a file through the run queue as the app does (queue mode)")
+    submit.add_argument("path", type=Path)
+    submit.add_argument("--lesson", required=True, help="lesson id, e.g. assign-the-model")
+    submit.add_argument("--learner", required=True, help="the learner's name (created on first use)")
+    submit.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    submit.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the verdict (default 900)")
+    submit.set_defaults(handler=command_submit)
+
     lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
     lessons.set_defaults(handler=command_lessons)
 
@@ -98,6 +110,23 @@ def command_grade(args: argparse.Namespace) -> int:
     else:
         print(format_verdict(verdict))
     return EXIT_GRADER if verdict.grader_error else EXIT_OK
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    from tutor.settings import SettingsError
+    from tutor.worker import run_worker
+
+    try:
+        return run_worker()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def command_submit(args: argparse.Namespace) -> int:
+    from tutor.submit import submit_and_wait
+
+    return submit_and_wait(args.path, args.lesson, args.learner, args.json, args.timeout)
 
 
 def command_check_lessons(args: argparse.Namespace) -> int:

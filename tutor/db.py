@@ -1,9 +1,11 @@
 """The workshop database: learners, every run, the latest code per learner and lesson.
 
 SQLAlchemy 2 ORM, so the same code runs on SQLite (default: one file, WAL) and on PostgreSQL
-(``TUTOR_DB_URL``). The schema is created and migrated when the database is opened: ``schema_version``
-holds the number of migrations applied, ``MIGRATIONS`` is the ordered list. To change the schema, add a
-function at the end of that list; never edit one that has shipped.
+(``TUTOR_DB_URL``). The schema is created and migrated when the database is opened. Two layers, in order: ``MIGRATIONS``
+(the hand-rolled list the first version shipped; ``schema_version`` holds how many were applied) is
+frozen as the baseline, and every later change is an Alembic revision in ``tutor/migrations/versions``
+(``alembic_version`` holds the newest applied). To change the schema, add an Alembic revision; never edit
+one that has shipped.
 """
 
 from __future__ import annotations
@@ -30,9 +32,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    inspect,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -119,8 +119,31 @@ class Run(Base):
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     dataset: Mapped[str | None] = mapped_column(String(32), nullable=True)
     warm: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    # False: the unchanged starter was run (not an attempt: not "stuck", not "attempted"); None: older rows.
-    attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # migration 2
+    # Added by Alembic revision 0001 (queue mode, issue 10); local mode leaves them at their defaults.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # workers that started it
+    worker: Mapped[str | None] = mapped_column(String(120), nullable=True)  # the worker of the latest attempt
+    lesson_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the lesson it was graded for
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # latest live progress
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the whole verdict, for the page
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Alembic revision 0002 (issue 11): False when the unchanged starter was run (shown, but not an attempt:
+    # neither "attempted" nor "stuck"); None on older rows, which count as attempts.
+    real_attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class WorkerRow(Base):
+    """A queue worker process (queue mode): what the teacher page shows, refreshed every heartbeat."""
+
+    __tablename__ = "tutor_workers"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)  # TUTOR_MAX_RUNS of that worker
+    running: Mapped[int] = mapped_column(Integer, default=0)
+    warm: Mapped[int] = mapped_column(Integer, default=0)  # warm sandboxes ready
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class LatestCode(Base):
@@ -133,18 +156,15 @@ class LatestCode(Base):
 
 
 def _create_first_tables(connection: Connection) -> None:
+    # Creates the tables from today's models; Alembic's revisions then add only what is missing, so an
+    # old database (made by version 1) and a new one end the same.
     Base.metadata.create_all(connection, tables=[Learner.__table__, Run.__table__, LatestCode.__table__])
 
 
-def _add_run_attempt(connection: Connection) -> None:
-    """Version 2: runs.attempt (issue 11: running the unchanged starter is not an attempt). A database
-    created by this version's first migration (from today's model) has it already."""
-    if "attempt" not in {column["name"] for column in inspect(connection).get_columns("runs")}:
-        connection.execute(text("ALTER TABLE runs ADD COLUMN attempt BOOLEAN"))
-
-
-# Applied in order, each once; the length of this list is the newest schema version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_first_tables, _add_run_attempt]
+# Applied in order, each once; the length of this list is the newest schema version. Frozen: later
+# changes are Alembic revisions (tutor/migrations). Frozen: later
+# changes are Alembic revisions.
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_first_tables]
 
 
 @dataclass
@@ -164,7 +184,10 @@ def open_database(url: str) -> Database:
     """Connect, and create or migrate the schema. SQLite gets WAL (readers never block the writer) and a
     busy timeout (writers wait for each other instead of failing)."""
     is_sqlite = url.startswith("sqlite")
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if is_sqlite else {})
+    if is_sqlite:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    else:  # a pooled connection that died with a database restart is replaced, not handed out
+        engine = create_engine(url, pool_pre_ping=True)
     if is_sqlite:
         event.listen(engine, "connect", _configure_sqlite)
     migrate_database(engine)
@@ -198,6 +221,9 @@ def migrate_database(engine: Engine, attempts: int = 5) -> int:
                 with engine.begin() as connection:
                     MIGRATIONS[version - 1](connection)
                     connection.execute(insert(SchemaVersion).values(version=version, applied_at=utc_now()))
+            from tutor.migrations import upgrade_to_head  # Alembic, for every change after version 1
+
+            upgrade_to_head(engine)
             return schema_version(engine)
         except (IntegrityError, OperationalError):
             if attempt == attempts - 1:

@@ -83,7 +83,47 @@ def run_doctor() -> list[Finding]:
         if not ok:
             detail = f"failed: {result.detail or (result.error and result.error.message) or result.stderr[-500:]}"
         findings.append(Finding("test run", ok, detail))
-    return findings
+    return findings + check_queue()  # after the test run: a worker host is checked before its worker starts
+
+
+def check_queue() -> list[Finding]:
+    """Queue mode (TUTOR_RUNS=queue): the settings, both schemas applied, workers alive."""
+    try:
+        if settings.runs_mode() != "queue":
+            return [Finding("runs", True, "local: this server runs them (TUTOR_RUNS=local)")]
+        url = settings.queue_db_url()
+    except settings.SettingsError as exc:
+        return [Finding("runs", False, str(exc))]
+    from tutor.db import open_database
+    from tutor.migrations import current_revision, head_revision
+    from tutor.queue_store import list_workers, queue_counts, queue_schema_applied
+
+    try:
+        db = open_database(url)  # applies the app's migrations, as a server or worker start does
+    except Exception as exc:
+        return [Finding("queue", False, f"cannot open the database {url.split('@')[-1]}: {exc}")]
+    try:
+        findings = [Finding("runs", True, f"queue on {db.url.split('@')[-1]} (TUTOR_RUNS=queue)")]
+        revision, head = current_revision(db.engine), head_revision()
+        findings.append(Finding("schema", revision == head, f"app schema at {revision} (newest {head})"))
+        applied = queue_schema_applied(db)
+        words = "procrastinate schema applied" if applied else "procrastinate schema missing: start a worker or app"
+        findings.append(Finding("queue schema", applied, words))
+        if applied:
+            heartbeat = settings.worker_heartbeat_s()
+            workers = list_workers(db, heartbeat)
+            alive = [w for w in workers if w.alive]
+            counts = queue_counts(db, heartbeat)
+            detail = (
+                f"{len(alive)} alive ({', '.join(f'{w.name} on {w.host}' for w in alive)}), "
+                f"{counts['max_running']} runs at once; {counts['queued']} queued, {counts['running']} running"
+                if alive
+                else "no worker alive: start `python -m tutor worker` (scripts/worker.sh) on a worker host"
+            )
+            findings.append(Finding("workers", bool(alive), detail))
+        return findings
+    finally:
+        db.dispose()
 
 
 def format_findings(findings: list[Finding]) -> str:

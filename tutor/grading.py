@@ -43,6 +43,14 @@ class CaseVerdict:
             "result": result.to_dict() if result else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseVerdict:
+        result = data.get("result")
+        return cls(
+            data["id"], data["title"], bool(data["passed"]), [CheckResult(**check) for check in data["checks"]],
+            RunResult.from_dict(result) if result else None,
+        )  # fmt: skip
+
 
 @dataclass
 class Verdict:
@@ -93,6 +101,16 @@ class Verdict:
             "empty": self.empty,
             "cases": [case.to_dict() for case in self.cases],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """The inverse of ``to_dict`` (a verdict that crossed the queue); a wrong version raises."""
+        if data.get("version") != VERDICT_VERSION:
+            raise ValueError(f"verdict version {data.get('version')!r}, expected {VERDICT_VERSION}")
+        return cls(
+            data["lesson"], bool(data["passed"]), [CaseVerdict.from_dict(case) for case in data["cases"]],
+            data.get("grader_error"), [CheckResult(**check) for check in data["checks"]],
+        )  # fmt: skip
 
 
 def grade_source(

@@ -73,6 +73,8 @@ class JobSnapshot:
     created: float
     started: float | None
     finished: float | None
+    attempts: int = 1  # queue mode: how many workers started it (2: retried after a worker died)
+    worker: str | None = None  # queue mode: the worker of the latest attempt
 
 
 class Job:
@@ -150,6 +152,8 @@ class RunRecorder(Protocol):
 class RunManager:
     """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
 
+    mode = "local"  # tutor.runs.RunService: runs happen in this process
+
     def __init__(
         self,
         max_running: int | None = None,
@@ -200,6 +204,15 @@ class RunManager:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def snapshot(self, job_id: int) -> JobSnapshot | None:
+        """The run service interface (tutor.runs.RunService): the pages read runs through it."""
+        job = self.get(job_id)
+        return job.snapshot() if job is not None else None
+
+    def find_active(self, owner: str, lesson_id: str) -> int | None:
+        job = self.active_job(owner)
+        return job.id if job is not None and job.lesson.id == lesson_id else None
+
     def active_job(self, owner: str) -> Job | None:
         with self._lock:
             return self._active.get(owner)
@@ -219,6 +232,9 @@ class RunManager:
         with self._lock:
             running = sum(1 for job in self._active.values() if job.state is JobState.RUNNING)
             return {"queued": len(self._queue), "running": running, "max_running": self.max_running}
+
+    def workers(self) -> list:
+        return []  # local mode: this server process runs every run (see counts)
 
     def shutdown(self, cancel_running: bool = True) -> None:
         with self._lock:

@@ -181,7 +181,7 @@ def record_submitted(
     with db.sessions.begin() as session:
         run = Run(
             learner_id=learner_id, lesson_id=lesson_id, code=code, server=server, job_id=job_id,
-            status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted), attempt=attempt,
+            status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted), real_attempt=attempt,
         )  # fmt: skip
         session.add(run)
     save_code(db, learner_id, lesson_id, code)
@@ -347,9 +347,9 @@ def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[s
     return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
 
 
-def real_attempt() -> Any:
+def counts_as_attempt() -> Any:
     """Runs that were attempts: not the unchanged starter (rows older than that column count)."""
-    return or_(Run.attempt.is_(None), Run.attempt.is_(True))
+    return or_(Run.real_attempt.is_(None), Run.real_attempt.is_(True))
 
 
 def progress_query(learner_id: str | None = None) -> Select:
@@ -358,7 +358,7 @@ def progress_query(learner_id: str | None = None) -> Select:
     passes = func.sum(sql_case((Run.passed.is_(True), 1), else_=0))
     query = (
         select(Run.learner_id, Run.lesson_id, func.count(Run.id), passes)
-        .where(real_attempt())
+        .where(counts_as_attempt())
         .group_by(Run.learner_id, Run.lesson_id)
     )
     return query if learner_id is None else query.where(Run.learner_id == learner_id)
@@ -368,7 +368,7 @@ def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount
     """Per lesson, the most common ways graded runs failed, by learners still at that error."""
     query = (
         select(Run.lesson_id, Run.learner_id, Run.outcome)
-        .where(Run.status == RunStatus.DONE.value, real_attempt())
+        .where(Run.status == RunStatus.DONE.value, counts_as_attempt())
         .order_by(Run.id)
     )
     with db.sessions() as session:
@@ -399,7 +399,7 @@ def time_to_pass(db: Database) -> dict[str, PassTimes]:
     """Per lesson: from a learner's first run to the end of their first passing run."""
     query = (
         select(Run.lesson_id, Run.learner_id, Run.submitted_at, Run.finished_at, Run.passed)
-        .where(real_attempt())
+        .where(counts_as_attempt())
         .order_by(Run.id)
     )
     with db.sessions() as session:

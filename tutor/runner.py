@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tutor import settings
+from tutor import settings, wording
 from tutor.analysis import analyze_name_error
 from tutor.cgroups import RunCgroup, cgroups_available
 from tutor.data import Dataset, ensure_dataset
@@ -205,13 +205,13 @@ def run_program(
         level = resolve_level(request.level or settings.sandbox_level())
         dataset = dataset or ensure_dataset()
     except Exception as exc:  # no sandbox or no data: the grader's problem, never the learner's
-        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
+        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=wording.sandbox_unavailable(exc))
     sandbox = pool.take(level, request.limits, dataset) if pool is not None else None
     try:
         if sandbox is None:
             sandbox = start_sandbox(level, request.limits, dataset, warm=False)
     except Exception as exc:
-        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=f"The sandbox could not start: {exc}")
+        return RunResult(Termination.SANDBOX_ERROR, 0.0, detail=wording.sandbox_unavailable(exc))
     try:
         return run_in_sandbox(sandbox, request, on_event, cancel, started)
     finally:
@@ -413,7 +413,7 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
     for stream, raw in supervisor.output.items():
         text = raw.decode("utf-8", "replace")
         if stream == "stdout" and result.output_truncated:
-            text += f"\n[output cut: your program printed more than {limits.output_kb} KiB]"
+            text += wording.output_cut_marker(limits)
         setattr(result, stream, render_terminal(text))
     returncode = supervisor.process.returncode
     if not supervisor.harness_started and supervisor.stopped is not Termination.CANCELLED:
@@ -424,41 +424,33 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
         result.detail = _sandbox_words(supervisor, result.signal, result.exit_code)
     elif supervisor.tampered is not None:
         result.termination = Termination.TAMPERED
-        result.detail = (
-            "Something other than the grader wrote on the grader's private channel "
-            f"({supervisor.tampered[:80]!r}), so this run cannot be trusted or graded."
-        )
+        result.detail = wording.tampered(supervisor.tampered)
     elif supervisor.malformed is not None:
         result.termination = Termination.HARNESS_ERROR
-        result.detail = (
-            f"The sandbox sent the grader a report out of shape ({supervisor.malformed[:200]}), so this run "
-            "cannot be graded. This is not a verdict on your code."
-        )
+        result.detail = wording.malformed_report(supervisor.malformed)
     elif supervisor.harness_error is not None:
         result.termination = Termination.HARNESS_ERROR
-        result.detail = f"The grader itself failed (not your code): {supervisor.harness_error}"
+        result.detail = wording.harness_failed(supervisor.harness_error)
     elif supervisor.stopped is Termination.TIMEOUT:
         result.termination = Termination.TIMEOUT
-        result.detail = f"Your program was stopped after {limits.wall_s:g} s, the time limit for this run."
+        result.detail = wording.timed_out(limits)
     elif supervisor.stopped is Termination.CANCELLED:
         result.termination = Termination.CANCELLED
-        result.detail = "The run was stopped before it finished."
+        result.detail = wording.cancelled()
     elif supervisor.stopped is Termination.OUTPUT_LIMIT:
         result.termination = Termination.OUTPUT_LIMIT
-        result.detail = f"Your program printed more than {limits.output_kb} KiB of output, so it was stopped."
+        result.detail = wording.output_limit(limits)
     elif oom_killed and not supervisor.finished_event:
         result.termination = Termination.MEMORY_LIMIT
-        result.detail = f"Your program ran out of memory (limit {describe_size(limits.memory_mb)}), so it was stopped."
+        result.detail = wording.out_of_memory(limits)
     elif not supervisor.finished_event:
         result.termination = Termination.CRASHED
         result.signal, result.exit_code = _describe_returncode(returncode)
-        result.detail = _crash_words(result.signal, result.exit_code, limits)
+        result.detail = wording.crashed(result.signal, result.exit_code, limits)
     if result.termination is Termination.EXITED:
-        result.detail = f"Your program called sys.exit({result.exit_code}) before it finished."
+        result.detail = wording.exited(result.exit_code)
     if refused_processes:
-        result.detail = (
-            f"{result.detail} Your program started too many processes or threads (limit {limits.processes})."
-        ).strip()
+        result.detail = f"{result.detail} {wording.too_many_processes(limits)}".strip()
     if result.error is not None and result.error.is_name_error and result.error.name:
         source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
         error = result.error
@@ -486,30 +478,4 @@ def _sandbox_words(supervisor: _Supervisor, signal_name: str | None, exit_code: 
     }.get(supervisor.stopped) or (f"ended by {signal_name}" if signal_name else f"exit status {exit_code}")
     said = [line.strip() for line in supervisor.output["stderr"].decode("utf-8", "replace").splitlines()]
     said = [line for line in said if line]
-    words = (
-        f"The sandbox could not start Python ({how}), so your program did not run. This is a problem with "
-        "the grader's setup, not with your code: please tell your teacher."
-    )
-    return f"{words} The sandbox said: {said[-1][:300]}" if said else words
-
-
-def _crash_words(signal_name: str | None, exit_code: int | None, limits: Limits) -> str:
-    if signal_name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGKILL"):
-        return (
-            f"Your program crashed ({signal_name}). This often means it ran out of memory "
-            f"(limit {describe_size(limits.memory_mb)}) or crashed inside a native library."
-        )
-    if signal_name == "SIGXCPU":
-        return "Your program used too much CPU time and was stopped."
-    if signal_name == "SIGXFSZ":
-        return f"Your program wrote a file larger than {limits.file_size_mb} MiB and was stopped."
-    if signal_name is not None:
-        return f"Your program was ended by the signal {signal_name}."
-    return (
-        f"Your program ended abruptly with exit status {exit_code} before it finished "
-        "(for example through os._exit()), so nothing after that point could be checked."
-    )
-
-
-def describe_size(mib: int) -> str:
-    return f"{mib / 1024:g} GiB" if mib >= 1024 else f"{mib} MiB"
+    return wording.sandbox_without_python(how, said[-1] if said else None)

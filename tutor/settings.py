@@ -127,3 +127,49 @@ def oidc_provider() -> str | None:
 # Code a learner may run: a lesson's program is a few KB; beyond this the browser's editor grows slow
 # (2 MB froze a tab for minutes), so bigger code is refused with a message before it is sent or run.
 MAX_CODE_BYTES = 200_000
+
+
+# Runs past one machine (issue 10) ------------------------------------------------------------------------
+
+RUN_MODES = ("local", "queue")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot work with; the message names the setting."""
+
+
+def runs_mode() -> str:
+    """TUTOR_RUNS: ``local`` (default: runs in this server process) or ``queue`` (a PostgreSQL job queue
+    that ``python -m tutor worker`` processes on any number of hosts)."""
+    mode = os.environ.get("TUTOR_RUNS", "local").strip().lower() or "local"
+    if mode not in RUN_MODES:
+        raise SettingsError(f"TUTOR_RUNS={mode!r}: use 'local' (default) or 'queue'")
+    return mode
+
+
+def queue_db_url() -> str:
+    """The PostgreSQL URL queue mode needs (TUTOR_DB_URL); a clear error naming both settings otherwise."""
+    url = os.environ.get("TUTOR_DB_URL", "")
+    if not url.startswith(("postgresql", "postgres")):
+        shown = repr(url) if url else "not set"
+        raise SettingsError(
+            "TUTOR_RUNS=queue needs TUTOR_DB_URL to name a PostgreSQL database, e.g. "
+            f"postgresql+psycopg://tutor@db-host/tutor (TUTOR_DB_URL is {shown})"
+        )
+    return url
+
+
+def worker_name() -> str | None:
+    """TUTOR_WORKER_NAME: how a worker names itself on the teacher page (default: host:pid)."""
+    return os.environ.get("TUTOR_WORKER_NAME") or None
+
+
+def worker_heartbeat_s() -> float:
+    """TUTOR_WORKER_HEARTBEAT_S: how often a worker says it is alive (default 5 s). A worker silent for
+    three of these is taken for dead: its runs go to another worker."""
+    return max(0.5, float(os.environ.get("TUTOR_WORKER_HEARTBEAT_S", "5")))
+
+
+def queue_sweep_s() -> float:
+    """TUTOR_QUEUE_SWEEP_S: how often a worker looks for runs of dead workers (default 2 s)."""
+    return max(0.2, float(os.environ.get("TUTOR_QUEUE_SWEEP_S", "2")))

@@ -12,11 +12,8 @@ import streamlit as st
 from tutor import settings
 from tutor.data import get_dataset_status
 from tutor.db import Database, open_database
-from tutor.jobs import RunManager
 from tutor.lessons import LessonSet
-from tutor.pool import start_pool_from_settings
 from tutor.progress import (
-    DatabaseRecorder,
     LearnerInfo,
     load_code,
     mark_interrupted_runs,
@@ -25,6 +22,7 @@ from tutor.progress import (
     summarize_learner,
 )
 from tutor.publishing import LessonLibrary, ProofStore
+from tutor.runs import RunService, open_run_service
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +35,18 @@ def lessons_fingerprint() -> tuple:
 
 @st.cache_resource(show_spinner=False)
 def _library(lessons_dir: str, solutions_dir: str, proofs_path: str) -> LessonLibrary:
-    manager = get_manager()
+    manager = get_runs()
 
     def learners_waiting() -> bool:  # background proofs wait while learners' runs queue
         counts = manager.counts()
         return counts["queued"] > 0 or counts["running"] >= counts["max_running"]
 
+    # In queue mode this server starts no sandbox: a changed lesson is proved by `python -m tutor
+    # check-lessons` (or the studio) instead of in the background here.
+    background = settings.background_proofs() and settings.runs_mode() == "local"
     return LessonLibrary(
         Path(lessons_dir), Path(solutions_dir), ProofStore(Path(proofs_path)), busy=learners_waiting,
-        background=settings.background_proofs(),
+        background=background,
     )  # fmt: skip
 
 
@@ -71,8 +72,10 @@ def server_id() -> str:
 @st.cache_resource(show_spinner=False)
 def _open_database(url: str) -> Database:
     database = open_database(url)
-    # First use in this process = server start: runs an earlier process left in flight can never finish.
-    mark_interrupted_runs(database, except_server=server_id())
+    # First use in this process = server start: in local mode, runs an earlier process left in flight can
+    # never finish. In queue mode they belong to the queue (other replicas, workers): this start marks none.
+    if settings.runs_mode() == "local":
+        mark_interrupted_runs(database, except_server=server_id())
     return database
 
 
@@ -83,13 +86,17 @@ def get_database() -> Database:
 
 
 @st.cache_resource(show_spinner=False)
-def _manager(url: str) -> RunManager:
-    return RunManager(recorder=DatabaseRecorder(_open_database(url), server_id()), pool=start_pool_from_settings())
+def _run_service(url: str, mode: str) -> RunService:
+    return open_run_service(_open_database(url), server_id())
 
 
-def get_manager() -> RunManager:
-    """One run manager for the whole server, shared by every session; it records every run."""
-    return _manager(settings.db_url())
+def get_runs() -> RunService:
+    """One run service for the whole server, shared by every session; it records every run. Local mode:
+    runs in this process (warm pool, express lane); queue mode: the workers run them."""
+    return _run_service(settings.db_url(), settings.runs_mode())
+
+
+get_manager = get_runs  # the name the pages and tests used before the run service had two modes
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -131,6 +138,10 @@ def lesson_state(lesson_id: str) -> dict[str, Any]:
             if cell is not None and cell.attempts:  # real attempts only: the starter as given is none
                 state["status"] = "passed" if cell.passed else "attempted"
                 state["attempts"] = cell.attempts
+        # Queue mode: a run of this lesson already in flight (started on another server of the class, or
+        # before this server restarted) shows its progress here too.
+        if settings.runs_mode() == "queue":
+            state["job"] = get_runs().find_active(owner_id(), lesson_id)
         lessons[lesson_id] = state
     return lessons[lesson_id]
 

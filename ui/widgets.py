@@ -120,6 +120,9 @@ def render_live(job: JobSnapshot, limit_s: float | None = None) -> None:
         elapsed = now - (job.started or job.created)
         limit = f" of at most {limit_s:g} s" if limit_s else ""
         st.markdown(f"**{label}**{case} · {elapsed:.1f} s{limit}")
+        if job.attempts > 1:  # queue mode: the worker of the first attempt stopped (killed, host lost)
+            st.caption(f"Attempt {job.attempts}: the worker that started your run stopped, so it runs again on "
+                       "another worker.")  # fmt: skip
     if progress.phase == "training" and progress.steps:
         st.progress(min(1.0, progress.step / progress.steps), text=f"step {progress.step} of {progress.steps}")
     render_history(progress.history)

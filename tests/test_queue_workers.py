@@ -1,0 +1,271 @@
+"""Queue mode with its real parts: the throwaway PostgreSQL, real `python -m tutor worker` processes with
+real sandboxes, the app's run service. The programs need no TensorFlow (the queue is the point): each
+ends with the lesson's NameError after printing for a while."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tests.queue_support import (
+    QUICK_NAME_ERROR,
+    ROOT,
+    WorkerProcess,
+    alive,
+    fresh_database_url,
+    queue_env,
+    slow_program,
+    wait_until,
+)
+from tutor import settings
+from tutor.cgroups import GROUP
+from tutor.db import IdentitySource, Run, open_database
+from tutor.isolation import UID_RANGE
+from tutor.jobs import JobState, RunInFlight
+from tutor.lessons import load_lessons
+from tutor.progress import sign_in_learner
+from tutor.queue import QueueRunService
+from tutor.sweeper import sandbox_processes
+
+LESSON = load_lessons().get("assign-the-model")
+
+
+@pytest.fixture
+def queue_url(monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> str:
+    for url in fresh_database_url(postgres_url):
+        for key, value in queue_env(url).items():
+            if key.startswith("TUTOR_"):
+                monkeypatch.setenv(key, value)
+        yield url
+
+
+@pytest.fixture
+def workers(queue_url: str, tmp_path: Path):
+    started: list[WorkerProcess] = []
+
+    def start(name: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(queue_url, name, tmp_path, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def service(queue_url: str):
+    db = open_database(queue_url)
+    runs = QueueRunService(db, "test-server")
+    yield runs
+    runs.shutdown()
+    db.dispose()
+
+
+def learner(service: QueueRunService, name: str) -> str:
+    return sign_in_learner(service.db, IdentitySource.WORKSHOP, name, name.lower(), "K").id
+
+
+def wait_finished(service: QueueRunService, run_id: int, timeout: float = 60):
+    wait_until(lambda: (s := service.snapshot(run_id)) is not None and s.state.finished, timeout)
+    return service.snapshot(run_id)
+
+
+def test_two_workers_share_one_queue_and_every_run_is_recorded_once(workers, service) -> None:
+    first, second = workers("w1"), workers("w2")
+    ids = [service.submit(learner(service, f"L{i}"), LESSON, slow_program(0.5, f"run {i}")).id for i in range(20)]
+    snapshots = [wait_finished(service, run_id, 120) for run_id in ids]
+    assert all(s.state is JobState.DONE for s in snapshots), [(s.state, s.error) for s in snapshots]
+    assert all(s.verdict.first_error["name"] == "model" for s in snapshots)
+    assert {s.worker for s in snapshots} == {"w1", "w2"}  # both took runs
+    assert all(s.attempts == 1 for s in snapshots)
+    with service.db.sessions() as session:
+        assert session.scalar(select(func.count(Run.id))) == 20
+        jobs = session.execute(text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")).all()
+    assert dict(jobs) == {"succeeded": 20}
+    lines = [line for w in (first, second) for line in w.output().splitlines() if line.startswith("run ")]
+    assert sorted(int(line.split()[1]) for line in lines) == sorted(ids)  # one printed line per run
+    assert all("NameError: model" in line and "lesson assign-the-model" in line for line in lines)
+
+
+def test_one_run_in_flight_per_learner_and_lesson(service) -> None:
+    ada = learner(service, "Ada")
+    first = service.submit(ada, LESSON, QUICK_NAME_ERROR)
+    with pytest.raises(RunInFlight):
+        service.submit(ada, LESSON, QUICK_NAME_ERROR)
+    other = load_lessons().get("build-before-fit")
+    service.submit(ada, other, QUICK_NAME_ERROR)  # another lesson is another run
+    assert service.find_active(ada, LESSON.id) == first.id
+    assert service.snapshot(first.id).state is JobState.QUEUED
+
+
+def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, service) -> None:
+    doomed = workers("doomed")
+    run_id = service.submit(learner(service, "Ada"), LESSON, slow_program(6)).id
+    wait_until(lambda: "step 3" in (service.snapshot(run_id).output or ""), 60)
+    assert service.snapshot(run_id).worker == "doomed"
+    sandbox = doomed.descendants()
+    assert sandbox, "the run's sandbox processes are children of the worker"
+    uids = sandbox_uids(sandbox)
+    assert uids or os.geteuid() != 0  # as root, the learner's code runs as a sandbox uid of its own
+    survivor = workers("survivor")
+    doomed.kill()
+    wait_until(lambda: not alive(sandbox), 5)  # nothing of the killed worker's sandbox lives on
+    retried = wait_until(lambda: service.snapshot(run_id).attempts == 2, 30) or service.snapshot(run_id)
+    assert retried.worker == "survivor"
+    done = wait_finished(service, run_id, 60)
+    assert done.state is JobState.DONE and done.attempts == 2 and done.worker == "survivor"
+    assert done.verdict.first_error["name"] == "model"
+    with service.db.sessions() as session:
+        assert session.scalar(select(func.count(Run.id))) == 1
+        assert session.scalar(select(Run.outcome)) == "NameError: model"
+    assert f"run {run_id} " in survivor.output() and "attempt 2" in survivor.output()
+    # Nor its uid or cgroups, once the survivor's sweep has looked (the survivor's own run is over).
+    for uid in uids:
+        wait_until(lambda uid=uid: not sandbox_processes(range(uid, uid + 1)), 10)
+        wait_until(
+            lambda uid=uid: (
+                not any((settings.cgroup_root() / c / GROUP / f"run-{uid}").exists() for c in ("memory", "pids"))
+            ),
+            15,
+        )
+
+
+def sandbox_uids(pids: set[int]) -> set[int]:
+    uids = set()
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if uid in UID_RANGE:
+            uids.add(uid)
+    return uids
+
+
+def test_a_run_whose_workers_die_twice_is_interrupted(workers, service) -> None:
+    run_id = service.submit(learner(service, "Ada"), LESSON, slow_program(20)).id
+    for name in ("first", "second"):
+        worker = workers(name)
+        wait_until(lambda name=name: service.snapshot(run_id).worker == name, 60)
+        wait_until(lambda: service.snapshot(run_id).state is JobState.RUNNING, 30)
+        worker.kill()
+    watcher = workers("watcher")  # only its sweeper is needed: no run is left for it
+    final = wait_finished(service, run_id, 30)
+    assert final.state is JobState.FAILED and "interrupted" in final.error and final.attempts == 2
+    assert f"run {run_id} " not in watcher.output().replace("sweeper: run", "")
+
+
+def test_stop_while_queued_and_while_running(workers, service) -> None:
+    worker = workers("w1")
+    running = service.submit(learner(service, "Ada"), LESSON, slow_program(30)).id
+    waiting = service.submit(learner(service, "Bob"), LESSON, QUICK_NAME_ERROR).id
+    wait_until(lambda: "step 2" in (service.snapshot(running).output or ""), 60)
+    assert service.snapshot(waiting).state is JobState.QUEUED
+    service.cancel(waiting)
+    assert service.snapshot(waiting).state is JobState.CANCELLED  # at once: its job was still queued
+    sandbox = worker.descendants()
+    assert sandbox
+    stopped_at = time.monotonic()
+    service.cancel(running)
+    wait_until(lambda: not alive(sandbox), 1.0, interval=0.01)  # Stop reaches the sandbox within 1 s
+    reached = time.monotonic() - stopped_at
+    final = wait_finished(service, running, 10)
+    assert final.state is JobState.CANCELLED, (final.state, final.error)
+    assert reached < 1.0
+    with service.db.sessions() as session:
+        jobs = dict(session.execute(text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")).all())
+    assert jobs == {"cancelled": 1, "aborted": 1}
+
+
+def test_a_worker_grades_the_lesson_version_the_app_sent(workers, service, tmp_path: Path) -> None:
+    """The lesson's content travels with the job: a worker whose own lesson folder differs (a host not
+    yet deployed) still grades against the app's version."""
+    lessons = tmp_path / "lessons"
+    subprocess.run(["cp", "-r", str(ROOT / "lessons"), str(lessons)], check=True)
+    toml = lessons / "assign-the-model.toml"
+    toml.write_text(toml.read_text().replace('[[checks]]\nkind = "no_name_error"\n', ""))
+    workers("stale", TUTOR_LESSONS_DIR=str(lessons))
+    run_id = service.submit(learner(service, "Ada"), LESSON, QUICK_NAME_ERROR).id
+    final = wait_finished(service, run_id, 60)
+    assert final.state is JobState.DONE, final.error
+    assert [check.id for check in final.verdict.checks] == [spec.kind for spec in LESSON.checks]
+    assert final.verdict.checks[0].id == "no_name_error"  # the app's version, which the worker's lacks
+
+
+def test_a_lesson_that_does_not_match_its_hash_is_a_grader_error(workers, service) -> None:
+    run_id = service.submit(learner(service, "Ada"), LESSON, QUICK_NAME_ERROR).id
+    with service.db.engine.begin() as connection:  # the job's lesson altered on its way
+        connection.execute(text("UPDATE procrastinate_jobs SET args = jsonb_set(args, '{lesson_hash}', '\"0\"')"))
+    workers("w1")
+    final = wait_finished(service, run_id, 60)
+    assert final.state is JobState.FAILED and final.verdict is None
+    assert "the lesson sent with the run cannot be used here" in final.error
+    assert "differs from the app's (hash)" in final.error
+
+
+def test_submit_cli_prints_the_verdict_with_run_worker_and_attempts(workers, queue_url: str, tmp_path: Path) -> None:
+    workers("cli-worker")
+    program = tmp_path / "starter.py"
+    program.write_text(QUICK_NAME_ERROR)
+    command = [sys.executable, "-m", "tutor", "submit", str(program), "--lesson", LESSON.id, "--learner", "Ada"]
+    done = subprocess.run([*command, "--json"], cwd=ROOT, env=queue_env(queue_url), capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["worker"] == "cli-worker" and result["attempts"] == 1 and result["status"] == "done"
+    assert result["passed"] is False and result["error"]["name"] == "model" and result["lesson"] == LESSON.id
+    graded = subprocess.run([sys.executable, "-m", "tutor", "grade", str(program), "--lesson", LESSON.id, "--json"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert set(json.loads(graded.stdout)) | {"run_id", "worker", "attempts", "status"} == set(result)
+    db = open_database(queue_url)
+    with db.sessions() as session:
+        run = session.get(Run, result["run_id"])
+        assert (run.status, run.attempts, run.worker) == ("done", 1, "cli-worker")
+    db.dispose()
+
+
+@pytest.mark.tf  # a warm sandbox imports TensorFlow
+def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
+    worker = workers("w1", TUTOR_POOL_SIZE="1")
+
+    def warm_ready() -> bool:
+        return any(worker.warm == 1 for worker in service.workers())
+
+    wait_until(warm_ready, 180)
+    long_run = "import time\nprint('started', flush=True)\ntime.sleep(60)\nmodel = 1\n"
+    busy = service.submit(learner(service, "Ada"), LESSON, long_run).id
+    wait_until(lambda: not warm_ready(), 60)  # it took the warm sandbox
+    wait_until(warm_ready, 180)  # and the pool has made another
+    quick = service.submit(learner(service, "Bob"), LESSON, QUICK_NAME_ERROR).id
+    try:
+        final = wait_finished(service, quick, 60)
+    except AssertionError:
+        raise AssertionError(f"{service.snapshot(quick)}\n{worker.output()}") from None
+    assert final.state is JobState.DONE and final.verdict.first_error["name"] == "model"
+    assert final.verdict.cases[0].result.warm  # tried in the warm sandbox of the express slot
+    assert service.snapshot(busy).state is JobState.RUNNING  # while the only regular slot was still busy
+    service.cancel(busy)
+    assert wait_finished(service, busy, 10).state is JobState.CANCELLED
+
+
+def test_stop_after_the_worker_died_ends_the_run_cancelled(workers, service) -> None:
+    doomed = workers("doomed")
+    run_id = service.submit(learner(service, "Ada"), LESSON, slow_program(30)).id
+    wait_until(lambda: "step 2" in (service.snapshot(run_id).output or ""), 60)
+    doomed.kill()
+    service.cancel(run_id)  # the job is still 'doing' for procrastinate: abort requested, nobody to hear it
+    assert service.snapshot(run_id).state is JobState.RUNNING
+    workers("sweeper")  # its sweeper finds the dead worker's job and ends it, as Stop asked
+    final = wait_finished(service, run_id, 30)
+    assert final.state is JobState.CANCELLED and final.attempts == 1
+    with service.db.sessions() as session:
+        assert session.execute(text("SELECT status FROM procrastinate_jobs")).scalar() == "failed"
