@@ -146,12 +146,6 @@ def lesson_state(lesson_id: str) -> dict[str, Any]:
     return lessons[lesson_id]
 
 
-def learner_progress(learner_id: str) -> dict[str, str]:
-    """lesson id -> "passed" / "attempted", from the database."""
-    summary = summarize_learner(get_database(), learner_id)
-    return {lesson: "passed" if cell.passed else "attempted" for lesson, cell in summary.items() if cell.attempts}
-
-
 def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
     """Store the editor's text as the learner's latest code when it changed (a new tab, another day or a
     restarted server opens it again). Merely opening a lesson stores nothing."""
