@@ -1,33 +1,43 @@
-"""The app's entry point: it only routes. Pages live in app_pages/, one file each. Who sees which pages:
-a learner not yet signed in sees the sign-in page; the teacher page asks for its own passphrase."""
+"""The app's entry point: it only routes, and draws what every page shares (the sandbox warning, the
+sidebar's look). Pages live in app_pages/, one file each. Who sees which pages: a learner not yet signed
+in sees the sign-in page; the teacher page asks for its own passphrase."""
 
 from functools import partial
 
 import streamlit as st
 
 from app_pages.lesson import render_lesson
-from ui.auth import render_account, resolve_learner
-from ui.state import get_lessons, get_runs, register_pages
+from tutor.db import IdentitySource
+from ui.auth import auth_mode, render_account, resolve_learner
+from ui.state import get_lessons, get_runs, lesson_status, register_pages
+from ui.widgets import page_chrome
 
 st.set_page_config(
     page_title="NameError: model is not defined — a Keras tutor", page_icon=":material/psychology:", layout="wide"
 )
 
 get_runs()  # the run manager and its warm sandboxes start with the first page view, not the first run
+page_chrome()  # on every page, once: the sandbox warning and the shared styles
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
 studio = st.Page("app_pages/studio.py", title="Lesson studio", icon=":material/edit_note:", url_path="studio")
-learner = resolve_learner()
-if learner is None:
+learner = resolve_learner()  # self-paced: None for the moment before the browser says who it is
+if learner is None and auth_mode() is not IdentitySource.LOCAL:
     sign_in = st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", default=True)
     st.navigation([sign_in, teacher, studio]).run()
     st.stop()
 
-render_account(learner)
+if learner is not None:
+    render_account(learner)
 lesson_set = get_lessons()
 overview = st.Page("app_pages/overview.py", title="Lessons", icon=":material/school:", default=True)
 lesson_pages = {
     lesson.id: st.Page(
-        partial(render_lesson, lesson.id), title=lesson.title, url_path=lesson.id, icon=":material/code:"
+        partial(render_lesson, lesson.id),
+        title=lesson.title,
+        url_path=lesson.id,
+        # a passed lesson is marked in the sidebar (the icon's name is read out as "passed" nowhere: the
+        # overview says it in words)
+        icon=":material/check_circle:" if lesson_status(lesson.id) == "passed" else ":material/code:",
     )
     for lesson in lesson_set.lessons
 }

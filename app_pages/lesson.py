@@ -6,16 +6,29 @@ import time
 
 import streamlit as st
 
-from tutor.jobs import JobState, RunInFlight
+from tutor import settings
+from tutor.analysis import predict_early_name_error
+from tutor.grading import Verdict, is_empty, is_real_attempt
+from tutor.jobs import JobSnapshot, JobState, RunInFlight
 from tutor.lessons import Lesson
 from ui import plain
-from ui.editor import code_editor, ctrl_enter_runs, split_run_marker
-from ui.state import get_lessons, get_runs, keep_code, lesson_state, owner_id
-from ui.widgets import dataset_note, error_marks, render_live, render_solution, render_verdict, sandbox_banner
+from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
+from ui.state import get_lessons, get_runs, keep_code, lesson_page, lesson_state, owner_id
+from ui.widgets import (
+    dataset_note,
+    error_marks,
+    focus_verdict,
+    render_live,
+    render_solution,
+    render_verdict,
+    too_large_message,
+)
 
-# Edits reach the server ~200 ms after typing stops; a Run click waits this long before it takes the
-# editor's text, so a keystroke made just before the click is never lost.
-RUN_GRACE_S = 0.6
+POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alone, not the page)
+# The rerun right after a click on Run waits this long for a run that should stop at once (the starter's
+# early NameError, guessed from the code): its verdict is drawn in that same rerun, with no polling.
+QUICK_WAIT_S = 2.0
+QUICK_POLL_S = 0.03
 
 
 def render_lesson(lesson_id: str) -> None:
@@ -24,7 +37,7 @@ def render_lesson(lesson_id: str) -> None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
     state = lesson_state(lesson.id)
-    sandbox_banner()
+    settle_quick_run(state)
     st.title(lesson.title)
     st.caption(lesson.summary)
     if state.pop("restored", False):
@@ -36,8 +49,15 @@ def render_lesson(lesson_id: str) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         live_panel(lesson.id)
+        if state.get("notice"):
+            plain.show(state["notice"], tone="warning")
         if state["verdict"] is not None and not job_active(state):
-            render_verdict(state["verdict"])
+            with st.container(key="verdict"):
+                render_verdict(state["verdict"], reveal_fix=solution_open(lesson, state))
+            if state.pop("focus_verdict", False):
+                focus_verdict()
+            if state["verdict"].passed:
+                render_next_lesson(lesson)
     with right:
         render_hints(lesson, state)
         render_solution_panel(lesson, state)
@@ -46,7 +66,7 @@ def render_lesson(lesson_id: str) -> None:
 
 def render_editor(lesson: Lesson, state: dict) -> None:
     code = state["code"] if state["code"] is not None else lesson.starter
-    key = f"editor-{lesson.id}-{state['generation']}"
+    key = editor_key(lesson, state)
     # The editor's newest text is in session state before the editor renders: mark the failing line only
     # while the text is still the code that failed.
     newest, _ = split_run_marker(st.session_state.get(key))
@@ -58,16 +78,17 @@ def render_editor(lesson: Lesson, state: dict) -> None:
     if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state["last_token"] = token
         start_run(lesson, state, text)
+        state.pop("quick", None)  # (this rerun is past the wait: the live panel polls for it)
     active = job_active(state)
-    run_col, stop_col, reset_col, _ = st.columns([1, 1, 1, 2])
+    run_col, stop_col, reset_col, keys_col = st.columns([1, 1, 1, 2], vertical_alignment="center")
     run_col.button(
         ":material/play_arrow: Run",
         type="primary",
         key=f"run-{lesson.id}",
         disabled=active,
         on_click=request_run,
-        args=(state,),
-        help="Run the code in the editor (Ctrl/Cmd+Enter in the editor runs it too)",
+        args=(lesson, state),
+        help=f"Run the code in the editor ({RUN_SHORTCUT} in the editor runs it too)",
     )
     if active:
         stop_col.button(":material/stop: Stop", key=f"stop-{lesson.id}", on_click=stop_run, args=(state,))
@@ -78,29 +99,50 @@ def render_editor(lesson: Lesson, state: dict) -> None:
         args=(lesson, state),
         help="Put the starter code back in the editor",
     )
-    if not ctrl_enter_runs():
-        st.caption("Press Run to run your code.")
+    if ctrl_enter_runs():
+        keys_col.caption(f"{RUN_SHORTCUT} runs · Esc then Tab leaves the editor")
+    else:
+        keys_col.caption("Press Run to run your code · Esc then Tab leaves the editor")
 
 
-def request_run(state: dict) -> None:
-    state["run_requested"] = time.monotonic()
+def editor_key(lesson: Lesson, state: dict) -> str:
+    return f"editor-{lesson.id}-{state['generation']}"
+
+
+def request_run(lesson: Lesson, state: dict) -> None:
+    """Run clicked. The editor sent its newest text with the click (ui/editor.py flushes it on the button's
+    pointer/key down), so the text in session state now is what the learner sees: run it at once."""
+    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state)))
+    code = text if text is not None else state["code"] if state["code"] is not None else lesson.starter
+    state["code"] = code
+    start_run(lesson, state, code)
 
 
 def start_run(lesson: Lesson, state: dict, code: str) -> None:
+    state["notice"] = None
+    state["stopped"] = None
+    if len(code.encode("utf-8")) > settings.MAX_CODE_BYTES:  # the browser refuses it first; this is the guard
+        state["notice"] = too_large_message(len(code.encode("utf-8")))
+        return
+    if is_empty(code):  # nothing to run: said at once, no sandbox
+        state["verdict"], state["verdict_source"] = Verdict(lesson.id, False, [], attempt=False, empty=True), code
+        state["focus_verdict"] = True
+        return
     try:
         job = get_runs().submit(owner_id(), lesson, code)
     except RunInFlight:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
     state["job"] = job.id
+    state["quick"] = predict_early_name_error(code)
     state["saved_code"] = code  # the run's record keeps it as the latest code
-    state["attempts"] += 1
-    if state["status"] == "not started":
-        state["status"] = "attempted"
+    if is_real_attempt(lesson, code):  # the starter as given shows what happens; it is no attempt
+        state["attempts"] += 1
+        if state["status"] == "not started":
+            state["status"] = "attempted"
 
 
 def stop_run(state: dict) -> None:
-    state["run_requested"] = None
     if state["job"] is not None:
         get_runs().cancel(state["job"])
 
@@ -109,56 +151,76 @@ def reset_editor(lesson: Lesson, state: dict) -> None:
     state["generation"] += 1  # a new editor key is the only way to replace streamlit-ace's text
     state["code"] = lesson.starter
     state["verdict"] = None
+    state["notice"] = None
+
+
+def current_job(state: dict, wait_s: float = 0.0) -> JobSnapshot | None:
+    """The one place this page asks the run service about its run (``wait_s``: first wait up to that long
+    for it to finish, looking every QUICK_POLL_S)."""
+    if state["job"] is None:
+        return None
+    runs = get_runs()
+    snapshot = runs.snapshot(state["job"])
+    deadline = time.monotonic() + wait_s
+    while snapshot is not None and not snapshot.state.finished and time.monotonic() < deadline:
+        time.sleep(QUICK_POLL_S)
+        snapshot = runs.snapshot(state["job"])
+    return snapshot
+
+
+def settle_quick_run(state: dict) -> None:
+    """Just after Run, for code that stops at once: wait for its verdict (engine speed, no poll)."""
+    if not state.pop("quick", False):
+        return
+    snapshot = current_job(state, QUICK_WAIT_S)
+    if snapshot is not None and snapshot.state.finished and state.get("finished_job") != snapshot.id:
+        record_finished(state, snapshot)
 
 
 def job_active(state: dict) -> bool:
-    if state["run_requested"] is not None:
-        return True
-    snapshot = get_runs().snapshot(state["job"]) if state["job"] is not None else None
+    snapshot = current_job(state)
     return snapshot is not None and not snapshot.state.finished
 
 
 def live_panel(lesson_id: str) -> None:
     state = lesson_state(lesson_id)
-    every = 0.3 if job_active(state) else None
+    every = POLL_S if job_active(state) else None
 
     @st.fragment(run_every=every)
     def panel() -> None:
         lesson = get_lessons().get(lesson_id)
-        requested = state["run_requested"]
-        if requested is not None and time.monotonic() - requested >= RUN_GRACE_S:
-            state["run_requested"] = None
-            start_run(lesson, state, state["code"] if state["code"] is not None else lesson.starter)
-        elif requested is not None:
-            st.markdown("**Starting…**")
-            return
-        snapshot = get_runs().snapshot(state["job"]) if state["job"] is not None else None
-        if snapshot is None:
-            return
-        if not snapshot.state.finished:
-            render_live(snapshot)
-            return
-        if state.get("finished_job") != snapshot.id:  # first time we see it finished: record, redraw page
-            state["finished_job"] = snapshot.id
-            state["verdict"] = snapshot.verdict
-            state["verdict_source"] = snapshot.source
-            if snapshot.state is JobState.CANCELLED:
-                state["verdict"] = None
-                st.toast("Run stopped.")
-            elif snapshot.state is JobState.FAILED and snapshot.verdict is None:
-                plain.show("The grader failed (not your code): ", snapshot.error, tone="error")
-            elif snapshot.verdict is not None and snapshot.verdict.passed:
-                state["status"] = "passed"
-            if every is not None:
+        snapshot = current_job(state)
+        if snapshot is not None and snapshot.state.finished and state.get("finished_job") != snapshot.id:
+            record_finished(state, snapshot)  # the first time it is seen finished
+            if every is not None:  # the page drew it as running: redraw it all (editor marks, verdict)
                 st.rerun(scope="app")
+        if state.get("stopped"):
+            plain.show(state["stopped"], tone="info")
+        if snapshot is not None and not snapshot.state.finished:
+            render_live(snapshot, lesson.time_s if lesson else None)
 
     panel()
+
+
+def record_finished(state: dict, snapshot: JobSnapshot) -> None:
+    state["finished_job"] = snapshot.id
+    state["verdict"] = snapshot.verdict
+    state["verdict_source"] = snapshot.source
+    state["focus_verdict"] = True
+    if snapshot.state is JobState.CANCELLED:
+        state["verdict"] = None
+        ran = (snapshot.finished or time.time()) - (snapshot.started or snapshot.created)
+        state["stopped"] = f"Stopped after {ran:.1f} s. Nothing was checked; change the code and run it again."
+    elif snapshot.state is JobState.FAILED and snapshot.verdict is None:
+        state["notice"] = f"The grader failed (not your code): {snapshot.error}"
+    elif snapshot.verdict is not None and snapshot.verdict.passed:
+        state["status"] = "passed"
 
 
 def render_hints(lesson: Lesson, state: dict) -> None:
     shown = state["hints"]
     for number, hint in enumerate(lesson.hints[:shown], start=1):
-        st.info(f"**Hint {number}.** {hint}")
+        st.info(f"**Hint {number} of {len(lesson.hints)}.** {hint}")
     if shown < len(lesson.hints):
         label = ":material/lightbulb: Show a hint" if shown == 0 else ":material/lightbulb: Show another hint"
         if st.button(label, key=f"hint-{lesson.id}"):
@@ -166,14 +228,54 @@ def render_hints(lesson: Lesson, state: dict) -> None:
             st.rerun()
 
 
+def solution_open(lesson: Lesson, state: dict) -> bool:
+    """The solution (and the verdict's "how to fix it") opens after every hint, after a few real attempts
+    (the lesson says how many), after passing, or when the learner asked for it and confirmed."""
+    return (
+        state["status"] == "passed"
+        or state["show_solution"]
+        or state["hints"] >= len(lesson.hints)
+        or state["attempts"] >= lesson.solution_after
+    )
+
+
 def render_solution_panel(lesson: Lesson, state: dict) -> None:
-    verdict = state["verdict"]
-    failed_once = state["attempts"] > 0 and (verdict is None or not verdict.passed)
-    with st.expander("Reference solution"):
-        if state["show_solution"] or failed_once or state["status"] == "passed":
+    opened = solution_open(lesson, state)
+    with st.expander("Reference solution", expanded=opened and state["status"] != "passed"):
+        if opened:
             render_solution(lesson.solution, state["code"] or lesson.starter)
+            return
+        left = lesson.solution_after - state["attempts"]
+        st.markdown(
+            f"Try first: the solution opens after all the hints, or after {left} more "
+            f"{'try' if left == 1 else 'tries'} that change the code."
+        )
+        if not state.get("confirm_solution"):
+            st.button("Show me the solution", key=f"solution-{lesson.id}", on_click=_set, args=(state, True))
+            return
+        st.warning("Sure? Working it out yourself is how it sticks. The hints get you there too.")
+        yes, no = st.columns(2)
+        yes.button("Yes, show it", key=f"solution-yes-{lesson.id}", on_click=_open_solution, args=(state,))
+        no.button("Not yet", key=f"solution-no-{lesson.id}", on_click=_set, args=(state, False))
+
+
+def _set(state: dict, value: bool) -> None:
+    state["confirm_solution"] = value
+
+
+def _open_solution(state: dict) -> None:
+    state["show_solution"] = True
+    state["confirm_solution"] = False
+
+
+def render_next_lesson(lesson: Lesson) -> None:
+    lessons = get_lessons().lessons
+    later = [other for other in lessons if (other.order, other.id) > (lesson.order, lesson.id)]
+    if later:
+        page = lesson_page(later[0].id)
+        if isinstance(page, str):  # the page runs alone (tests): a plain link to the lesson's URL
+            st.markdown(f"[Next lesson: {later[0].title}]({page})")
         else:
-            st.markdown("Try first: the solution opens here after your first run that does not pass.")
-            if st.checkbox("I want to see the solution now", key=f"solution-{lesson.id}"):
-                state["show_solution"] = True
-                st.rerun()
+            st.page_link(page, label=f"Next lesson: {later[0].title}", icon=":material/arrow_forward:")
+    else:
+        st.success("That was the last lesson. Well done!")

@@ -6,15 +6,14 @@ import streamlit as st
 from tutor.progress import summarize_learner
 from ui import plain
 from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
-from ui.widgets import dataset_note, sandbox_banner
+from ui.widgets import dataset_note
 
 BADGES = {
-    "not started": ":gray[:material/radio_button_unchecked: not started]",
-    "attempted": ":orange[:material/pending: attempted]",
+    "not started": ":material/radio_button_unchecked: not started",
+    "attempted": ":material/pending: attempted",
     "passed": ":green[:material/check_circle: passed]",
 }
 
-sandbox_banner()
 learner = current_learner()
 welcome = st.session_state.pop("welcome", None)
 if learner is not None and welcome is not None:
@@ -29,16 +28,30 @@ st.markdown(
 )
 lesson_set = get_lessons()
 summary = summarize_learner(get_database(), learner.id) if learner is not None else {}
+statuses = {}
+for lesson in lesson_set.lessons:
+    cell = summary.get(lesson.id)
+    statuses[lesson.id] = lesson_state(lesson.id)["status"]
+    if cell is not None and cell.attempts:
+        statuses[lesson.id] = "passed" if cell.passed else "attempted"
+start = next((lesson for lesson in lesson_set.lessons if statuses[lesson.id] != "passed"), None)
+if start is not None:
+    where = "Start here" if all(status == "not started" for status in statuses.values()) else "Continue with"
+    with st.container(border=True):
+        st.page_link(
+            lesson_page(start.id), label=f"{where}: {start.order}. {start.title}", icon=":material/arrow_forward:"
+        )
+        st.caption("The lessons build on each other: take them in order. Each one takes a few minutes.")
+elif lesson_set.lessons:
+    st.success(":material/celebration: You passed every lesson.")
 for lesson in lesson_set.lessons:
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.page_link(lesson_page(lesson.id), label=f"**{lesson.order}. {lesson.title}**")
         left.caption(lesson.summary)
         cell = summary.get(lesson.id)
-        status = lesson_state(lesson.id)["status"]
-        if cell is not None and cell.attempts:
-            status = "passed" if cell.passed else "attempted"
-        runs = f" · {cell.attempts} {'run' if cell.attempts == 1 else 'runs'}" if cell and cell.attempts else ""
+        status = statuses[lesson.id]
+        runs = f" · {cell.attempts} {'attempt' if cell.attempts == 1 else 'attempts'}" if cell and cell.attempts else ""
         right.markdown(BADGES[status] + runs)
 if not lesson_set.lessons:
     st.info("No lessons are available yet.")

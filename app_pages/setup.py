@@ -1,16 +1,28 @@
-"""Data and sandbox: which MNIST is in use, how to provide the real one, how runs are isolated."""
+"""Data and sandbox: which MNIST is in use, how runs are isolated. Learners read what concerns them; the
+server's paths, limits and sandbox counts are for teachers (unlocked on the teacher page)."""
 
 import streamlit as st
 
-from tutor.data import format_status, get_dataset_status
+from tutor.data import DatasetKind, format_status, get_dataset_status
 from tutor.isolation import IsolationError, Limits, resolve_level
 from tutor.settings import sandbox_level
+from ui.auth import is_teacher
 from ui.state import get_runs
 
 st.title("Data and sandbox")
 
 st.subheader("MNIST")
-st.code(format_status(get_dataset_status()), language=None)
+status = get_dataset_status()
+if status.active is DatasetKind.REAL:
+    st.markdown("Your code trains on the real MNIST data set (60,000 training images of handwritten digits).")
+else:
+    st.markdown(
+        "Your code trains on an offline stand-in for MNIST: the same shapes and types, built from 5,000 real "
+        "MNIST digits, because the real file is not installed on this server. The lessons work the same."
+    )
+teacher = is_teacher()
+if teacher:
+    st.code(format_status(status), language=None)
 
 st.subheader("Sandbox")
 try:
@@ -24,6 +36,9 @@ try:
         )
 except IsolationError as exc:
     st.error(str(exc))
+if not teacher:
+    st.caption("A teacher sees the server's folders, limits and sandboxes here after unlocking the Teacher page.")
+    st.stop()
 limits = Limits()
 st.markdown(
     f"Limits per run: {limits.wall_s:g} s (a lesson may set its own), {limits.memory_mb / 1024:g} GiB of memory, "

@@ -17,7 +17,7 @@ from tutor.progress import (
 )
 from tutor.text import distinct_names
 from ui import plain
-from ui.auth import is_teacher, teacher_configured, unlock_teacher
+from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
 from ui.state import get_database, get_lessons, get_library, get_runs
 from ui.studio import render_proof_states
 
@@ -38,16 +38,20 @@ if not is_teacher():
     with st.form("teacher-unlock"):
         passphrase = st.text_input("Teacher passphrase", type="password", key="teacher-passphrase")
         if st.form_submit_button("Open the teacher page"):
-            if unlock_teacher(passphrase):
+            wait = unlock_wait_s()
+            if wait:
+                st.error(f"Too many tries. Wait {wait} s before the next one.")
+            elif unlock_teacher(passphrase):
                 st.rerun()
-            st.error("That passphrase is not right.")
+            else:
+                st.error("That passphrase is not right.")
     st.stop()
 
 
 def cell_colour(label: str) -> str:
     if label.startswith("passed"):
         return "background-color: #dcfce7"
-    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #9ca3af"
+    return "background-color: #ffedd5" if label.startswith("attempted") else "color: #4b5563"
 
 
 def minutes(seconds: float) -> str:
@@ -100,14 +104,14 @@ def class_view() -> None:
     # Names are learner-typed: cleaned, and tagged where two look alike (tutor.text); shown as plain text.
     names = distinct_names((learner.id, learner.display_name) for learner in grid.learners)
     if grid.learners:
-        # Columns are lesson ids (short); the lessons' titles are in the tables below.
+        # Columns are the lessons' titles, as the learners see them; cells say "passed (2 attempts)".
         rows = {
             names[learner.id] + ("" if learner.identity_source == "workshop" else f" ({learner.identity_source})"): {
-                lesson: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
+                titles[lesson]: grid.cell(learner.id, lesson).label for lesson in grid.lesson_ids
             }
             for learner in grid.learners
         }
-        frame = pd.DataFrame.from_dict(rows, orient="index", columns=grid.lesson_ids)
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=[titles[lesson] for lesson in grid.lesson_ids])
         st.dataframe(frame.style.map(cell_colour), width="stretch")
     else:
         st.info("Nobody has signed in yet.")

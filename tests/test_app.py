@@ -58,39 +58,105 @@ def test_deep_link_opens_the_lesson() -> None:
     assert at.title[0].value == "Keep what build_model() returns"
 
 
-def test_running_the_starter_shows_the_name_error_verdict() -> None:
+def test_running_the_starter_shows_what_happened_but_not_the_fix() -> None:
+    """Issue 11, teach before telling: the unchanged starter is no attempt; no fix, no solution."""
     at = lesson_app().run()
     assert not at.exception
     at.button(key="run-assign-the-model").click().run()
-    run_until(at, "checks failed")
+    run_until(at, "This is the starter code, as given.")
     page = texts(at)
-    assert "Line 24: NameError: name 'model' is not defined" in page
-    assert "On line 24" in page
-    assert at.session_state["lessons"]["assign-the-model"]["status"] == "attempted"
+    assert "On line 24, Python looked for the name model and found nothing." in page
+    assert "the result is not kept." in page  # the diagnosis...
+    assert "build_model()" in page and "Where your code assigns model: line 12" in page
+    assert "model = build_model()" not in page and "How to fix it" not in page  # ...not the fix
+    assert "checks" not in page.lower().split("the grader checks")[-1]  # no check list for the starter
+    state = at.session_state["lessons"]["assign-the-model"]
+    assert (state["status"], state["attempts"]) == ("not started", 0)
+    assert not [c for c in at.code if c.language == "diff"]  # the solution stays closed
+
+
+def test_a_real_attempt_gets_one_headline_and_not_reached_checks() -> None:
+    at = lesson_app().run()
+    from ui.state import get_lessons
+
+    starter = get_lessons().get("assign-the-model").starter
+    at.session_state["lessons"]["assign-the-model"]["code"] = starter + "# my first try\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "Not yet.")
+    page = texts(at)
+    headline = "Line 24: NameError: name 'model' is not defined."
+    assert page.count(headline) == 1
+    assert "1 failed (1 more on the same error), 0 passed · 4 not reached" in page
+    assert "Failed on the same NameError (line 24)." in page
+    assert "4 not reached" in [e.label for e in at.expander]
+    assert repeated_sentences(page) == []  # no sentence twice
+    assert "How to fix it" not in page  # one real try: the fix is still the last hint's
+    state = at.session_state["lessons"]["assign-the-model"]
+    assert (state["status"], state["attempts"]) == ("attempted", 1)
+
+
+def repeated_sentences(page: str) -> list[str]:
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s|\n", page) if len(s.strip()) > 30]
+    return sorted({s for s in sentences if sentences.count(s) > 1})
+
+
+def test_a_syntax_error_or_a_flood_of_output_is_said_once() -> None:
+    """Issue 11: the SyntaxError sentence was repeated 5 times, the output limit's 6 times."""
+    for code, needle in (
+        ("model = (\n", "SyntaxError"),
+        ("while True:\n    print('x' * 1000)\n", "output"),
+    ):
+        at = lesson_app().run()
+        at.session_state["lessons"]["assign-the-model"]["code"] = code
+        at.button(key="run-assign-the-model").click().run()
+        run_until(at, "Not yet.")
+        page = texts(at)
+        assert needle in page and "not reached" in page
+        assert repeated_sentences(page) == [], page
 
 
 def test_learner_code_from_the_editor_is_what_runs() -> None:
     at = lesson_app().run()
     at.session_state["lessons"]["assign-the-model"]["code"] = "print('mine')\nmodle = 1\nmodel.fit()\n"
     at.button(key="run-assign-the-model").click().run()
-    run_until(at, "checks failed")
+    run_until(at, "Not yet.")
     assert "Line 3: NameError" in texts(at)
     assert "Did you mean" in texts(at)
 
 
-def test_hints_one_at_a_time_and_solution_after_a_failed_run() -> None:
+def test_empty_editor_and_oversized_code_are_refused_at_once() -> None:
+    at = lesson_app().run()
+    at.session_state["lessons"]["assign-the-model"]["code"] = "  \n\n"
+    at.button(key="run-assign-the-model").click().run()
+    page = texts(at)
+    assert "Your editor is empty" in page and "failed" not in page and "passed" not in page
+    assert at.session_state["lessons"]["assign-the-model"]["job"] is None  # nothing ran
+    at.session_state["lessons"]["assign-the-model"]["code"] = "x = 1\n" * 40_000  # 240 KB
+    at.button(key="run-assign-the-model").click().run()
+    assert "Not run: your code is 240 KB; the limit is 200 KB." in texts(at)
+    assert at.session_state["lessons"]["assign-the-model"]["job"] is None
+
+
+def test_solution_opens_after_the_hints_or_on_a_confirmed_request() -> None:
     at = lesson_app().run()
     assert "Hint 1" not in texts(at)
+    assert not [c for c in at.code if c.language == "diff"]
+    at.button(key="solution-assign-the-model").click().run()
+    assert "Sure?" in texts(at) and not [c for c in at.code if c.language == "diff"]  # asks first
+    at.button(key="solution-no-assign-the-model").click().run()
+    assert "Sure?" not in texts(at)
     at.button(key="hint-assign-the-model").click().run()
-    assert "Hint 1" in texts(at) and "Hint 2" not in texts(at)
+    assert "Hint 1 of 3" in texts(at) and "Hint 2" not in texts(at)
     at.button(key="hint-assign-the-model").click().run()
-    assert "Hint 2" in texts(at)
-    assert not [c for c in at.code if c.language == "diff"]  # solution hidden before any attempt
-    at.session_state["lessons"]["assign-the-model"]["code"] = "model.fit()\n"
-    at.button(key="run-assign-the-model").click().run()
-    run_until(at, "checks failed")
+    assert not [c for c in at.code if c.language == "diff"]
+    at.button(key="hint-assign-the-model").click().run()
+    assert "model = build_model()" in texts(at)  # the last hint has the fix...
     diffs = [c.value for c in at.code if c.language == "diff"]
-    assert diffs and "+model = build_model()" in diffs[0]
+    assert diffs and "+model = build_model()" in diffs[0]  # ...and the solution opens with it
+    other = lesson_app().run()
+    other.button(key="solution-assign-the-model").click().run()
+    other.button(key="solution-yes-assign-the-model").click().run()
+    assert [c for c in other.code if c.language == "diff"]
 
 
 def test_reset_restores_the_starter() -> None:
@@ -121,6 +187,7 @@ def test_stop_cancels_a_running_program() -> None:
     at.session_state["lessons"]["assign-the-model"]["code"] = "import time\nprint('working')\ntime.sleep(60)\n"
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Running your code", timeout=30)
+    assert re.search(r"Running your code\*\* · \d+\.\d s of at most 120 s", texts(at))
     stop = at.button(key="stop-assign-the-model")
     started = time.monotonic()
     stop.click().run()
@@ -133,6 +200,9 @@ def test_stop_cancels_a_running_program() -> None:
     assert time.monotonic() - started < 15
     at.run()
     assert not any(b.key == "stop-assign-the-model" for b in at.button)
+    assert re.search(r"Stopped after \d+\.\d s\.", texts(at))
+    at.run()
+    assert "Stopped after" in texts(at)  # it stays until the next run
 
 
 def test_basic_sandbox_level_is_announced_on_every_page(monkeypatch) -> None:
@@ -142,12 +212,104 @@ def test_basic_sandbox_level_is_announced_on_every_page(monkeypatch) -> None:
     sandbox_level_in_force.clear()
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        assert "Runs are not isolated on this server" in texts(at)
-        lesson = lesson_app().run()
-        assert "Runs are not isolated on this server" in texts(lesson)
+        assert texts(at).count("Runs are not isolated on this server") == 1
+        lesson = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        lesson.query_params["lesson"] = "assign-the-model"
+        lesson.run()
+        assert texts(lesson).count("Runs are not isolated on this server") == 1
     finally:
         sandbox_level_in_force.clear()
     monkeypatch.delenv("TUTOR_SANDBOX")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     if sandbox_level_in_force() == "strict":
         assert "Runs are not isolated" not in texts(at)
+
+
+def test_every_browser_is_its_own_learner_without_a_workshop_code(tmp_path, monkeypatch) -> None:
+    """Issue 11: self-paced, each browser gets its own learner (token in the URL and in the browser's
+    localStorage, here the component's answer); the browser that comes back is the same learner; the
+    single local learner of an older version is kept by the first browser."""
+    from tutor.db import IdentitySource, open_database
+    from tutor.progress import save_code, sign_in_learner
+    from ui.auth import BROWSER_KEY
+
+    db_path = tmp_path / "tutor.sqlite3"
+    monkeypatch.setenv("TUTOR_DB_PATH", str(db_path))
+    db = open_database(f"sqlite:///{db_path}")
+    old = sign_in_learner(db, IdentitySource.LOCAL, "You", "local")  # as an older version made it
+    save_code(db, old.id, "assign-the-model", "# my code from yesterday\n")
+
+    def browser(holds: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        at.session_state[BROWSER_KEY] = holds  # what the browser's localStorage answered
+        at.run()
+        assert not at.exception
+        return at
+
+    first, second = browser(""), browser("")
+    ids = [at.session_state["learner"].id for at in (first, second)]
+    assert ids[0] == old.id and ids[1] != old.id  # the first browser keeps the old progress
+    assert first.query_params["learner"] == old.token
+    assert second.query_params["learner"] == second.session_state["learner"].token
+    again = browser(second.session_state["learner"].token)  # a new tab in the second browser
+    assert again.session_state["learner"].id == ids[1]
+    lesson = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    lesson.session_state[BROWSER_KEY] = ""
+    lesson.query_params["lesson"] = "assign-the-model"
+    lesson.query_params["learner"] = second.session_state["learner"].token
+    lesson.run()
+    code = lesson.session_state["lessons"]["assign-the-model"]["code"]
+    assert code.startswith("import tensorflow") and "yesterday" not in code  # not the other browser's code
+    assert "Your latest code for this lesson is back" not in texts(lesson)
+
+
+def test_after_a_few_real_attempts_the_fix_and_the_solution_open() -> None:
+    from ui.state import get_lessons
+
+    lesson = get_lessons().get("assign-the-model")
+    assert lesson.solution_after == 3  # the default (the lesson may set solution_after_attempts)
+    at = lesson_app().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    state["attempts"] = 2
+    state["code"] = lesson.starter + "# third try\n"
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "Not yet.")
+    assert at.session_state["lessons"]["assign-the-model"]["attempts"] == 3
+    assert "How to fix it: Return it and assign the result at module level. Write model = build_model()." in texts(at)
+    assert [c for c in at.code if c.language == "diff"]
+
+
+def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
+    """Issue 11: no "Queued" flash when nothing waits; the time and the limit while it runs."""
+
+    def script(created_ago: float, state: str) -> None:
+        import time
+
+        from tutor.jobs import JobSnapshot, JobState, Progress
+        from ui.widgets import render_live
+
+        started = None if state == "queued" else time.time() - 4.2
+        snapshot = JobSnapshot(1, "me", "demo", "", JobState(state), Progress(phase="running"), "", None, None, 1,
+                               time.time() - created_ago, started, None)  # fmt: skip
+        render_live(snapshot, 120)
+
+    just_queued = AppTest.from_function(script, args=(0.1, "queued")).run()
+    assert "Queued" not in texts(just_queued) and "Starting" in texts(just_queued)
+    waiting = AppTest.from_function(script, args=(5.0, "queued")).run()
+    assert "Queued: position 1" in texts(waiting)
+    running = AppTest.from_function(script, args=(5.0, "running")).run()
+    assert re.search(r"Running your code\*\* · 4\.\d s of at most 120 s", texts(running))
+
+
+def test_one_error_in_several_cases_is_explained_once() -> None:
+    """load-or-build runs three cases; the same NameError in two of them was said in full twice."""
+    from ui.state import get_lessons
+
+    at = lesson_app("load-or-build").run()
+    at.session_state["lessons"]["load-or-build"]["code"] = get_lessons().get("load-or-build").starter + "# try\n"
+    at.button(key="run-load-or-build").click().run()
+    run_until(at, "Not yet.", timeout=180)
+    page = texts(at)
+    assert page.count("Line 12: NameError: name 'layers' is not defined.") == 1
+    assert "Case “A saved my_model.keras: load it and train it”: not yet" in page
+    assert repeated_sentences(page) == [], page

@@ -41,6 +41,9 @@ def test_sign_in_survives_page_changes_and_reloads(workshop_url) -> None:
 
         page.goto(workshop_url)
         settle()
+        from tests.test_browser_learner import serious_violations
+
+        assert serious_violations(page) == []  # axe-core on the sign-in page (issue 11)
         page.get_by_label("Your name").fill("Ada Lovelace")
         page.get_by_label("Workshop code").fill("not the code")
         page.get_by_role("button", name="Start").click()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.checks import run_check
+from tutor.checks import CheckStatus, run_check, run_checks
 from tutor.lessons import CheckSpec
 from tutor.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
@@ -65,18 +65,21 @@ def test_other_errors_are_not_called_name_errors() -> None:
     assert not check("no_error", finished(error=value_error)).passed
 
 
-def test_unfinished_runs_fail_with_the_reason() -> None:
+def test_unfinished_runs_fail_once_with_the_reason_and_the_rest_is_not_reached() -> None:
     timeout = RunResult(Termination.TIMEOUT, 60, detail="Your program was stopped after 60 s.")
-    for kind in ("no_name_error", "no_error", "training_completed", "model_is_keras_model"):
+    stopped = check("no_error", timeout)
+    assert stopped.status is CheckStatus.FAILED and "stopped after 60 s" in stopped.message
+    for kind in ("no_name_error", "training_completed", "model_is_keras_model"):
         outcome = check(kind, timeout)
-        assert not outcome.passed
-        assert "stopped after 60 s" in outcome.message
+        assert not outcome.passed and outcome.status is CheckStatus.NOT_REACHED
+        assert outcome.message == "Not reached: your program was stopped before this point."
 
 
 def test_training_completed() -> None:
     assert check("training_completed", GOOD).passed
-    never = check("training_completed", finished(error=NAME_ERROR))
-    assert not never.passed and "never called" in never.message and "line 24" in never.message
+    never = check("training_completed", finished(error=NAME_ERROR))  # the error stopped it before `fit`
+    assert not never.passed and never.status is CheckStatus.NOT_REACHED and "line 24" in never.message
+    assert "never called" in check("training_completed", finished()).message
     zero = check("training_completed", finished(fits=[fit(epochs=0, run=0)]))
     assert not zero.passed and "0 epoch" in zero.message
     partial = check("training_completed", finished(fits=[fit(epochs=5, run=2, error="RuntimeError")]))
@@ -127,3 +130,26 @@ def test_lesson_message_overrides_default_with_facts() -> None:
     assert outcome.message == "Keep the model: line 24 needs `model`. {unknown}"
     passed = run_check(CheckSpec("no_name_error", {}, passed_message="Well done."), GOOD, "model")
     assert passed.message == "Well done."
+
+
+def test_one_bug_is_one_failure_and_the_rest_not_reached() -> None:
+    """Issue 11: the starter's NameError is one failed check with its explanation; the checks the program
+    never got to are "not reached", and a second check on the same error does not repeat it."""
+    specs = tuple(CheckSpec(kind, {"threshold": 0.9} if kind == "min_accuracy" else {}) for kind in (
+        "no_name_error", "no_error", "training_completed", "model_is_keras_model", "model_was_trained",
+        "min_accuracy"))  # fmt: skip
+    error = ErrorInfo(**{**vars(NAME_ERROR), "analysis": {"summary": "Kept? write `model = f()`.",
+                                                          "diagnosis": "Not kept."}})  # fmt: skip
+    results = run_checks(specs, finished(error=error, model=trained_model(defined=False)), "model")
+    assert [r.status for r in results] == [CheckStatus.FAILED, CheckStatus.FAILED, *[CheckStatus.NOT_REACHED] * 4]
+    assert results[0].message == "Line 24: NameError: name 'model' is not defined. Not kept."  # no fix in it
+    assert results[1].message == "Failed on the same NameError (line 24)."
+    assert len({r.message for r in results[2:]}) == 1 and "stopped at line 24" in results[2].message
+    syntax = ErrorInfo(type="SyntaxError", message="invalid syntax", line=3)
+    statuses = [r.status for r in run_checks(specs, finished(error=syntax), "model")]
+    assert statuses == [CheckStatus.NOT_REACHED, CheckStatus.FAILED, *[CheckStatus.NOT_REACHED] * 4]
+
+
+def test_one_epoch_is_singular() -> None:
+    one = check("training_completed", finished(fits=[fit(epochs=1, run=1)]))
+    assert one.passed and "ran 1 epoch." in one.message

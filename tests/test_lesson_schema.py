@@ -310,7 +310,7 @@ def test_a_valid_template_formats_on_every_path() -> None:
     spec = CheckSpec("min_accuracy", {"threshold": 0.9}, message="{default} Aim for {threshold:.0%}.")
     for result in SCENARIOS:
         outcome = run_check(spec, result, "model")
-        if not outcome.passed and "Not checked" not in outcome.message:
+        if not outcome.passed and "Not reached" not in outcome.message:
             assert outcome.message.endswith("Aim for 90%.") and "{" not in outcome.message
     assert "Aim for 90%" in run_check(spec, SCENARIOS[1], "model").message
 
@@ -320,7 +320,7 @@ def test_a_run_that_could_not_be_checked_keeps_the_default_reason() -> None:
     judged = run_check(spec, finished(error=NAME_ERROR, exit_code=1), "model")
     assert judged.message == "Line 24: keep what build_model() returns in `model`."
     timeout = run_check(spec, RunResult(Termination.TIMEOUT, 60.0, detail="Stopped after 60 s."), "model")
-    assert timeout.message == "Not checked: Stopped after 60 s."
+    assert timeout.message == "Not reached: your program was stopped before this point."  # issue 11
 
 
 def test_template_validation_covers_every_kind() -> None:

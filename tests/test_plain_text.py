@@ -23,18 +23,22 @@ MARKDOWN_SINKS = {
 # Expressions (as ast.unparse writes them) that are never learner-controlled, with why.
 TRUSTED = {
     # lesson files, written by teachers
-    "lesson.title", "lesson.summary", "lesson.explanation", "lesson.order", "hint", "number", "case.title",
+    "lesson.title", "lesson.summary", "lesson.explanation", "lesson.order", "hint", "number",
     "case", "heading",
     # words and numbers the app computes ("label": a phase name; "problem": a sign-in hint of ours)
-    "label", "position", "failed", "len(verdict.checks)", "runs", "BADGES[status]", "run_facts(verdict)",
+    "label", "position", "runs", "BADGES[status]", "run_facts(verdict)",
     "stats.ready", "stats.size", "stats.warming", "stats.held_mb:.0f", "stats.memory_mb", "stats.handed_out",
     "stats.cold_fallbacks", "counts['running']", "counts['queued']", "counts['max_running']", "limits.wall_s:g",
     "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb", "problem",
-    "level[len('error: '):]", "progress.note", "':green[passed]' if case.passed else ':red[failed]'",
+    "level[len('error: '):]", "progress.note",
     # queue mode: counts of workers and attempts (numbers the app computes)
     "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",
     # server-side errors (the sandbox level could not be resolved)
     "str(exc)",
+    # issue 11: the keyboard shortcut, counts, seconds, a lesson's title and URL path (lesson files), the
+    # overview's "Start here"/"Continue with"
+    "RUN_SHORTCUT", "len(lesson.hints)", "left", "'try' if left == 1 else 'tries'", "later[0].title", "page",
+    "where", "start.order", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
 }  # fmt: skip
 
 

@@ -147,7 +147,7 @@ def test_run_lifecycle_is_recorded_once(db) -> None:
     assert (run.error_type, run.error_name, run.error_line) == ("NameError", "model", 1)
     assert run.duration_s == pytest.approx(3.5)
     assert (run.dataset, run.warm, run.job_id, run.server) == ("standin", True, 7, "server-a")
-    assert run.verdict["version"] == 1 and run.verdict["checks"][0]["id"] == "no_name_error"
+    assert run.verdict["version"] == 2 and run.verdict["checks"][0]["id"] == "no_name_error"
     assert "result" not in run.verdict["cases"][0]  # output and tracebacks are not kept per run
     assert load_code(db, ada.id, "demo") == "model.fit()\n"  # a submitted run's code is the latest
 
@@ -198,9 +198,9 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
     labels = {(row.display_name, lesson): grid.cell(row.id, lesson).label for row in grid.learners
               for lesson in grid.lesson_ids}  # fmt: skip
     assert labels == {
-        ("Ada", "one"): "passed (3 runs)", ("Ada", "two"): "not started", ("Ada", "three"): "not started",
-        ("Bob", "one"): "attempted 3", ("Bob", "two"): "passed (1 run)", ("Bob", "three"): "not started",
-        ("Cy", "one"): "attempted 2", ("Cy", "two"): "not started", ("Cy", "three"): "not started",
+        ("Ada", "one"): "passed (3 attempts)", ("Ada", "two"): "not started", ("Ada", "three"): "not started",
+        ("Bob", "one"): "attempted (3 attempts)", ("Bob", "two"): "passed (1 attempt)", ("Bob", "three"): "not started",
+        ("Cy", "one"): "attempted (2 attempts)", ("Cy", "two"): "not started", ("Cy", "three"): "not started",
     }  # fmt: skip
     assert summarize_learner(db, bob.id)["one"].attempts == 3
 
@@ -219,9 +219,9 @@ def test_grid_common_errors_and_time_to_pass(db) -> None:
     rows = list(csv.reader(io.StringIO(export_grid_csv(db, ["one", "two"]))))
     assert rows == [
         ["learner", "identity", "one", "two"],
-        ["Ada", "workshop", "passed (3 runs)", "not started"],
-        ["Bob", "workshop", "attempted 3", "passed (1 run)"],
-        ["Cy", "workshop", "attempted 2", "not started"],
+        ["Ada", "workshop", "passed (3 attempts)", "not started"],
+        ["Bob", "workshop", "attempted (3 attempts)", "passed (1 attempt)"],
+        ["Cy", "workshop", "attempted (2 attempts)", "not started"],
     ]
     runs = list(csv.DictReader(io.StringIO(export_runs_csv(db))))
     assert len(runs) == 9
@@ -297,3 +297,50 @@ def test_schema_and_queries_compile_for_postgresql() -> None:
         assert "CREATE TABLE" in str(CreateTable(table).compile(dialect=dialect))
     sql = str(progress_query("someone").compile(dialect=dialect))
     assert "CASE WHEN (runs.passed IS true)" in sql and "GROUP BY" in sql
+
+
+def test_runs_of_the_unchanged_starter_are_not_attempts(db) -> None:
+    """Issue 11: running the starter as given shows what happens; it is neither "attempted" nor "stuck"."""
+    from tutor.grading import is_real_attempt
+
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K")
+    name_error = ("NameError", "model", 24)
+    assert not is_real_attempt(LESSON, LESSON.starter) and not is_real_attempt(LESSON, LESSON.starter + "\n  \n")
+    assert is_real_attempt(LESSON, LESSON.starter.replace("build_model()\n", "model = build_model()\n", 1))
+    run_id = record_submitted(db, ada.id, "one", LESSON.starter, "server-a", 1, 0.0, attempt=False)
+    record_started(db, run_id, 1.0)
+    record_finished(db, run_id, RunStatus.DONE, 5.0, 1.0, verdict(False, name_error))
+    grid = build_class_grid(db, ["one"])
+    assert grid.cell(ada.id, "one").label == "not started"
+    assert count_common_errors(db) == {}
+    run_once(db, ada.id, "one", "changed", 10.0, verdict(False, name_error))
+    assert build_class_grid(db, ["one"]).cell(ada.id, "one").label == "attempted (1 attempt)"
+    assert [(e.outcome, e.runs) for e in count_common_errors(db)["one"]] == [("NameError: model", 1)]
+
+
+def test_a_version_1_database_gains_the_attempt_column(tmp_path: Path) -> None:
+    """Alembic revision 0002 on a database made by version 1 (no runs.real_attempt): older runs count."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at DATETIME);"
+            "INSERT INTO schema_version VALUES (1, '2026-01-01');"
+            "CREATE TABLE learners (id VARCHAR(32) PRIMARY KEY, display_name VARCHAR(120), identity_source "
+            "VARCHAR(16), workshop_code VARCHAR(120), identity_key VARCHAR(255), token VARCHAR(64) UNIQUE, "
+            "created_at DATETIME, last_seen_at DATETIME);"
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, learner_id VARCHAR(32), lesson_id "
+            "VARCHAR(120), server VARCHAR(120), job_id INTEGER, status VARCHAR(16), submitted_at DATETIME, "
+            "started_at DATETIME, finished_at DATETIME, code TEXT, verdict JSON, passed BOOLEAN, outcome "
+            "VARCHAR(255), error_type VARCHAR(120), error_name VARCHAR(255), error_line INTEGER, grader_error "
+            "TEXT, duration_s FLOAT, dataset VARCHAR(32), warm BOOLEAN);"
+            "CREATE TABLE latest_code (learner_id VARCHAR(32), lesson_id VARCHAR(120), code TEXT, updated_at "
+            "DATETIME, PRIMARY KEY (learner_id, lesson_id));"
+            "INSERT INTO learners VALUES ('l1', 'Ada', 'workshop', 'K', 'ada', 'tok', '2026-01-01', '2026-01-01');"
+            "INSERT INTO runs (learner_id, lesson_id, server, job_id, status, submitted_at, code, passed, outcome)"
+            " VALUES ('l1', 'one', 's', 1, 'done', '2026-01-01', 'x', 0, 'NameError: model');"
+        )
+    db = open_database(f"sqlite:///{path}")
+    assert migrate_database(db.engine) == len(MIGRATIONS)
+    with sqlite3.connect(path) as raw:
+        assert "real_attempt" in {row[1] for row in raw.execute("PRAGMA table_info(runs)")}
+    assert build_class_grid(db, ["one"]).cell("l1", "one").label == "attempted (1 attempt)"

@@ -96,7 +96,7 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     again = sign_in(app(), "ada", CODE)
     assert again.session_state["learner"].id == learner.id
     assert "Welcome back, Ada" in texts(again)
-    assert "attempted" in texts(again) and "1 run" in texts(again)
+    assert "attempted" in texts(again) and "1 attempt" in texts(again)
     with get_database().sessions() as session:  # the restarted server marked the run left in flight
         assert session.get(Run, left_running).status == "interrupted"
     reopened = app(learner=again.session_state["learner"].token, lesson=LESSON)
@@ -127,13 +127,22 @@ def test_teacher_page_is_locked_until_the_passphrase(workshop: Path) -> None:
     at.button[0].click().run()
     assert "That passphrase is not right" in texts(at)
     assert "Class" not in [h.value for h in at.subheader]
+    for _ in range(4):  # five wrong tries in all: then even the right one waits (rate limit per session)
+        at.text_input(key="teacher-passphrase").input("guess again")
+        at.button[0].click().run()
+    at.text_input(key="teacher-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert "Too many tries. Wait" in texts(at) and "Class" not in [h.value for h in at.subheader]
+    from ui.auth import _failed_unlocks
+
+    _failed_unlocks().clear()  # the window has passed
     at.text_input(key="teacher-passphrase").input("open sesame")
     at.button[0].click().run()
     assert not at.exception
     assert "Class" in [h.value for h in at.subheader]
     grid = at.dataframe[0].value
     assert list(grid.index) == ["Bob"]
-    assert grid.loc["Bob", LESSON] == "attempted 1"
+    assert grid.loc["Bob", "1. Keep what build_model() returns"] == "attempted (1 attempt)"
     assert at.selectbox(key="teacher-learner").value == bob.id
     assert "model = build_model()" in [c.value for c in at.code][0]
 
@@ -239,3 +248,42 @@ def test_st_login_identity_is_used_when_configured(tmp_path: Path, monkeypatch) 
     teacher.switch_page("app_pages/teacher.py").run()
     assert not teacher.exception
     assert "Class" in [h.value for h in teacher.subheader]
+
+
+def test_data_and_sandbox_shows_server_paths_to_teachers_only(workshop: Path) -> None:
+    from tutor import settings
+
+    learner = sign_in(app(), "Ada", CODE)
+    learner.switch_page("app_pages/setup.py").run()
+    assert not learner.exception
+    page = texts(learner) + "\n".join(c.value for c in learner.code)
+    assert "Your code trains on" in page
+    assert str(settings.var_dir()) not in page and "Limits per run" not in page
+    teacher = sign_in(app(), "Tess", CODE)
+    teacher.switch_page("app_pages/teacher.py").run()
+    teacher.text_input(key="teacher-passphrase").input("open sesame")
+    teacher.button[0].click().run()
+    teacher.switch_page("app_pages/setup.py").run()
+    assert "Limits per run" in texts(teacher) and "Data folder:" in "\n".join(c.value for c in teacher.code)
+
+
+def test_passphrase_tries_are_limited_per_address_too(workshop: Path, monkeypatch) -> None:
+    """A guesser who opens a new session for every try is still one address (st.context.ip_address)."""
+    from ui import auth
+
+    monkeypatch.setattr(auth, "_unlock_keys", lambda: [("address:203.0.113.9", auth.UNLOCK_TRIES["address"])])
+    auth._failed_unlocks().clear()
+    try:
+        for _ in range(auth.UNLOCK_TRIES["address"]):
+            at = app()
+            at.switch_page("app_pages/teacher.py").run()
+            at.text_input(key="teacher-passphrase").input("wrong")
+            at.button[0].click().run()
+            assert "That passphrase is not right" in texts(at)
+        fresh = app()
+        fresh.switch_page("app_pages/teacher.py").run()
+        fresh.text_input(key="teacher-passphrase").input("open sesame")
+        fresh.button[0].click().run()
+        assert "Too many tries. Wait" in texts(fresh)
+    finally:
+        auth._failed_unlocks().clear()

@@ -45,6 +45,8 @@ class NameAnalysis:
     discarded_calls: list[DiscardedCall] = field(default_factory=list)
     similar: list[str] = field(default_factory=list)
     summary: str = ""
+    diagnosis: str = ""  # the summary without the fix (tutor.analysis.diagnose)
+    fix: str = ""  # the fix alone, in whole sentences ("" when the analysis has none)
     function: str | None = None
     unbound_local: bool = False
 
@@ -164,7 +166,7 @@ def analyze_name_error(
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        analysis.summary = f"`{name}` is not defined at line {line}."
+        analysis.summary = analysis.diagnosis = f"`{name}` is not defined at line {line}."
         return analysis
     collector = _BindingCollector(name)
     collector.visit(tree)
@@ -173,57 +175,79 @@ def analyze_name_error(
     candidates = (collector.all_names | set(dir(builtins))) - {name}
     analysis.similar = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
     analysis.summary = summarize(analysis)
+    analysis.diagnosis = diagnose(analysis)
+    analysis.fix = suggest_fix(analysis)
     return analysis
 
 
 def summarize(analysis: NameAnalysis) -> str:
+    """The whole explanation: what went wrong, and how to fix it."""
+    return " ".join(head + tail for head, tail in _sentences(analysis))
+
+
+def diagnose(analysis: NameAnalysis) -> str:
+    """What went wrong, without the sentence endings that give the fix away (teach before telling:
+    the fix is the last hint's job, or the verdict's once the learner has really tried)."""
+    return " ".join(head + ("." if tail else "") for head, tail in _sentences(analysis))
+
+
+def suggest_fix(analysis: NameAnalysis) -> str:
+    """The fix sentences alone, each a whole sentence: "Write `model = build_model()`." """
+    tails = [tail.lstrip(";:. ") for _, tail in _sentences(analysis) if tail]
+    return " ".join(tail[:1].upper() + tail[1:] for tail in tails)
+
+
+def _sentences(analysis: NameAnalysis) -> list[tuple[str, str]]:
+    """(head, tail) per sentence: the tail, if any, is the part that tells the fix."""
     name, line = analysis.name, analysis.line
     at = f" on line {line}" if line else ""
     module_level = [b for b in analysis.bindings if b.scope == "module" and b.kind != "global"]
     in_functions = [b for b in analysis.bindings if b.scope != "module" and b.kind != "global"]
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     local = [b for b in in_functions if b.scope == analysis.function and b.kind != "parameter"]
     if analysis.unbound_local and local:
-        return (
-            f"`{name}` is assigned inside `{analysis.function}()` (line {local[0].line}), so Python treats it "
-            f"as a local variable of the whole function, and line {line} reads it before that assignment. "
-            "Give the local a different name, or pass the value in as a parameter."
-        )
+        return [
+            (
+                f"`{name}` is assigned inside `{analysis.function}()` (line {local[0].line}), so Python treats it "
+                f"as a local variable of the whole function, and line {line} reads it before that assignment",
+                ". Give the local a different name, or pass the value in as a parameter.",
+            )
+        ]
     if not analysis.bindings:
-        parts.append(f"`{name}` is used{at} but never assigned or imported anywhere in your code.")
+        parts.append((f"`{name}` is used{at} but never assigned or imported anywhere in your code.", ""))
         if name in KNOWN_IMPORTS:
-            parts.append(f"It is usually imported with `{KNOWN_IMPORTS[name]}`.")
+            parts.append((f"It is usually imported with `{KNOWN_IMPORTS[name]}`.", ""))
     elif module_level and line is not None and all(b.line > line for b in module_level):
         first = module_level[0]
-        parts.append(
+        parts.append((
             f"`{name}` is used{at}, but the first line that assigns it at module level is line "
-            f"{first.line}, which runs later. Python runs a script top to bottom."
-        )
+            f"{first.line}, which runs later. Python runs a script top to bottom.", ""
+        ))  # fmt: skip
     elif module_level:
         lines = ", ".join(str(b.line) for b in module_level)
         blocks = sorted({b.conditional for b in module_level if b.conditional})
         where = f" inside a `{'`/`'.join(blocks)}` block" if blocks else ""
-        parts.append(
+        parts.append((
             f"`{name}` is assigned on line {lines}{where}, but that assignment had not happened by the "
-            f"time line {line} ran."
-        )
+            f"time line {line} ran.", ""
+        ))  # fmt: skip
     elif in_functions:
         functions = sorted({b.scope for b in in_functions})
         names = ", ".join(f"`{f}()`" for f in functions)
-        parts.append(
+        parts.append((
             f"`{name}` is assigned only inside {names}. A name assigned in a function is local to it and "
-            "is gone when the function returns; return it and assign the result at module level."
-        )
+            "is gone when the function returns", "; return it and assign the result at module level."
+        ))  # fmt: skip
     for call in analysis.discarded_calls if not module_level else []:
         if line is None or call.line < line:
-            parts.append(
-                f"Line {call.line} calls `{call.function}()`, which returns a value, but the result is not "
-                f"kept: write `{name} = {call.function}()`."
-            )
+            parts.append((
+                f"Line {call.line} calls `{call.function}()`, which returns a value, but the result is not kept",
+                f": write `{name} = {call.function}()`.",
+            ))  # fmt: skip
             break
     if analysis.similar and not analysis.bindings:  # a typo only if the name is bound nowhere
-        parts.append(f"Did you mean `{analysis.similar[0]}`?")
-    return " ".join(parts)
+        parts.append((f"Did you mean `{analysis.similar[0]}`?", ""))
+    return parts
 
 
 def predict_early_name_error(source: str) -> bool:

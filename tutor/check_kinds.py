@@ -53,6 +53,10 @@ NOT_RUN_STOPPED = FactPath(
     "the program did not run to its end (time limit, crash, ...)", {"detail": TEXT}, judged=False
 )
 NOT_RUN = (NOT_RUN_SYNTAX, NOT_RUN_STOPPED)
+# An error stopped the program before the point this check looks at: "not reached" (issue 11), not failed.
+STOPPED_EARLY = FactPath(
+    "an error stopped the program before this point", {"line": LINE, "type": TEXT, "message": TEXT}, judged=False
+)
 FIT_FACTS = {"line": LINE, "epochs": ANYTHING, "epochs_run": INT, "min_epochs": INT}
 
 # Facts every check gives on every path (tutor.checks.run_check adds them), besides its parameters.
@@ -62,7 +66,8 @@ FACT_PATHS: dict[str, dict[Outcome, tuple[FactPath, ...]]] = {
     "no_name_error": {
         Outcome.FAILED: (
             FactPath(
-                "a NameError stopped the program", {"line": LINE, "name": TEXT_OR_NONE, "type": TEXT, "summary": TEXT}
+                "a NameError stopped the program",
+                {"line": LINE, "name": TEXT_OR_NONE, "type": TEXT, "summary": TEXT, "diagnosis": TEXT},
             ),
             *NOT_RUN,
         ),
@@ -79,6 +84,7 @@ FACT_PATHS: dict[str, dict[Outcome, tuple[FactPath, ...]]] = {
     "training_completed": {
         Outcome.FAILED: (
             *NOT_RUN,
+            STOPPED_EARLY,
             FactPath("fit was never called", {}),
             FactPath("fit asked for too few epochs, or stopped early", FIT_FACTS),
         ),
@@ -87,18 +93,24 @@ FACT_PATHS: dict[str, dict[Outcome, tuple[FactPath, ...]]] = {
     "model_is_keras_model": {
         Outcome.FAILED: (
             *NOT_RUN,
+            STOPPED_EARLY,
             FactPath("the model name is not defined at the end", {"name": TEXT}),
             FactPath("the name holds something else", {"name": TEXT, "type": TEXT_OR_NONE, "params": INT_OR_NONE}),
         ),
         Outcome.PASSED: (FactPath("it is a Keras model", {"name": TEXT, "type": TEXT_OR_NONE, "params": INT_OR_NONE}),),
     },
     "model_was_trained": {
-        Outcome.FAILED: (*NOT_RUN, FactPath("there is no trained model under the name", {"name": TEXT})),
+        Outcome.FAILED: (
+            *NOT_RUN,
+            STOPPED_EARLY,
+            FactPath("there is no trained model under the name", {"name": TEXT}),
+        ),
         Outcome.PASSED: (FactPath("the model is the one fit trained", {"name": TEXT}),),
     },
     "min_accuracy": {
         Outcome.FAILED: (
             *NOT_RUN,
+            STOPPED_EARLY,
             FactPath("no epoch finished, or no accuracy was reported", {"threshold": FLOAT}),
             FactPath("the accuracy is below the threshold", {"threshold": FLOAT, "accuracy": FLOAT}),
         ),
@@ -107,6 +119,7 @@ FACT_PATHS: dict[str, dict[Outcome, tuple[FactPath, ...]]] = {
     "loaded_saved_model": {
         Outcome.FAILED: (
             *NOT_RUN,
+            STOPPED_EARLY,
             FactPath("load_model was never called", {"name": TEXT}),
             FactPath("load_model raised", {"name": TEXT, "path": TEXT, "line": LINE, "error_type": TEXT_OR_NONE}),
             FactPath("the loaded model was replaced", {"name": TEXT, "path": TEXT, "line": LINE}),

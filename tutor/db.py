@@ -126,6 +126,9 @@ class Run(Base):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # latest live progress
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the whole verdict, for the page
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Alembic revision 0002 (issue 11): False when the unchanged starter was run (shown, but not an attempt:
+    # neither "attempted" nor "stuck"); None on older rows, which count as attempts.
+    real_attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class WorkerRow(Base):

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tutor.checks import CheckResult, run_check
+from tutor.checks import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
 from tutor.fixtures import generate_fixture
 from tutor.isolation import Limits
 from tutor.lessons import Case, CaseFile, Lesson, LessonError
@@ -14,8 +14,7 @@ from tutor.protocol import EventType
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
-VERDICT_VERSION = 1
-SOURCE_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty"
 PREDICT_SAMPLES = 16
 
 
@@ -60,6 +59,16 @@ class Verdict:
     cases: list[CaseVerdict]
     grader_error: str | None = None
     checks: list[CheckResult] = field(default_factory=list)  # every case's checks, in order
+    attempt: bool = True  # False: the unchanged starter was run (it shows what happens; it is no attempt)
+    empty: bool = False  # the editor was empty: nothing ran, no check
+
+    @property
+    def headline(self) -> CheckResult | None:
+        """The first failing check: what the verdict leads with (the rest follow from it or wait for it)."""
+        return next((check for check in self.checks if check.status is CheckStatus.FAILED), None)
+
+    def count(self, status: CheckStatus) -> int:
+        return sum(1 for check in self.checks if check.status is status)
 
     @property
     def first_error(self) -> dict[str, Any] | None:
@@ -88,6 +97,8 @@ class Verdict:
             "error": self.first_error,
             "dataset": self.dataset,
             "grader_error": self.grader_error,
+            "attempt": self.attempt,
+            "empty": self.empty,
             "cases": [case.to_dict() for case in self.cases],
         }
 
@@ -113,14 +124,18 @@ def grade_source(
     """Run ``source`` on every case of ``lesson`` and judge it. Learner errors are in the checks;
     problems of the grader itself are in ``grader_error`` and the verdict does not pass."""
     limits = limits or Limits(wall_s=lesson.time_s)
+    attempt = is_real_attempt(lesson, source)
+    if is_empty(source):
+        return Verdict(lesson.id, False, [], attempt=False, empty=True)
     cases: list[CaseVerdict] = []
     all_checks: list[CheckResult] = []
     grader_error = None
     skip_reason: str | None = None
     for case in lesson.cases:
         if skip_reason is not None or (cancel is not None and cancel.is_set()):
+            reason = skip_reason or STOPPED
             checks = [
-                CheckResult(spec.kind, False, skip_reason or "Not run: stopped.", case.id)
+                CheckResult(spec.kind, False, reason, case.id, CheckStatus.NOT_REACHED)
                 for spec in lesson.checks_for(case)
             ]
             cases.append(CaseVerdict(case.id, case.title, False, checks, None))
@@ -137,15 +152,30 @@ def grade_source(
         result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
         if result.termination.is_infrastructure:
             grader_error = result.detail
-        checks = [run_check(spec, result, lesson.model_name, case.id) for spec in lesson.checks_for(case)]
+        checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)
         cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
         all_checks += checks
         if result.error is not None and result.error.type in SOURCE_ERRORS:
-            skip_reason = f"Not run: your code has a {result.error.type} on line {result.error.line}."
+            skip_reason = stop_reason(result)
         if grader_error:
             break
     passed = grader_error is None and len(cases) == len(lesson.cases) and all(case.passed for case in cases)
-    return Verdict(lesson.id, passed, cases, grader_error, all_checks)
+    return Verdict(lesson.id, passed, cases, grader_error, all_checks, attempt=attempt)
+
+
+def _normalised(source: str | bytes) -> str:
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def is_empty(source: str | bytes) -> bool:
+    return not _normalised(source)
+
+
+def is_real_attempt(lesson: Lesson, source: str | bytes) -> bool:
+    """A run counts as an attempt once the code differs from the starter (spacing aside): running the
+    starter as given shows what happens, it is not trying a fix (learntools calls it NotAttempted)."""
+    return not is_empty(source) and _normalised(source) != _normalised(lesson.starter)
 
 
 def prepare_case_files(files: tuple[CaseFile, ...], limits: Limits | None = None) -> dict[str, bytes]:

@@ -125,6 +125,9 @@ class ClaimTable(StrictModel):
     files: list[CaseFileTable] = []
 
 
+DEFAULT_SOLUTION_AFTER = 3  # real attempts before the solution opens (issue 11: teach before telling)
+
+
 class LessonFile(StrictModel):
     """A lesson: lessons/<id>.toml, with lessons/<id>.py (starter) and solutions/<id>.py."""
 
@@ -138,6 +141,13 @@ class LessonFile(StrictModel):
     starter_file: Text | None = Field(None, description="Default: <id>.py beside the lesson.")
     solution_file: Text | None = Field(None, description="Default: <id>.py in the solutions folder.")
     model_name: Identifier = Field("model", description="The module-level name the model checks look at.")
+    solution_after_attempts: int = Field(
+        DEFAULT_SOLUTION_AFTER,
+        ge=1,
+        le=100,
+        description="Real attempts (runs of changed code, not of the starter as given) before the reference "
+        "solution opens by itself; using every hint opens it too.",
+    )
     limits: LimitsTable = LimitsTable()
     starter_fails_with: StarterFailsWith
     checks: list[CheckModel] = Field(min_length=1, description="Applied to every case, in order.")

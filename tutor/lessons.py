@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from tutor import settings
-from tutor.lesson_schema import CaseFileTable, LessonFile, WrongTable, validate_lesson_data
+from tutor.lesson_schema import (
+    DEFAULT_SOLUTION_AFTER,
+    CaseFileTable,
+    LessonFile,
+    WrongTable,
+    validate_lesson_data,
+)
 
 
 class LessonError(Exception):
@@ -108,6 +114,7 @@ class Lesson:
     claims: tuple[Claim, ...] = ()
     model_name: str = "model"
     path: Path | None = None
+    solution_after: int = DEFAULT_SOLUTION_AFTER  # real attempts before the solution opens by itself
 
     def checks_for(self, case: Case) -> tuple[CheckSpec, ...]:
         return self.checks + case.checks
@@ -191,6 +198,7 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         claims=claims,
         model_name=model.model_name,
         path=path,
+        solution_after=model.solution_after_attempts,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 
@@ -56,9 +56,11 @@ class LessonProgress:
 
     @property
     def label(self) -> str:
-        if self.passed:
-            return f"passed ({self.attempts} {'run' if self.attempts == 1 else 'runs'})"
-        return f"attempted {self.attempts}" if self.attempts else "not started"
+        """One wording for every cell: "passed (2 attempts)", "attempted (1 attempt)", "not started"."""
+        if not self.attempts:
+            return "not started"
+        tries = f"{self.attempts} {'attempt' if self.attempts == 1 else 'attempts'}"
+        return f"{'passed' if self.passed else 'attempted'} ({tries})"
 
 
 @dataclass
@@ -118,6 +120,26 @@ def sign_in_learner(
     return info
 
 
+LEGACY_LOCAL_KEY = "local"  # the one self-paced learner of versions before one learner per browser
+
+
+def claim_or_create_browser_learner(db: Database) -> LearnerInfo:
+    """Self-paced: a learner for a browser that has none. The first browser takes over the single local
+    learner an older version kept (so one person on their own computer keeps their progress); every other
+    browser gets a new, anonymous one. The takeover is one UPDATE: two browsers cannot both win it."""
+    key = f"browser:{uuid.uuid4().hex}"
+    with db.sessions.begin() as session:
+        claimed = session.execute(
+            update(Learner)
+            .where(Learner.identity_source == str(IdentitySource.LOCAL), Learner.identity_key == LEGACY_LOCAL_KEY)
+            .values(identity_key=key)
+        )
+    if claimed.rowcount == 1:
+        with db.sessions() as session:
+            return _learner_info(session.scalar(select(Learner).filter_by(identity_key=key)), True)
+    return sign_in_learner(db, IdentitySource.LOCAL, f"Browser {key[8:12]}", key)
+
+
 def find_learner_by_token(db: Database, token: str) -> LearnerInfo | None:
     with db.sessions() as session:
         learner = session.scalar(select(Learner).filter_by(token=token))
@@ -145,13 +167,21 @@ def _learner_info(learner: Learner, returning: bool = False) -> LearnerInfo:
 
 
 def record_submitted(
-    db: Database, learner_id: str, lesson_id: str, code: str, server: str, job_id: int, submitted: float
+    db: Database,
+    learner_id: str,
+    lesson_id: str,
+    code: str,
+    server: str,
+    job_id: int,
+    submitted: float,
+    attempt: bool = True,
 ) -> int:
-    """A run entered the queue; returns its record id. Also keeps the code as the learner's latest."""
+    """A run entered the queue; returns its record id. Also keeps the code as the learner's latest.
+    ``attempt``: False when the code is the unchanged starter (shown, but not counted as trying)."""
     with db.sessions.begin() as session:
         run = Run(
             learner_id=learner_id, lesson_id=lesson_id, code=code, server=server, job_id=job_id,
-            status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted),
+            status=RunStatus.QUEUED.value, submitted_at=utc_from_timestamp(submitted), real_attempt=attempt,
         )  # fmt: skip
         session.add(run)
     save_code(db, learner_id, lesson_id, code)
@@ -216,6 +246,8 @@ def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: s
         return status.value
     if grader_error or verdict is None:
         return "grader error"
+    if verdict.empty:
+        return "empty editor"
     if verdict.passed:
         return PASSED
     error = verdict.first_error
@@ -250,9 +282,12 @@ class DatabaseRecorder:
         self.server = server or new_server_id()
 
     def record_submitted(self, job: Job) -> None:
+        from tutor.grading import is_real_attempt  # (the grader is heavier than this module needs)
+
         job.record_id = record_submitted(
-            self.db, job.owner, job.lesson.id, job.source, self.server, job.id, job.created
-        )
+            self.db, job.owner, job.lesson.id, job.source, self.server, job.id, job.created,
+            is_real_attempt(job.lesson, job.source),
+        )  # fmt: skip
 
     def record_started(self, job: Job) -> None:
         if job.record_id is not None:
@@ -312,17 +347,29 @@ def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[s
     return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
 
 
+def counts_as_attempt() -> Any:
+    """Runs that were attempts: not the unchanged starter (rows older than that column count)."""
+    return or_(Run.real_attempt.is_(None), Run.real_attempt.is_(True))
+
+
 def progress_query(learner_id: str | None = None) -> Select:
-    """Runs and passes per learner and lesson (portable: PostgreSQL has no max() of booleans)."""
+    """Attempts and passes per learner and lesson (portable: PostgreSQL has no max() of booleans). Runs of
+    the unchanged starter are not attempts and are not counted."""
     passes = func.sum(sql_case((Run.passed.is_(True), 1), else_=0))
-    query = select(Run.learner_id, Run.lesson_id, func.count(Run.id), passes).group_by(Run.learner_id, Run.lesson_id)
+    query = (
+        select(Run.learner_id, Run.lesson_id, func.count(Run.id), passes)
+        .where(counts_as_attempt())
+        .group_by(Run.learner_id, Run.lesson_id)
+    )
     return query if learner_id is None else query.where(Run.learner_id == learner_id)
 
 
 def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount]]:
     """Per lesson, the most common ways graded runs failed, by learners still at that error."""
     query = (
-        select(Run.lesson_id, Run.learner_id, Run.outcome).where(Run.status == RunStatus.DONE.value).order_by(Run.id)
+        select(Run.lesson_id, Run.learner_id, Run.outcome)
+        .where(Run.status == RunStatus.DONE.value, counts_as_attempt())
+        .order_by(Run.id)
     )
     with db.sessions() as session:
         rows = session.execute(query).all()
@@ -350,7 +397,11 @@ def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount
 
 def time_to_pass(db: Database) -> dict[str, PassTimes]:
     """Per lesson: from a learner's first run to the end of their first passing run."""
-    query = select(Run.lesson_id, Run.learner_id, Run.submitted_at, Run.finished_at, Run.passed).order_by(Run.id)
+    query = (
+        select(Run.lesson_id, Run.learner_id, Run.submitted_at, Run.finished_at, Run.passed)
+        .where(counts_as_attempt())
+        .order_by(Run.id)
+    )
     with db.sessions() as session:
         rows = session.execute(query).all()
     first: dict[tuple[str, str], datetime] = {}

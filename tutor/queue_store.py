@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from tutor.db import IN_FLIGHT, Database, Learner, Run, RunStatus, WorkerRow, utc_now
+from tutor.grading import is_real_attempt
 from tutor.jobs import JobSnapshot, JobState, Progress, RunInFlight
 from tutor.progress import describe_outcome, save_code, slim_verdict
 from tutor.runs import WorkerInfo
@@ -137,6 +138,7 @@ def submit_run(
             learner_id=owner, lesson_id=lesson.id, code=source, server=server, job_id=0,
             status=RunStatus.QUEUED.value, submitted_at=utc_now(), lesson_hash=lesson_hash(lesson),
             attempts=0, progress=asdict(Progress()), updated_at=utc_now(),
+            real_attempt=is_real_attempt(lesson, source),  # the starter as given is no attempt (issue 11)
         )  # fmt: skip
         session.add(run)
         session.flush()

@@ -124,6 +124,11 @@ def oidc_provider() -> str | None:
     return os.environ.get("TUTOR_OIDC_PROVIDER") or None
 
 
+# Code a learner may run: a lesson's program is a few KB; beyond this the browser's editor grows slow
+# (2 MB froze a tab for minutes), so bigger code is refused with a message before it is sent or run.
+MAX_CODE_BYTES = 200_000
+
+
 # Runs past one machine (issue 10) ------------------------------------------------------------------------
 
 RUN_MODES = ("local", "queue")

@@ -1,20 +1,27 @@
 """Who is learning: a workshop learner (display name + workshop code), an OIDC user (st.login), or, with
-neither configured, the one local learner of a self-paced install. And who may see the teacher page.
+neither configured (self-paced), one anonymous learner per browser. And who may see the teacher page.
 
-Streamlit has no cookie API, so a workshop learner's sign-in lives in the URL: ``?learner=<token>``
-(a random token, not their id). A reload or a bookmarked link keeps them signed in; a fresh tab without
-it asks again, and signing in again with the same name and code restores the same learner.
+Streamlit has no cookie API, so a learner's sign-in lives in the URL: ``?learner=<token>`` (a random
+token, not their id). A reload or a bookmarked link keeps them signed in. In a workshop a fresh tab
+without it asks again, and signing in again with the same name and code restores the same learner.
+Self-paced, the browser also keeps the token (localStorage, ui/browser_id): a new tab on the same
+browser is the same learner, another browser is another learner (a forgotten workshop code never mixes
+two people's code).
 """
 
 from __future__ import annotations
 
 import hmac
+import os
+import time
+from pathlib import Path
 
 import streamlit as st
+from streamlit.components.v1 import declare_component
 
 from tutor import settings
 from tutor.db import IdentitySource
-from tutor.progress import LearnerInfo, find_learner_by_token, sign_in_learner
+from tutor.progress import LearnerInfo, claim_or_create_browser_learner, find_learner_by_token, sign_in_learner
 from tutor.text import clean_display_name, name_key
 from ui import plain
 from ui.state import current_learner, get_database
@@ -46,12 +53,12 @@ def resolve_learner() -> LearnerInfo | None:
     if mode is IdentitySource.OIDC and learner is not None and not st.user.is_logged_in:
         sign_out()  # logged out (st.logout) in this session
         learner = None
-    if learner is not None and learner.identity_source == mode:
+    if learner is not None and learner.identity_source == mode and mode is not IdentitySource.LOCAL:
         if mode is IdentitySource.WORKSHOP and st.query_params.get(TOKEN_PARAM) != learner.token:
             st.query_params[TOKEN_PARAM] = learner.token  # keep it in the URL whatever page this is
         return learner
     if mode is IdentitySource.LOCAL:
-        return remember(sign_in_learner(get_database(), IdentitySource.LOCAL, "You", "local"))
+        return resolve_browser_learner(learner)
     if mode is IdentitySource.OIDC:
         if not st.user.is_logged_in:
             return None
@@ -67,11 +74,52 @@ def resolve_learner() -> LearnerInfo | None:
     return None
 
 
+BROWSER_KEY = "tutor-browser-id"
+
+
+@st.cache_resource(show_spinner=False)
+def _browser_id_component():
+    return declare_component("tutor_browser_id", path=str(Path(__file__).parent / "browser_id"))
+
+
+def browser_token(store: str = "") -> str | None:
+    """The learner token this browser keeps ("" for none), storing ``store`` first if given; None until
+    the browser has answered (its first render)."""
+    with st.sidebar:
+        return _browser_id_component()(store=store, key=BROWSER_KEY, default=None)
+
+
+def resolve_browser_learner(learner: LearnerInfo | None) -> LearnerInfo | None:
+    """Self-paced: this browser's own learner. From the URL's token, else from the one the browser keeps,
+    else a new one (the first browser takes over the single learner of older versions). None for the
+    moment before the browser has answered: the pages show a fresh start until then."""
+    token = st.query_params.get(TOKEN_PARAM)
+    if learner is not None and learner.identity_source == IdentitySource.LOCAL and token in (None, learner.token):
+        browser_token(store=learner.token)
+        if token is None:
+            st.query_params[TOKEN_PARAM] = learner.token
+        return learner
+    database = get_database()
+    found = find_learner_by_token(database, token) if token else None
+    if found is not None and found.identity_source == IdentitySource.LOCAL:
+        browser_token(store=found.token)
+        return remember(found)
+    held = browser_token()
+    if held is None:
+        return None
+    found = find_learner_by_token(database, held) if held else None
+    if found is None or found.identity_source != IdentitySource.LOCAL:
+        found = claim_or_create_browser_learner(database)
+    remember(found)
+    st.rerun()  # once: the browser stores the token on the next render
+    return found
+
+
 def remember(learner: LearnerInfo) -> LearnerInfo:
     if current_learner() is None or current_learner().id != learner.id:
         st.session_state.pop("lessons", None)  # another learner: their own code and progress
     st.session_state["learner"] = learner
-    if learner.identity_source == IdentitySource.WORKSHOP:
+    if learner.identity_source in (IdentitySource.WORKSHOP, IdentitySource.LOCAL):
         st.query_params[TOKEN_PARAM] = learner.token
     return learner
 
@@ -139,11 +187,48 @@ def is_teacher() -> bool:
     return False
 
 
+# Wrong passphrases allowed per window, per browser session and per address (a guesser opening new
+# sessions is still one address); a right one is never held up once the window has passed.
+UNLOCK_TRIES = {"session": 5, "address": 20}
+UNLOCK_WINDOW_S = 300.0
+
+
+@st.cache_resource(show_spinner=False)
+def _failed_unlocks() -> dict[str, list[float]]:
+    """Times of wrong passphrases, per key ("session:<id>", "address:<ip>"), for the whole server."""
+    return {}
+
+
+def _unlock_keys() -> list[tuple[str, int]]:
+    session = st.session_state.setdefault("unlock_session", os.urandom(8).hex())
+    keys = [(f"session:{session}", UNLOCK_TRIES["session"])]
+    address = getattr(st.context, "ip_address", None)  # None where Streamlit cannot tell (tests)
+    if address:
+        keys.append((f"address:{address}", UNLOCK_TRIES["address"]))
+    return keys
+
+
+def unlock_wait_s() -> int:
+    """Seconds until another passphrase try is allowed here (0: now)."""
+    now = time.time()
+    failures = _failed_unlocks()
+    wait = 0.0
+    for key, allowed in _unlock_keys():
+        recent = [t for t in failures.get(key, []) if now - t < UNLOCK_WINDOW_S]
+        failures[key] = recent
+        if len(recent) >= allowed:
+            wait = max(wait, recent[-allowed] + UNLOCK_WINDOW_S - now)
+    return int(wait + 0.999)
+
+
 def unlock_teacher(passphrase: str) -> bool:
     expected = settings.teacher_passphrase()
     if expected and hmac.compare_digest(passphrase.encode(), expected.encode()):
         st.session_state["teacher_unlocked"] = True
         return True
+    failures = _failed_unlocks()
+    for key, _ in _unlock_keys():
+        failures.setdefault(key, []).append(time.time())
     return False
 
 

@@ -23,7 +23,9 @@ from streamlit.components.v1 import declare_component
 from tutor import settings
 
 RUN_MARKER = "\u0000RUN"
-PATCH_VERSION = 3
+RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
+PATCH_VERSION = 4
+MAX_LINES = 40  # the editor grows to this many lines, then scrolls inside: the page stays short
 _KEYBINDING = re.compile(
     r"exec:function\((\w)\)\{(\w)\.autoUpdate\?\(\1\.selection\.clearSelection\(\),\1\.navigateLineEnd\(\),"
     r'\1\.insert\("\\n"\)\):(\w)&&(\w)\(\1\.getValue\(\)\)\}'
@@ -31,8 +33,46 @@ _KEYBINDING = re.compile(
 _STYLE = (
     "<style>.tutor-error-line{position:absolute;background:rgba(220,38,38,.16);border-left:3px solid #dc2626}"
     # With some Linux monospace fonts the underscore falls below Ace's line box and is not drawn.
-    ".ace_editor{line-height:1.5!important}</style>"
+    ".ace_editor{line-height:1.5!important}"
+    "#tutor-note{display:none;font:14px sans-serif;background:#fffbeb;color:#713f12;padding:4px 8px}</style>"
 )
+# Runs in the editor's frame (same origin as the page, as Streamlit serves components):
+# - Run flushes the text: on the Run button's pointer/key down (before its click), the editor sends its
+#   newest text at once, so the click's rerun has it (no fixed wait for the ~200 ms typing debounce).
+# - Escape then Tab (Shift+Tab) leaves the editor to the next (previous) stop on the page: Ace keeps Tab
+#   for indenting otherwise.
+# - Code over the size limit is not pasted or dropped in: a message says why (the tab stays responsive).
+_SCRIPT = """<script>(function(){
+var MAX=__MAX__, escaped=false, parentDoc=window.parent.document;
+function editor(){var el=document.querySelector('.ace_editor:not(.ace_autocomplete)');return el&&el.env&&el.env.editor;}
+function note(text){var n=document.getElementById('tutor-note');if(!n){n=document.createElement('div');
+ n.id='tutor-note';n.setAttribute('role','alert');document.body.insertBefore(n,document.body.firstChild);}
+ n.textContent=text;n.style.display=text?'block':'none';}
+function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
+ window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',value:v,dataType:'json'},'*');
+ }catch(e){}}
+window.parent.__tutorFlush=flush;
+if(!window.parent.__tutorFlushHooked){window.parent.__tutorFlushHooked=true;
+ var isRun=function(e){return e.target&&e.target.closest&&e.target.closest('[class*="st-key-run-"] button');};
+ parentDoc.addEventListener('pointerdown',function(e){if(isRun(e))try{window.parent.__tutorFlush();}catch(x){}},true);
+ parentDoc.addEventListener('keydown',function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))
+  try{window.parent.__tutorFlush();}catch(x){}},true);}
+function leave(back){var frame=window.frameElement;if(!frame)return;
+ var focusable='a[href],button:not([disabled]),input,select,textarea,iframe,[tabindex]:not([tabindex="-1"])';
+ var stops=Array.prototype.filter.call(parentDoc.querySelectorAll(focusable),
+  function(el){return el===frame||el.offsetParent!==null;});
+ var i=stops.indexOf(frame);var next=stops[back?i-1:i+1];if(next){if(editor())editor().blur();next.focus();}}
+document.addEventListener('keydown',function(e){
+ if(e.key==='Escape'){escaped=true;return;}
+ if(e.key==='Tab'&&escaped){e.preventDefault();e.stopPropagation();escaped=false;leave(e.shiftKey);return;}
+ escaped=false;},true);
+function guard(e,text){var ed=editor();var size=(ed?ed.getValue().length:0)+text.length;
+ if(size>MAX){e.preventDefault();e.stopPropagation();
+  note('Not pasted: that would make '+Math.round(size/1000)+' KB of code; the limit is '+Math.round(MAX/1000)+' KB.');}
+ else note('');}
+document.addEventListener('paste',function(e){guard(e,(e.clipboardData||window.clipboardData).getData('text')||'');},true);
+document.addEventListener('drop',function(e){guard(e,e.dataTransfer?e.dataTransfer.getData('text')||'':'');},true);
+})();</script>"""
 
 
 def patched_frontend() -> tuple[Path, bool]:
@@ -51,7 +91,11 @@ def patched_frontend() -> tuple[Path, bool]:
         patched = patched or count > 0
         chunk.write_text(code, encoding="utf-8")
     index = staging / "index.html"
-    index.write_text(index.read_text(encoding="utf-8").replace("</head>", _STYLE + "</head>"), encoding="utf-8")
+    script = _SCRIPT.replace("__MAX__", str(settings.MAX_CODE_BYTES))
+    index.write_text(
+        index.read_text(encoding="utf-8").replace("</head>", _STYLE + "</head>").replace("</body>", script + "</body>"),
+        encoding="utf-8",
+    )
     if patched:
         (staging / "PATCHED").write_text("Ctrl/Cmd+Enter sends the text with a run marker\n")
     shutil.rmtree(target, ignore_errors=True)
@@ -88,8 +132,8 @@ def code_editor(
     """Show the editor; return (current text, run token or None). ``mode``: Ace's language (python, toml)."""
     render, _ = _component()
     raw = render(
-        defaultValue=value, placeholder="", height=None, minLines=min_lines, maxLines=None, fontSize=14, tabSize=4,
-        mode=mode, theme="chrome", showGutter=True, showPrintMargin=False, wrapEnabled=False,
+        defaultValue=value, placeholder="", height=None, minLines=min_lines, maxLines=MAX_LINES, fontSize=14,
+        tabSize=4, mode=mode, theme="chrome", showGutter=True, showPrintMargin=False, wrapEnabled=False,
         readOnly=False, keyboardHandler="vscode", annotations=annotations or [], markers=markers or [],
         autoUpdate=True, key=key, default=value,
     )  # fmt: skip

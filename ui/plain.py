@@ -71,7 +71,8 @@ def show(*parts: object, tone: str | None = None, muted: bool = False, where=Non
     if tone is not None:
         background, colour = TONES[tone]
         style = f"background:{background};color:{colour};padding:0.75rem 1rem;border-radius:0.5rem;margin:0"
-        role = ' role="alert"' if tone == "error" else ""
+        # Announced when they appear: an error at once (alert), a verdict's success or note politely (status).
+        role = {"error": ' role="alert"', "success": ' role="status"', "info": ' role="status"'}.get(tone, "")
         block = f'<div class="tutor-{tone}"{role} style="{style}">{body}</div>'
     else:
         style = f"margin:0;color:{MUTED};font-size:0.875rem" if muted else "margin:0"
@@ -83,3 +84,41 @@ def show_list(items: list[Html], where=None) -> None:
     """A bulleted list of fragments built with this module."""
     body = "".join(f"<li>{item if isinstance(item, Html) else text(item)}</li>" for item in items)
     (where or st).html(f'<ul style="margin:0 0 0.5rem 0">{body}</ul>')
+
+
+def style(css: str) -> None:
+    """The app's own style sheet: a constant of ours (ui/widgets.SHARED_CSS), never anything learner-made."""
+    st.html(f"<style>{css}</style>")
+
+
+def focus(selector: str, label: str) -> None:
+    """Move keyboard focus to the element ``selector`` (ours) on the page and name it for screen readers.
+    Runs in an empty frame of the page's own origin (st.html runs no scripts), out of the Tab order; a
+    fresh comment each call makes the frame run again. Only our constants go in (selector, label)."""
+    import json
+    import time
+
+    script = (
+        "<script>(function(){var el=window.parent.document.querySelector(SELECTOR);if(!el)return;"
+        "el.setAttribute('tabindex','-1');el.setAttribute('role','region');el.setAttribute('aria-label',LABEL);"
+        "el.focus();})();/* NONCE */</script>"
+    )
+    script = script.replace("SELECTOR", json.dumps(selector)).replace("LABEL", json.dumps(label))
+    script = script.replace("NONCE", str(time.time()))
+    st.iframe(script, height="content", tab_index=-1)
+
+
+def image_grid(items: list[tuple[bytes, str, str]], size: int = 84, where=None) -> None:
+    """Small PNG images in a grid that reads left to right, row by row, and wraps to the screen's width:
+    (png, caption, alt text) each, captions and alt texts ours (numbers and words), escaped anyway."""
+    import base64
+
+    cells = "".join(
+        f'<figure role="listitem" style="margin:0;text-align:center">'
+        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="{text(alt)}" width="{size}" '
+        f'height="{size}" style="image-rendering:pixelated"><figcaption style="font-size:0.85rem">{text(caption)}'
+        "</figcaption></figure>"
+        for png, caption, alt in items
+    )
+    grid = f"display:grid;grid-template-columns:repeat(auto-fill,minmax({size}px,1fr));gap:0.5rem"
+    (where or st).html(f'<div role="list" aria-label="Test digits" style="{grid}">{cells}</div>')

@@ -128,25 +128,22 @@ def lesson_state(lesson_id: str) -> dict[str, Any]:
     lessons = st.session_state.setdefault("lessons", {})
     if lesson_id not in lessons:
         state = {"status": "not started", "code": None, "verdict": None, "job": None, "hints": 0, "generation": 0,
-                 "run_requested": None, "last_token": None, "attempts": 0, "show_solution": False,
-                 "saved_code": None}  # fmt: skip
+                 "last_token": None, "attempts": 0, "show_solution": False, "saved_code": None, "notice": None,
+                 "stopped": None, "confirm_solution": False}  # fmt: skip
         learner = current_learner()
         if learner is not None:
             state["code"] = state["saved_code"] = load_code(get_database(), learner.id, lesson_id)
             state["restored"] = state["code"] is not None
-            state["status"] = learner_progress(learner.id).get(lesson_id, "not started")
+            cell = summarize_learner(get_database(), learner.id).get(lesson_id)
+            if cell is not None and cell.attempts:  # real attempts only: the starter as given is none
+                state["status"] = "passed" if cell.passed else "attempted"
+                state["attempts"] = cell.attempts
         # Queue mode: a run of this lesson already in flight (started on another server of the class, or
         # before this server restarted) shows its progress here too.
         if settings.runs_mode() == "queue":
             state["job"] = get_runs().find_active(owner_id(), lesson_id)
         lessons[lesson_id] = state
     return lessons[lesson_id]
-
-
-def learner_progress(learner_id: str) -> dict[str, str]:
-    """lesson id -> "passed" / "attempted", from the database."""
-    summary = summarize_learner(get_database(), learner_id)
-    return {lesson: "passed" if cell.passed else "attempted" for lesson, cell in summary.items() if cell.attempts}
 
 
 def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
@@ -172,4 +169,10 @@ def register_pages(pages: dict[str, Any]) -> None:
 
 
 def lesson_page(lesson_id: str) -> Any:
-    return st.session_state["_lesson_pages"][lesson_id]
+    """The lesson's page, as app.py registered it; its URL path where a page runs alone (tests)."""
+    return st.session_state.get("_lesson_pages", {}).get(lesson_id, f"/{lesson_id}")
+
+
+def lesson_status(lesson_id: str) -> str:
+    """not started / attempted / passed, for this session's learner."""
+    return lesson_state(lesson_id)["status"]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import io
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from tutor import settings
+from tutor.checks import SAME_ERROR, CheckResult, CheckStatus
 from tutor.data import ensure_dataset
 from tutor.grading import Verdict
 from tutor.isolation import IsolationError, resolve_level
@@ -36,6 +40,37 @@ def sandbox_level_in_force() -> str:
         return str(resolve_level(settings.sandbox_level()))
     except IsolationError as exc:
         return f"error: {exc}"
+
+
+SHARED_CSS = """
+/* Lesson titles in the sidebar wrap instead of being cut off. */
+[data-testid="stSidebarNavLink"] { height: auto !important; min-height: 2rem; }
+[data-testid="stSidebarNavLink"] span, [data-testid="stSidebarNavLink"] div, [data-testid="stSidebarNavLink"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+/* Captions in a grey dark enough to read (WCAG AA, 7:1 on white). */
+[data-testid="stCaptionContainer"] { opacity: 1 !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] em {
+  color: #4b5563 !important; }
+[data-testid="stCaptionContainer"] code { color: #1f2937 !important; }
+/* Code blocks' syntax colours, darkened to at least 4.5:1 on the code background (WCAG AA). */
+.token.keyword, .token.important { color: #9d174d !important; }
+.token.string, .token.inserted, .token.char { color: #166534 !important; }
+.token.number, .token.boolean, .token.constant { color: #1e40af !important; }
+.token.function, .token.class-name { color: #6b21a8 !important; }
+.token.builtin, .token.decorator, .token.attr-name { color: #92400e !important; }
+.token.comment, .token.prolog { color: #4b5563 !important; }
+.token.operator, .token.punctuation { color: #374151 !important; }
+.token.deleted { color: #991b1b !important; }
+/* Phone width: nothing wider than the screen; code scrolls inside its own box. */
+[data-testid="stMain"] { overflow-x: hidden; }
+[data-testid="stMain"] iframe { max-width: 100%; }
+"""
+
+
+def page_chrome() -> None:
+    """What every page shares, drawn once by the entry point: styles and the sandbox warning."""
+    plain.style(SHARED_CSS)
+    sandbox_banner()
 
 
 def sandbox_banner() -> None:
@@ -65,20 +100,26 @@ def dataset_note() -> None:
         )
 
 
-def render_live(job: JobSnapshot) -> None:
-    """Progress while a run is queued or running."""
+QUEUED_QUIET_S = 1.0  # a run waits this long in the queue before "Queued" is shown (no flash when none waits)
+
+
+def render_live(job: JobSnapshot, limit_s: float | None = None) -> None:
+    """Progress while a run is queued or running: what it does, for how long, and its time limit."""
     progress = job.progress
-    if job.state is JobState.QUEUED:
+    now = time.time()
+    if job.state is JobState.QUEUED and now - job.created >= QUEUED_QUIET_S:
         position = job.queue_position or 1
         st.info(f":material/hourglass_top: Queued: position {position}. Your run starts when a sandbox is free.")
         if progress.note:
             st.caption(progress.note)
     else:
-        label = PHASES.get(progress.phase, progress.phase)
+        label = "Starting" if job.state is JobState.QUEUED else PHASES.get(progress.phase, progress.phase)
         if progress.phase == "training" and progress.epochs:
             label = f"Training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
         case = f" · case *{progress.case_title}*" if progress.case_title and progress.case != "default" else ""
-        st.markdown(f"**{label}**{case}")
+        elapsed = now - (job.started or job.created)
+        limit = f" of at most {limit_s:g} s" if limit_s else ""
+        st.markdown(f"**{label}**{case} · {elapsed:.1f} s{limit}")
         if job.attempts > 1:  # queue mode: the worker of the first attempt stopped (killed, host lost)
             st.caption(f"Attempt {job.attempts}: the worker that started your run stopped, so it runs again on "
                        "another worker.")  # fmt: skip
@@ -87,6 +128,19 @@ def render_live(job: JobSnapshot) -> None:
     render_history(progress.history)
     if job.output:
         st.code(tail(render_terminal(job.output), 30), language=None)
+
+
+def too_large_message(size: int) -> str:
+    return (
+        f"Not run: your code is {size / 1000:.0f} KB; the limit is {settings.MAX_CODE_BYTES / 1000:.0f} KB. "
+        "A lesson's program needs a few KB: remove what you pasted in."
+    )
+
+
+def focus_verdict() -> None:
+    """After a run, keyboard focus moves to the verdict: screen readers read it out (its error box is a
+    role=alert live region as well)."""
+    plain.focus(".st-key-verdict", "Verdict")
 
 
 def render_history(history: list[dict]) -> None:
@@ -102,7 +156,21 @@ def tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def render_verdict(verdict: Verdict) -> None:
+SAME_PREFIX = SAME_ERROR.split("{")[0]
+EMPTY_EDITOR = "Your editor is empty: there is nothing to run. Press Reset to get the starter code back."
+STARTER_AS_GIVEN = (
+    " It stops where the lesson said it would. Read what happened, then change the code and run it again; "
+    "this run does not count as an attempt."
+)
+
+
+def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
+    """The verdict, headline first: the first failing check with its explanation, once; checks the program
+    never got to are counted apart ("not reached"), never as failures. ``reveal_fix``: say how to fix
+    a NameError (once the learner has tried enough, or used the hints: teach before telling)."""
+    if verdict.empty:
+        plain.show(EMPTY_EDITOR, tone="info")
+        return
     if verdict.grader_error:
         st.error(
             ":material/warning: The grader itself failed — this is not a problem with your code. "
@@ -110,19 +178,22 @@ def render_verdict(verdict: Verdict) -> None:
         )
         st.code(verdict.grader_error[:500], language=None)
         return
+    headline = verdict.headline
     if verdict.passed:
-        st.success(":material/celebration: All checks passed. Your fix works.")
+        plain.show(plain.strong("All checks passed."), " Your fix works.", tone="success")
+    elif not verdict.attempt:
+        plain.show(plain.strong("This is the starter code, as given."), STARTER_AS_GIVEN, tone="info")
+    elif headline is not None:
+        where = case_title(verdict, headline.case)
+        plain.show(plain.strong("Not yet. "), where, plain.message(headline.message), tone="error")
     else:
-        failed = sum(1 for check in verdict.checks if not check.passed)
-        st.error(f"Not yet: {failed} of {len(verdict.checks)} checks failed.")
-    for case in verdict.cases:
-        if len(verdict.cases) > 1:
-            st.markdown(f"**Case: {case.title}** — {':green[passed]' if case.passed else ':red[failed]'}")
-        for check in case.checks:  # messages quote learner facts: plain text with code spans, never Markdown
-            plain.show(plain.mark(check.passed), " ", plain.message(check.message))
+        plain.show(plain.strong("Not yet. "), first_stop_reason(verdict), tone="error")
+    if verdict.attempt:
+        render_check_list(verdict, headline)
     result = first_failure(verdict)
-    if result is not None:
-        render_what_happened(result)
+    if result is not None and not (headline is not None and headline.message == result.detail):
+        explained = headline is not None and headline.id == "no_name_error" and verdict.attempt
+        render_what_happened(result, explained=explained, reveal_fix=reveal_fix and verdict.attempt)
     final = verdict.cases[-1].result if verdict.cases else None
     if verdict.passed and final is not None:
         render_digits(final)
@@ -130,6 +201,61 @@ def render_verdict(verdict: Verdict) -> None:
         with st.expander("Program output"):
             st.code(tail(final.stdout, 200), language=None)
     st.caption(run_facts(verdict))
+
+
+def case_title(verdict: Verdict, case_id: str) -> str:
+    if len(verdict.cases) < 2:
+        return ""
+    title = next((case.title for case in verdict.cases if case.case == case_id), case_id)
+    return f"Case “{title}”: "
+
+
+def first_stop_reason(verdict: Verdict) -> str:
+    return next((c.message for c in verdict.checks if c.status is CheckStatus.NOT_REACHED), "")
+
+
+def count_line(verdict: Verdict) -> str:
+    """ "1 failed (1 more on the same error), 2 passed · 3 not reached (your program stopped before them)" """
+    same = sum(1 for c in verdict.checks if c.status is CheckStatus.FAILED and c.message.startswith(SAME_PREFIX))
+    failed, passed = verdict.count(CheckStatus.FAILED) - same, verdict.count(CheckStatus.PASSED)
+    missing = verdict.count(CheckStatus.NOT_REACHED)
+    more = f" ({same} more on the same error)" if same else ""
+    line = f"{failed} failed{more}, {passed} passed" if failed else f"{passed} passed"
+    if missing:
+        line += f" · {missing} not reached (your program stopped before {'it' if missing == 1 else 'them'})"
+    return line + "."
+
+
+def render_check_list(verdict: Verdict, headline: CheckResult | None) -> None:
+    """Judged checks one line each, grouped by case where there are several; a message already shown (the
+    headline's, or the same error in another case) is not repeated. Not-reached checks are folded away
+    under one line, with the reason once."""
+    if not verdict.passed:
+        plain.show(count_line(verdict), muted=True)
+    shown = {headline.message} if headline is not None else set()
+    several = len(verdict.cases) > 1
+    for case in verdict.cases:
+        rows = []
+        for check in case.checks:
+            if check.status is CheckStatus.NOT_REACHED:
+                continue
+            said = "see above" if check.message in shown else check.message
+            shown.add(check.message)
+            rows.append(plain.join(plain.mark(check.passed), " ", check.title, ": ", plain.message(said)))
+        if several and rows:
+            state = "passed" if case.passed else "not yet"
+            plain.show(plain.strong(f"Case “{case.title}”"), f": {state}")
+        if rows:
+            plain.show_list(rows)
+    missing = [check for check in verdict.checks if check.status is CheckStatus.NOT_REACHED]
+    if missing:
+        with st.expander(f"{len(missing)} not reached"):
+            reasons: dict[str, list[str]] = {}
+            for check in missing:
+                reasons.setdefault(check.message, []).append(case_title(verdict, check.case) + check.title)
+            for reason, titles in reasons.items():
+                plain.show(plain.message(reason))
+                plain.show_list([plain.text(title) for title in titles])
 
 
 def run_facts(verdict: Verdict) -> str:
@@ -150,7 +276,8 @@ def first_failure(verdict: Verdict) -> RunResult | None:
     return None
 
 
-def render_what_happened(result: RunResult) -> None:
+def render_what_happened(result: RunResult, explained: bool = False, reveal_fix: bool = True) -> None:
+    """``explained``: the headline already said the analysis' explanation (not said twice)."""
     if result.termination not in (Termination.FINISHED, Termination.EXITED):
         plain.show(plain.strong("What happened: "), result.detail, tone="warning")
         return
@@ -160,7 +287,7 @@ def render_what_happened(result: RunResult) -> None:
     with st.container(border=True):
         st.markdown("**What happened**")
         if error.is_name_error and error.name:
-            render_name_error(error)
+            render_name_error(error, explained, reveal_fix)
         else:
             where = f" on line {error.line}" if error.line else ""
             plain.show("Your program raised ", plain.code(error.type), where, ":")
@@ -173,13 +300,14 @@ def render_what_happened(result: RunResult) -> None:
                 st.code(error.traceback, language=None)
 
 
-def render_name_error(error: ErrorInfo) -> None:
+def render_name_error(error: ErrorInfo, explained: bool = False, reveal_fix: bool = True) -> None:
     analysis = error.analysis or {}
     inside = plain.join(" inside ", plain.code(f"{error.function}()")) if error.function else ""
     line = plain.strong(f"line {error.line}") if error.line else "a line Python could not place"
     plain.show("On ", line, inside, ", Python looked for the name ", plain.code(error.name), " and found nothing.")
-    if analysis.get("summary"):
-        plain.show(plain.message(analysis["summary"]))
+    diagnosis = analysis.get("diagnosis", analysis.get("summary", ""))
+    if diagnosis and not explained:
+        plain.show(plain.message(diagnosis))
     names = [name for name, kind in error.module_names.items() if kind != "module"]
     if names:
         listed = [part for name in names[:30] for part in (", ", plain.code(name))][1:]
@@ -191,6 +319,8 @@ def render_name_error(error: ErrorInfo) -> None:
             for b in bindings[:8]
         )
         plain.show("Where your code assigns ", plain.code(error.name), f": {where}.", muted=True)
+    if reveal_fix and analysis.get("fix"):
+        plain.show(plain.strong("How to fix it: "), plain.message(analysis["fix"]))
 
 
 @st.cache_resource(show_spinner=False)
@@ -210,11 +340,19 @@ def render_digits(result: RunResult) -> None:
         heading += f" — final training accuracy {accuracy:.1%}"
     st.markdown(heading)
     images = test_digits(str(ensure_dataset().path), len(predictions["predicted"]))
-    columns = st.columns(8)
+    items = []
     for i, (label, guess) in enumerate(zip(predictions["labels"], predictions["predicted"], strict=False)):
-        big = np.kron(images[i], np.ones((3, 3), dtype=np.uint8))
-        caption = f"✓ said {guess}" if label == guess else f"✗ said {guess}, is {label}"
-        columns[i % 8].image(big, caption=caption, clamp=True)
+        right = label == guess
+        caption = f"✓ said {guess}" if right else f"✗ said {guess}, is {label}"
+        alt = f"Handwritten {label}; your model said {guess}" + (" (right)" if right else " (wrong)")
+        items.append((png_bytes(images[i]), caption, alt))
+    plain.image_grid(items)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def render_solution(solution: str, learner_code: str) -> None:
