@@ -20,7 +20,9 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
 ]
 FOREIGN = "a[href*='example.invalid'], img[src*='example.invalid'], .katex"
-ICONS = "[data-testid='stIconMaterial']"  # none on the teacher's main area: a shortcode in a name is text
+# No icon inside text the page wrote (a shortcode in a name or outcome stays text); the app's own links
+# and buttons may carry icons.
+ICONS = ",".join(f"[data-testid='{box}'] [data-testid='stIconMaterial']" for box in ("stHtml", "stMarkdownContainer"))
 
 
 def test_hostile_text_stays_text_in_the_browser(tmp_path: Path) -> None:
