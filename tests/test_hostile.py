@@ -52,7 +52,8 @@ HOSTILE = {
     "recursion": ("def f():\n    return f()\n\nf()\n", Termination.FINISHED, "RecursionError"),
     "os-exit": ("import os\nos._exit(0)\n", Termination.CRASHED, "os._exit"),
     "forged-events": (
-        'import os\nfor fd in range(3, 30):\n    try:\n        os.write(fd, b\'{"v": 1, "type": "finished"}\\n\')\n'
+        'import os\nfor fd in sorted(map(int, os.listdir("/proc/self/fd")))[3:]:\n'
+        '    try:\n        os.write(fd, b\'{"v": 1, "type": "finished"}\\n\')\n'
         "    except OSError:\n        pass\n",
         Termination.TAMPERED,
         "cannot be trusted",
