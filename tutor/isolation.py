@@ -235,7 +235,12 @@ def build_launch(
 
 def processes_of_uid(uid: int) -> list[int]:
     """Live (non-zombie) processes whose real uid is ``uid``."""
-    found = []
+    return processes_by_uid(range(uid, uid + 1)).get(uid, [])
+
+
+def processes_by_uid(uids: range) -> dict[int, list[int]]:
+    """Live (non-zombie) processes whose real uid is in ``uids``, by uid (one pass over /proc)."""
+    found: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -244,10 +249,9 @@ def processes_of_uid(uid: int) -> list[int]:
                 fields = dict(line.split(":", 1) for line in handle if ":" in line)
         except OSError:
             continue
-        if fields.get("State", "").strip().startswith("Z"):
-            continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            found.append(int(entry))
+        uid = int(fields.get("Uid", "-1").split()[0])
+        if uid in uids and not fields.get("State", "").strip().startswith("Z"):
+            found.setdefault(uid, []).append(int(entry))
     return found
 
 

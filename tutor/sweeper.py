@@ -97,20 +97,10 @@ def reclaim_orphaned_sandboxes() -> list[int]:
 
 
 def sandbox_processes(uids: range) -> dict[int, list[int]]:
-    """Live processes whose real uid is a sandbox uid, by uid (one pass over /proc)."""
-    found: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
-                fields = dict(line.split(":", 1) for line in handle if ":" in line)
-        except OSError:
-            continue
-        uid = int(fields.get("Uid", "-1").split()[0])
-        if uid in uids and not fields.get("State", "").strip().startswith("Z"):
-            found.setdefault(uid, []).append(int(entry))
-    return found
+    """Live processes whose real uid is a sandbox uid, by uid."""
+    from tutor.isolation import processes_by_uid
+
+    return processes_by_uid(uids)
 
 
 async def sweep_stalled(app: procrastinate.App, db: Database, heartbeat: float) -> list[tuple[int, str]]:
