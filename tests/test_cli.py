@@ -49,7 +49,9 @@ def test_grade_json_for_the_starter_reports_the_name_error() -> None:
     assert verdict["dataset"] in ("real", "standin")
     assert [case["id"] for case in verdict["cases"]] == ["default"]
     no_name_error = next(check for check in verdict["checks"] if check["id"] == "no_name_error")
-    assert "model = build_model()" in no_name_error["message"]
+    # Teach before telling: the check explains what happened; the fix waits for the last hint.
+    assert "`model` is assigned only inside `build_model()`" in no_name_error["message"]
+    assert "model = build_model()" not in no_name_error["message"]
 
 
 def test_grade_human_output(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tutor.db import IdentitySource, Run, open_database
 from tutor.jobs import JobState
 from tutor.progress import build_class_grid, count_common_errors, sign_in_learner
 
+FIRST_TRY = STARTER + "# my first try\n"  # a real attempt that still fails (the bare starter is none)
 LEARNERS = 30
 ARRIVAL_S = 20.0
 
@@ -51,7 +52,7 @@ def test_thirty_learners_through_the_queue_every_run_recorded_once(
 
         def learner_session(learner_id: str, arrival: float) -> None:
             time.sleep(arrival)
-            for code in (STARTER, SOLUTION):
+            for code in (FIRST_TRY, SOLUTION):
                 try:
                     run_id = service.submit(learner_id, lesson, code).id
                 except Exception as exc:  # e.g. RunInFlight: must not happen, each waits for their run
