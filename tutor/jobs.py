@@ -17,7 +17,7 @@ from tutor import settings
 from tutor.analysis import predict_early_name_error
 from tutor.grading import Verdict, grade_source
 from tutor.lessons import Lesson
-from tutor.protocol import EventType
+from tutor.protocol import EventType, Phase
 from tutor.results import Termination
 
 if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
@@ -46,7 +46,7 @@ class RunInFlight(Exception):
 
 @dataclass
 class Progress:
-    phase: str = "queued"  # queued, starting, importing, loading_data, running, training, finished
+    phase: str = Phase.QUEUED  # a tutor.protocol.Phase
     case: str | None = None
     case_title: str | None = None
     epochs: int | None = None
@@ -113,14 +113,14 @@ class Job:
             progress = self.progress
             if kind == EventType.CASE:
                 progress.case, progress.case_title = event.get("case"), event.get("title")
-                progress.phase, progress.history, progress.epochs = "starting", [], None
+                progress.phase, progress.history, progress.epochs = Phase.STARTING, [], None
                 self.output = ""
             elif kind == EventType.PHASE:
                 progress.phase = event.get("phase", progress.phase)
             elif kind == EventType.DATASET:
                 progress.dataset = event.get("kind")
             elif kind == EventType.FIT_BEGIN:
-                progress.phase = "training"
+                progress.phase = Phase.TRAINING
                 epochs = event.get("epochs")
                 progress.epochs = epochs if isinstance(epochs, int) else None
                 progress.epoch, progress.step, progress.history = 0, 0, []
@@ -264,7 +264,7 @@ class RunManager:
         job.state = state
         job.finished = time.time()
         job.queue_position = None
-        job.progress.phase = "finished"
+        job.progress.phase = Phase.FINISHED
         if self._active.get(job.owner) is job:
             del self._active[job.owner]
         # Old finished jobs are dropped so a long workshop does not grow memory without bound.
@@ -349,7 +349,7 @@ class RunManager:
         job.state = JobState.RUNNING
         job.started = time.time()
         job.queue_position = None
-        job.progress.phase = "starting"
+        job.progress.phase = Phase.STARTING
         self._renumber()
 
     def _requeue(self, job: Job) -> None:

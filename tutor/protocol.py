@@ -57,6 +57,10 @@ SANDBOX_EVENTS = frozenset(EventType) - {EventType.OUTPUT, EventType.CASE, Event
 
 
 class Phase(enum.StrEnum):
+    """Where a run is, as the pages show it: the harness reports importing/running/loading_data; the run
+    manager sets the others."""
+
+    QUEUED = "queued"  # waiting for a sandbox
     STARTING = "starting"  # set by the grader when a case begins
     IMPORTING = "importing"
     RUNNING = "running"

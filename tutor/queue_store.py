@@ -26,6 +26,7 @@ from tutor.db import IN_FLIGHT, Database, Learner, Run, RunStatus, WorkerRow, ut
 from tutor.grading import is_real_attempt
 from tutor.jobs import JobSnapshot, JobState, Progress, RunInFlight
 from tutor.progress import describe_outcome, save_code, slim_verdict
+from tutor.protocol import Phase
 from tutor.runs import WorkerInfo
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def claim_run(db: Database, run_id: int, worker: str) -> Claim | None:
         run.status, run.worker, run.started_at, run.updated_at = RunStatus.RUNNING.value, worker, now, now
         run.attempts = (run.attempts or 0) + 1
         note = (run.progress or {}).get("note") if run.attempts > 1 else None
-        run.progress = {**asdict(Progress(phase="starting", note=note)), "output": ""}
+        run.progress = {**asdict(Progress(phase=Phase.STARTING, note=note)), "output": ""}
         _notify(session, run_id)
         return Claim(run.id, run.attempts, run.learner_id, run.lesson_id, run.code, run.lesson_hash, time.time())
 

@@ -18,19 +18,20 @@ from tutor.data import ensure_dataset
 from tutor.grading import Verdict
 from tutor.isolation import IsolationError, resolve_level
 from tutor.jobs import JobSnapshot, JobState
+from tutor.protocol import Phase
 from tutor.results import ErrorInfo, RunResult, Termination
 from tutor.terminal import render_terminal
 from ui import plain
 from ui.state import dataset_status
 
 PHASES = {
-    "queued": "Waiting for a free sandbox",
-    "starting": "Starting a sandbox",
-    "importing": "Importing TensorFlow",
-    "running": "Running your code",
-    "loading_data": "Loading MNIST",
-    "training": "Training",
-    "finished": "Finishing",
+    Phase.QUEUED: "Waiting for a free sandbox",
+    Phase.STARTING: "Starting a sandbox",
+    Phase.IMPORTING: "Importing TensorFlow",
+    Phase.RUNNING: "Running your code",
+    Phase.LOADING_DATA: "Loading MNIST",
+    Phase.TRAINING: "Training",
+    Phase.FINISHED: "Finishing",
 }
 
 
@@ -114,7 +115,7 @@ def render_live(job: JobSnapshot, limit_s: float | None = None) -> None:
             st.caption(progress.note)
     else:
         label = "Starting" if job.state is JobState.QUEUED else PHASES.get(progress.phase, progress.phase)
-        if progress.phase == "training" and progress.epochs:
+        if progress.phase == Phase.TRAINING and progress.epochs:
             label = f"Training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
         case = f" · case *{progress.case_title}*" if progress.case_title and progress.case != "default" else ""
         elapsed = now - (job.started or job.created)
@@ -123,7 +124,7 @@ def render_live(job: JobSnapshot, limit_s: float | None = None) -> None:
         if job.attempts > 1:  # queue mode: the worker of the first attempt stopped (killed, host lost)
             st.caption(f"Attempt {job.attempts}: the worker that started your run stopped, so it runs again on "
                        "another worker.")  # fmt: skip
-    if progress.phase == "training" and progress.steps:
+    if progress.phase == Phase.TRAINING and progress.steps:
         st.progress(min(1.0, progress.step / progress.steps), text=f"step {progress.step} of {progress.steps}")
     render_history(progress.history)
     if job.output:
