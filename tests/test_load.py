@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.workshop_sim import LESSON_ID, SOLUTION, STARTER, write_tiny_lesson
+from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
 from tutor.data import ensure_dataset
 from tutor.db import IdentitySource, Run, open_database
 from tutor.isolation import Limits
@@ -29,7 +29,6 @@ from tutor.progress import DatabaseRecorder, build_class_grid, count_common_erro
 ROOT = Path(__file__).resolve().parent.parent
 LEARNERS = 30
 ARRIVAL_S = 20.0  # learners arrive spread over this many seconds
-FIRST_TRY = STARTER + "# my first try\n"  # a real attempt that still fails (the bare starter is none)
 
 
 def all_runs(db) -> list[Run]:

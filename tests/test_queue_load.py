@@ -14,12 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.queue_support import WorkerProcess, fresh_database_url, queue_env
-from tests.workshop_sim import LESSON_ID, SOLUTION, STARTER, write_tiny_lesson
+from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
 from tutor.db import IdentitySource, Run, open_database
 from tutor.jobs import JobState
 from tutor.progress import build_class_grid, count_common_errors, sign_in_learner
 
-FIRST_TRY = STARTER + "# my first try\n"  # a real attempt that still fails (the bare starter is none)
 LEARNERS = 30
 ARRIVAL_S = 20.0
 

@@ -41,6 +41,7 @@ build_model()
 model.fit(x, y, epochs=1, batch_size=64, verbose=0)
 """
 SOLUTION = STARTER.replace("\nbuild_model()\n", "\nmodel = build_model()\n")
+FIRST_TRY = STARTER + "# my first try\n"  # a real attempt that still fails (the bare starter is none)
 TOML = f"""schema_version = 1
 id = "{LESSON_ID}"
 title = "Tiny fit"
