@@ -26,7 +26,7 @@ from tutor.runner import Sandbox, start_sandbox
 LOG = logging.getLogger("tutor")
 READY_TIMEOUT_S = 120.0  # TensorFlow's import takes 2-8 s here; a sandbox slower than this is broken
 RETRY_AFTER_S = 10.0  # after a sandbox failed to start, before trying again
-DEFAULT_ESTIMATE_MB = 700.0  # a sandbox with TensorFlow imported holds ~570 MiB here; until one reports
+DEFAULT_ESTIMATE_MB = 700.0  # a sandbox with TensorFlow imported holds ~570-700 MiB here; until one reports
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,20 @@ class WarmPool:
         dataset: Dataset,
         level: Level | None = None,
         limits: Limits | None = None,
+        prefault_mb: int | None = None,
     ) -> None:
+        from tutor import settings
+
         self.size = size
         self.memory_mb = memory_mb
+        # Memory each sandbox touches ahead for the program's arrays (tutor.harness.prefault_heap).
+        self.prefault_mb = settings.pool_prefault_mb() if prefault_mb is None else prefault_mb
         self._limits = limits or Limits()  # what sandboxes start with (the key holds a normalized copy)
         self._key = PoolKey.of(level or resolve_level("auto"), self._limits, dataset)
         self._dataset = dataset
         self._ready: list[Sandbox] = []
         self._warming = 0
-        self._estimate_mb = DEFAULT_ESTIMATE_MB
+        self._estimate_mb = DEFAULT_ESTIMATE_MB + self.prefault_mb
         self._handed_out = 0
         self._cold = 0
         self._closing = False
@@ -168,7 +173,7 @@ class WarmPool:
                 key, dataset = self._key, self._dataset
             sandbox = None
             try:
-                sandbox = start_sandbox(key.level, self._limits, dataset, warm=True)
+                sandbox = start_sandbox(key.level, self._limits, dataset, warm=True, prefault_mb=self.prefault_mb)
                 with self._lock:
                     self._starting = sandbox
                     closing = self._closing

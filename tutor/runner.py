@@ -131,8 +131,9 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool) -> Sandbox:
-    """Start a sandbox process; it waits on stdin for its program. Raises OSError if it cannot start."""
+def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool, prefault_mb: int = 0) -> Sandbox:
+    """Start a sandbox process; it waits on stdin for its program. Raises OSError if it cannot start. A
+    warm one also touches ``prefault_mb`` of memory ahead for the program's arrays (harness.prefault_heap)."""
     root = Path(tempfile.mkdtemp(prefix="tutor-run-", dir=settings.runs_dir()))
     stage, work = root / "stage", root / "work"
     stage.mkdir()
@@ -182,7 +183,7 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool) ->
     token = secrets.token_hex(16)
     sandbox = Sandbox(process, root, stage, level, dataset, launch, token, read_events, uid, cgroup, warm)
     # First line: how to talk back, and whether to import TensorFlow now (warm) or not at all (cold).
-    boot = {"events_fd": write_events, "token": token, "preload": warm}
+    boot = {"events_fd": write_events, "token": token, "preload": warm, "prefault_mb": prefault_mb if warm else 0}
     try:
         process.stdin.write(json.dumps(boot).encode() + b"\n")
         process.stdin.flush()

@@ -73,13 +73,20 @@ def fixtures_dir() -> Path:
 
 def pool_size() -> int:
     """How many warm sandboxes to keep ready (TUTOR_POOL_SIZE; 0 turns the pool off). The default, one
-    per concurrent run on a 2-core machine, holds about 1.2 GiB."""
+    per concurrent run on a 2-core machine, holds about 2.4 GiB (see pool_prefault_mb)."""
     return max(0, int(os.environ.get("TUTOR_POOL_SIZE", "2")))
 
 
 def pool_memory_mb() -> int:
     """The most memory the idle warm sandboxes may hold together (TUTOR_POOL_MEMORY_MB)."""
-    return max(0, int(os.environ.get("TUTOR_POOL_MEMORY_MB", "1536")))
+    return max(0, int(os.environ.get("TUTOR_POOL_MEMORY_MB", "2560")))
+
+
+def pool_prefault_mb() -> int:
+    """Memory each warm sandbox touches ahead for the learner's arrays (TUTOR_POOL_PREFAULT_MB; 0: none).
+    The lessons' MNIST as float32 needs ~0.45 GB; on a VM that hands fresh memory out slowly this is most
+    of a warm run (tutor.harness.prefault_heap). A warm sandbox then holds ~1.2 GiB instead of ~0.7."""
+    return max(0, int(os.environ.get("TUTOR_POOL_PREFAULT_MB", "512")))
 
 
 def db_url() -> str:
