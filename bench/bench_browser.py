@@ -2,8 +2,13 @@
 
 Starts `streamlit run` with one warm sandbox and a fresh database, opens lesson 1, and repeatedly clicks
 Run on the starter (it stops at once with the NameError), waiting between clicks for the warm sandbox to
-be refilled. Prints each click -> verdict time next to the run's own duration ("Ran in ... s in a warm
-sandbox", which the page shows), and their medians. Printed, never asserted.
+be refilled. Each click is timed twice:
+- in the page (what the learner sees): from the button's pointerdown to the first animation frame after
+  the verdict's text entered the page, both read off the page's own clock (performance.now());
+- from Playwright (click() called -> wait_for() returned), which adds its own actionability checks and
+  polling on top (0.1-0.4 s here).
+Next to them: the run's own duration ("Ran in ... s in a warm sandbox", which the page shows). Medians at
+the end. Printed, never asserted.
 
 Usage: .venv/bin/python bench/bench_browser.py [--repeat 5] [--settle 20]
 """
@@ -11,6 +16,7 @@ Usage: .venv/bin/python bench/bench_browser.py [--repeat 5] [--settle 20]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -26,6 +32,26 @@ from tests.test_browser import CHROMIUM, EDITOR_FRAME, IDLE, serve_app  # noqa: 
 
 VERDICT = "This is the starter code, as given."
 
+# Runs in every page before the app's own scripts: stamps the Run button's pointerdown, then the first
+# animation frame after the verdict's text is in the document (a frame later it is painted).
+PAGE_CLOCK = """
+(() => {
+  window.__bench = {down: null, shown: null};
+  document.addEventListener("pointerdown", (event) => {
+    if (event.target.closest && event.target.closest("button")) {
+      window.__bench = {down: performance.now(), shown: null};
+    }
+  }, true);
+  new MutationObserver(() => {
+    const bench = window.__bench;
+    if (bench.down === null || bench.shown !== null || bench.pending) return;
+    if (!document.body.innerText.includes(VERDICT_TEXT)) return;
+    bench.pending = true;
+    requestAnimationFrame(() => { bench.shown = performance.now(); });
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+""".replace("VERDICT_TEXT", json.dumps(VERDICT))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -39,10 +65,11 @@ def main() -> None:
         with serve_app(env, Path(work) / "streamlit.log") as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(PAGE_CLOCK)
             page.goto(f"{url}/assign-the-model")
             page.wait_for_selector(IDLE)
             page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.wait_for(timeout=60_000)
-            clicks, runs, warm = [], [], []
+            in_page, clicks, runs, warm = [], [], [], []
             for i in range(args.repeat):
                 time.sleep(args.settle)  # the warm sandbox is ready again (TensorFlow imported)
                 page.wait_for_selector(IDLE)
@@ -51,20 +78,24 @@ def main() -> None:
                 run.click()
                 page.get_by_text(VERDICT).wait_for(timeout=120_000)
                 elapsed = time.perf_counter() - started
+                page.wait_for_function("window.__bench.shown !== null")
+                seen = page.evaluate("(window.__bench.shown - window.__bench.down) / 1000")
                 facts = page.get_by_text(re.compile(r"Ran in [\d.]+ s")).inner_text()
                 ran = float(re.search(r"Ran in ([\d.]+) s", facts).group(1))
+                in_page.append(seen)
                 clicks.append(elapsed)
                 runs.append(ran)
                 warm.append("warm" in facts)
-                print(f"run {i + 1}: click -> verdict {elapsed:.2f} s; {facts}", flush=True)
+                print(f"run {i + 1}: in the page {seen:.2f} s, via Playwright {elapsed:.2f} s; {facts}", flush=True)
                 page.wait_for_selector(IDLE)
                 # the next click must find the verdict gone and come back: reload the page between runs
                 page.reload()
                 page.wait_for_selector(IDLE)
             browser.close()
     print(
-        f"click -> verdict: median {statistics.median(clicks):.2f} s (goal <= 1.0 s for a warm run); "
-        f"the run itself: median {statistics.median(runs):.2f} s; warm {sum(warm)} of {len(warm)}"
+        f"click -> verdict on screen: median {statistics.median(in_page):.2f} s in the page (goal <= 1.0 s for a "
+        f"warm run), {statistics.median(clicks):.2f} s via Playwright; the run itself: median "
+        f"{statistics.median(runs):.2f} s; warm {sum(warm)} of {len(warm)}"
     )
 
 
