@@ -125,24 +125,27 @@ def test_a_version_1_postgresql_database_upgrades_in_place(postgres_url: str) ->
 
 def restart_app_server() -> None:
     """What another server process (a replica, or a restart) starts with: no cached database, run
-    service or server id. The old one's run service stops listening."""
+    service or server id. The old one's run service stops listening (ui.state releases it)."""
     from ui import state
 
-    for service in RUN_SERVICES:
-        service.shutdown()
-    RUN_SERVICES.clear()
     state.server_id.clear()
     state._open_database.clear()
     state._run_service.clear()
 
 
-RUN_SERVICES: list = []
-
-
-def keep_service() -> None:
+def test_a_run_service_dropped_from_the_cache_stops_listening(queue_url: str) -> None:
+    """Else its listener thread outlives it and, once its database is gone, logs reconnect attempts for
+    as long as the process lives."""
     from ui import state
 
-    RUN_SERVICES.append(state.get_runs())
+    restart_app_server()
+    service = state.get_runs()
+    assert service.mode == "queue"
+    wait_until(service._listening.is_set, 10)
+    restart_app_server()
+    assert not service._listener.is_alive()
+    assert state.get_runs() is not service
+    restart_app_server()
 
 
 def app_of(learner) -> AppTest:
@@ -169,11 +172,9 @@ def test_two_app_servers_share_one_run_and_a_restart_marks_nothing(queue_url: st
         first.button(key="run-assign-the-model").click().run()
         run_until(first, "Queued: position 1", timeout=30)  # no worker yet: it waits in the queue
         run_id = first.session_state["lessons"]["assign-the-model"]["job"]
-        keep_service()
 
         restart_app_server()  # a second server (or this one restarted) opens the same database
         second = app_of(ada).run()
-        keep_service()
         assert second.session_state["lessons"]["assign-the-model"]["job"] == run_id
         assert "Queued: position 1" in texts(second)
         with db.sessions() as session:

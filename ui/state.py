@@ -85,7 +85,16 @@ def get_database() -> Database:
     return _open_database(settings.db_url())
 
 
-@st.cache_resource(show_spinner=False)
+def _release_run_service(service: RunService) -> None:
+    """A run service dropped from the cache (cleared: a test's restarted server, "Clear caches"): a queue
+    service stops listening, so no thread goes on talking to a database nobody reads. A local run
+    manager's runs finish and are recorded as usual (its threads are daemons; the warm pool closes at
+    exit)."""
+    if service.mode == "queue":
+        service.shutdown()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release_run_service)
 def _run_service(url: str, mode: str) -> RunService:
     return open_run_service(_open_database(url), server_id())
 
