@@ -17,7 +17,9 @@ missing=()
 command -v "$python" >/dev/null || missing+=(python3)
 "$python" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
-ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing+=(libseccomp2)
+# (grep reads to the end: with -q it would stop early, ldconfig would die of SIGPIPE and pipefail would
+# call the library missing)
+ldconfig -p 2>/dev/null | grep 'libseccomp\.so\.2' >/dev/null || missing+=(libseccomp2)
 command -v prlimit >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 [ $dev = 1 ] && { command -v chromium >/dev/null || missing+=(chromium); }
 # ... and PostgreSQL, which scripts/test.sh starts on loopback to prove the progress database there too.
