@@ -43,7 +43,8 @@ lesson_pages = {
 }
 register_pages(lesson_pages)
 setup = st.Page("app_pages/setup.py", title="Data and sandbox", icon=":material/build:", url_path="setup")
-page = st.navigation({"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup, teacher, studio]})
+sections = {"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup], "For teachers": [teacher, studio]}
+page = st.navigation(sections)
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
 wanted = st.query_params.get("lesson")

@@ -59,7 +59,8 @@ else:
     st.markdown(
         f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
         f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
-        f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh."
+        f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh. Each has "
+        f"{pool.prefault_mb} MiB touched ahead for the program's arrays."
     )
 counts = runs.counts()
 st.markdown(

@@ -128,3 +128,20 @@ def test_doctor_checks_the_machine_with_a_real_run() -> None:
     # conftest turns the pool off for tests; the teacher sees that it is off.
     pool_line = next(line for line in completed.stdout.splitlines() if "warm pool" in line)
     assert pool_line.split() == ["ok", "warm", "pool", "off", "(every", "run", "starts", "cold)"]
+
+
+def test_doctor_says_when_the_warm_pool_budget_holds_no_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tutor.doctor import check_pool_settings
+
+    monkeypatch.setenv("TUTOR_POOL_SIZE", "2")
+    monkeypatch.setenv("TUTOR_POOL_PREFAULT_MB", "512")
+    monkeypatch.setenv("TUTOR_POOL_MEMORY_MB", "1000")  # one sandbox holds ~1.2 GiB with 512 MiB touched ahead
+    finding = check_pool_settings()
+    assert not finding.ok
+    assert "room for none" in finding.detail and "TUTOR_POOL_MEMORY_MB" in finding.detail
+    monkeypatch.setenv("TUTOR_POOL_MEMORY_MB", "2560")
+    finding = check_pool_settings()
+    assert finding.ok and "512 MiB touched ahead" in finding.detail
+    monkeypatch.setenv("TUTOR_POOL_PREFAULT_MB", "0")
+    monkeypatch.setenv("TUTOR_POOL_MEMORY_MB", "1000")
+    assert check_pool_settings().ok  # without it one sandbox (~0.7 GiB) fits

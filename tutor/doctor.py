@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tutor import settings
 from tutor.data import DataError, ensure_dataset
 from tutor.isolation import IsolationError, Level, Limits, resolve_level
+from tutor.pool import DEFAULT_ESTIMATE_MB
 from tutor.runner import RunRequest, run_program
 
 TINY_FIT = """
@@ -69,11 +70,7 @@ def run_doctor() -> list[Finding]:
             f"{limits.output_kb} KiB output, {limits.file_size_mb} MiB per file",
         )
     )
-    size, budget = settings.pool_size(), settings.pool_memory_mb()
-    pool_words = (
-        f"{size} sandboxes with TensorFlow imported, at most {budget} MiB" if size else "off (every run starts cold)"
-    )
-    findings.append(Finding("warm pool", True, pool_words))
+    findings.append(check_pool_settings())
     if all(f.ok for f in findings):
         started = time.monotonic()
         result = run_program(RunRequest(TINY_FIT, limits=Limits(wall_s=120)))
@@ -132,3 +129,20 @@ def format_findings(findings: list[Finding]) -> str:
         mark = "FAIL" if not finding.ok else "warn" if finding.warning else "ok"
         lines.append(f"{mark:<5} {finding.name:<15} {finding.detail}")
     return "\n".join(lines)
+
+
+def check_pool_settings() -> Finding:
+    """The warm pool's settings: a budget below what one warm sandbox holds would keep none warm."""
+    size, budget, prefault = settings.pool_size(), settings.pool_memory_mb(), settings.pool_prefault_mb()
+    if not size:
+        return Finding("warm pool", True, "off (every run starts cold)")
+    one = DEFAULT_ESTIMATE_MB + prefault
+    words = (
+        f"{size} sandboxes with TensorFlow imported and {prefault} MiB touched ahead for the program's arrays, "
+        f"at most {budget} MiB together (~{one:.0f} MiB each)"
+    )
+    if budget < one:
+        return Finding(
+            "warm pool", False, f"{words}: room for none. Raise TUTOR_POOL_MEMORY_MB or lower TUTOR_POOL_PREFAULT_MB."
+        )
+    return Finding("warm pool", True, words)
