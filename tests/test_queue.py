@@ -380,3 +380,43 @@ def test_the_run_record_and_its_job_are_one_transaction(queue_url: str) -> None:
     finally:
         service.shutdown()
         db.dispose()
+
+
+def test_finished_jobs_leave_the_queue_after_a_day_and_their_runs_stay(queue_url: str) -> None:
+    """The sweeper's pruning: a job that ended over TUTOR_QUEUE_KEEP_JOBS_HOURS ago leaves procrastinate's
+    tables; a recent one and a queued one (however old) stay; the run records all stay."""
+    import asyncio
+
+    import procrastinate
+    from sqlalchemy import text as sql
+
+    from tutor.queue import QueueRunService
+    from tutor.queue_store import conninfo
+    from tutor.sweeper import prune_finished_jobs
+
+    db = open_database(queue_url)
+    service = QueueRunService(db, "server")
+    try:
+        ids = [sign_in_learner(db, IdentitySource.WORKSHOP, n, n.lower(), "K").id for n in ("Ada", "Bo", "Cy")]
+        old, recent, waiting = (service.submit(learner, LESSON, "model\n").id for learner in ids)
+        service.cancel(old)  # Stop while queued: the job ends as cancelled
+        service.cancel(recent)
+        with db.engine.begin() as connection:
+            jobs = dict(connection.execute(sql("SELECT id, job_id FROM runs")).all())
+            backdate = sql("UPDATE procrastinate_events SET at = at - interval '25 hours' WHERE job_id IN (:a, :b)")
+            connection.execute(backdate, {"a": jobs[old], "b": jobs[waiting]})
+
+        async def prune() -> None:
+            app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(queue_url)))
+            async with app.open_async():
+                await prune_finished_jobs(app, 24)
+
+        asyncio.run(prune())
+        with db.engine.connect() as connection:
+            left = set(connection.scalars(sql("SELECT id FROM procrastinate_jobs")))
+            runs = dict(connection.execute(sql("SELECT id, status FROM runs")).all())
+        assert left == {jobs[recent], jobs[waiting]}
+        assert runs == {old: "cancelled", recent: "cancelled", waiting: "queued"}
+    finally:
+        service.shutdown()
+        db.dispose()

@@ -180,3 +180,9 @@ def worker_heartbeat_s() -> float:
 def queue_sweep_s() -> float:
     """TUTOR_QUEUE_SWEEP_S: how often a worker looks for runs of dead workers (default 2 s)."""
     return max(0.2, float(os.environ.get("TUTOR_QUEUE_SWEEP_S", "2")))
+
+
+def queue_keep_jobs_hours() -> int:
+    """TUTOR_QUEUE_KEEP_JOBS_HOURS: how long the queue keeps a finished job's row (default 24; 0: forever).
+    The run's own record (code, verdict, times) stays in the runs table either way."""
+    return max(0, int(os.environ.get("TUTOR_QUEUE_KEEP_JOBS_HOURS", "24")))

@@ -6,6 +6,9 @@
   racing for one job are harmless (the loser's retry finds the job no longer running).
 - What killed processes of this host left of their sandboxes: processes of a sandbox uid no live process
   holds, and their cgroups.
+- The queue's finished jobs, after TUTOR_QUEUE_KEEP_JOBS_HOURS: a job row (and its events) only carried
+  the run to a worker; the run's record stays in the runs table. Without this every run ever made keeps
+  its job rows. Every worker prunes; deleting twice deletes nothing more.
 """
 
 from __future__ import annotations
@@ -37,16 +40,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tutor.worker")
 RECLAIM_EVERY_S = 5.0  # how often a worker looks for what killed processes left of their sandboxes
+PRUNE_EVERY_S = 600.0  # how often a worker deletes finished jobs older than TUTOR_QUEUE_KEEP_JOBS_HOURS
 
 
 async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: float) -> None:
     last_reclaim = 0.0
+    last_prune = -PRUNE_EVERY_S  # the first sweep prunes too
     while True:
         await asyncio.sleep(settings.queue_sweep_s())
         try:
             await sweep_stalled(app, state.db, heartbeat)
         except Exception as exc:  # two sweepers raced, or the database blinked: the next sweep retries
             log.warning("sweep failed (%s)", exc)
+        if time.monotonic() - last_prune > PRUNE_EVERY_S:
+            last_prune = time.monotonic()
+            try:
+                await prune_finished_jobs(app, settings.queue_keep_jobs_hours())
+            except Exception as exc:
+                log.warning("finished jobs not pruned (%s)", exc)
         if time.monotonic() - last_reclaim > RECLAIM_EVERY_S:
             last_reclaim = time.monotonic()
             try:
@@ -56,6 +67,16 @@ async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: flo
             reclaimed = await asyncio.to_thread(reclaim_orphaned_sandboxes)
             if reclaimed:
                 print(f"worker {state.name}: removed what was left of sandbox uids {reclaimed}", flush=True)
+
+
+async def prune_finished_jobs(app: procrastinate.App, keep_hours: int) -> None:
+    """Delete the queue's jobs that ended (done, failed, cancelled, aborted) more than ``keep_hours`` ago;
+    0 keeps them all."""
+    if keep_hours <= 0:
+        return
+    await app.job_manager.delete_old_jobs(
+        nb_hours=keep_hours, include_failed=True, include_cancelled=True, include_aborted=True
+    )
 
 
 def reclaim_orphaned_sandboxes() -> list[int]:
