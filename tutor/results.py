@@ -103,7 +103,8 @@ class RunResult:
     predictions: dict[str, Any] | None = None
     detail: str = ""  # plain words for terminations other than FINISHED
     isolation: str = ""
-    peak_memory_mb: float | None = None  # of the learner's process, when it finished normally
+    peak_memory_mb: float | None = None  # of the learner's process, when it finished normally (warm: with the
+    # memory the sandbox touched ahead for it, tutor.harness.prefault_heap)
     warm: bool = False
     version: int = RESULT_VERSION
 
