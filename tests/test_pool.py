@@ -212,3 +212,16 @@ def test_pool_size_zero_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUTOR_POOL_SIZE", "0")
     assert settings.pool_size() == 0
     assert start_pool_from_settings() is None
+
+
+def test_a_memory_bomb_in_a_warm_sandbox_is_named_and_the_next_run_is_fine(pool: WarmPool) -> None:
+    """With the memory touched ahead and big blocks taken from the heap, a program that wants ever more
+    still meets the run's memory limit, told in words, and takes nothing from the next run."""
+    from tests.test_hostile import HOSTILE, verdict_words
+
+    assert pool.wait_until_ready()
+    verdict = grade_source(LESSON, HOSTILE["memory-bomb"][0], pool=pool, limits=LIMITS)
+    assert verdict.cases[0].result.warm and verdict.grader_error is None
+    assert not verdict.passed
+    assert "memory" in verdict_words(verdict).lower(), verdict_words(verdict)
+    assert run_warm(pool, "print('next run fine')\n").stdout == "next run fine\n"
