@@ -132,3 +132,26 @@ def test_new_lesson_skeleton_proves_itself(tmp_path: Path) -> None:
     assert [(p.item, p.passed) for p in proofs if not p.passed] == []
     starter = next(p for p in proofs if p.item == "starter")
     assert "left out: found line 17" in starter.detail
+
+
+def test_fixture_cache_entries_unused_for_a_month_go_and_used_ones_stay(scripts: Path) -> None:
+    """Each use marks an entry used; a newly made fixture removes entries unused for UNUSED_DAYS (an old
+    script's, an older Keras'). A removed one that is needed again is simply made again."""
+    import os
+
+    from tutor import settings
+
+    made = generate_fixture(case_file(scripts, "ok.py"), Limits(wall_s=30))
+    month = fixtures.UNUSED_DAYS * 86400
+    stale = settings.fixtures_dir() / "0123456789abcdef"  # an entry of a script since edited
+    stale.mkdir()
+    (stale / "out.bin").write_bytes(b"old")
+    long_ago = time.time() - month - 3600
+    for entry in (stale, made.parent):
+        os.utime(entry, (long_ago, long_ago))
+    assert generate_fixture(case_file(scripts, "ok.py")) == made  # a cache hit: used now
+    assert made.parent.stat().st_mtime > time.time() - 60
+    (scripts / "ok2.py").write_text(SCRIPTS["ok.py"].replace("40", "41"))
+    generate_fixture(case_file(scripts, "ok2.py"), Limits(wall_s=30))  # a new entry prunes
+    assert not stale.exists()
+    assert made.is_file()

@@ -5,18 +5,22 @@ program of its own. The file it writes comes back over its stdout (base64 betwee
 token chosen per run; the sandbox has no folder the host can read), so no host path is ever writable
 from inside. The result is cached by the hash of the script, the file's name and the installed Keras
 version. A script that fails, loops or writes too much is a lesson error that names the lesson file,
-the field and shows the script's own traceback.
+the field and shows the script's own traceback. Cache entries unused for UNUSED_DAYS (an edited script,
+an older Keras) are removed whenever a new one is made; a fixture still needed is simply made again.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,6 +32,7 @@ from tutor.results import Termination
 from tutor.runner import RunRequest, run_program
 
 MAX_FIXTURE_BYTES = 2 * 1024 * 1024  # carried back as ~2.7 MB of base64 text; bigger files: use `copy`
+UNUSED_DAYS = 30  # a cache entry not used for this long is removed (see prune_unused_fixtures)
 LINE_CHARS = 1500  # base64 per stdout line: under the terminal rendering's 2000-character lines
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -86,13 +91,31 @@ def generate_fixture(case_file: CaseFile, limits: Limits | None = None) -> Path:
     target = settings.fixtures_dir() / key[:16] / case_file.name
     with _lock_for(key):
         if target.is_file():
+            with contextlib.suppress(OSError):  # used now: its age says how long since it was last needed
+                os.utime(target.parent)
             return target
         data = _run_script(script, script_bytes, case_file.name, limits or Limits(), lesson_path, where)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
             handle.write(data)
         os.replace(handle.name, target)  # readers never see half a file
+    prune_unused_fixtures()
     return target
+
+
+def prune_unused_fixtures(max_age_s: float = UNUSED_DAYS * 86400) -> list[Path]:
+    """Remove cache entries not used for ``max_age_s``; returns what was removed. Without this every
+    edit of a fixture script in the studio and every Keras upgrade would leave a file behind for good."""
+    removed = []
+    cutoff = time.time() - max_age_s
+    for entry in settings.fixtures_dir().iterdir():
+        try:
+            if entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry)
+                removed.append(entry)
+        except OSError:
+            continue  # another process removed or is using it: next time
+    return removed
 
 
 def _lock_for(key: str) -> threading.Lock:
