@@ -29,8 +29,8 @@ TRUSTED = {
     "label", "position", "runs", "BADGES[status]", "run_facts(verdict)",
     "stats.ready", "stats.size", "stats.warming", "stats.held_mb:.0f", "stats.memory_mb", "stats.handed_out",
     "stats.cold_fallbacks", "pool.prefault_mb", "counts['running']", "counts['queued']", "counts['max_running']",
-    "limits.wall_s:g",
-    "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb", "problem",
+    "limits.wall_s:g", "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb",
+    "problem",
     "level[len('error: '):]", "progress.note",
     # queue mode: counts of workers and attempts (numbers the app computes)
     "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",

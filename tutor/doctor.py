@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tutor import settings
 from tutor.data import DataError, ensure_dataset
 from tutor.isolation import IsolationError, Level, Limits, resolve_level
-from tutor.pool import DEFAULT_ESTIMATE_MB
+from tutor.pool import estimate_sandbox_mb
 from tutor.runner import RunRequest, run_program
 
 TINY_FIT = """
@@ -136,7 +136,7 @@ def check_pool_settings() -> Finding:
     size, budget, prefault = settings.pool_size(), settings.pool_memory_mb(), settings.pool_prefault_mb()
     if not size:
         return Finding("warm pool", True, "off (every run starts cold)")
-    one = DEFAULT_ESTIMATE_MB + prefault
+    one = estimate_sandbox_mb(prefault)
     words = (
         f"{size} sandboxes with TensorFlow imported and {prefault} MiB touched ahead for the program's arrays, "
         f"at most {budget} MiB together (~{one:.0f} MiB each)"

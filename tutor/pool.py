@@ -29,6 +29,12 @@ RETRY_AFTER_S = 10.0  # after a sandbox failed to start, before trying again
 DEFAULT_ESTIMATE_MB = 700.0  # a sandbox with TensorFlow imported holds ~570-700 MiB here; until one reports
 
 
+def estimate_sandbox_mb(prefault_mb: int) -> float:
+    """What one warm sandbox is counted as holding until one reports: TensorFlow plus the memory it
+    touches ahead (tutor.harness.prefault_heap)."""
+    return DEFAULT_ESTIMATE_MB + prefault_mb
+
+
 @dataclass(frozen=True)
 class PoolKey:
     """What a warm sandbox was prepared for; a run with anything else starts cold."""
@@ -82,7 +88,7 @@ class WarmPool:
         self._dataset = dataset
         self._ready: list[Sandbox] = []
         self._warming = 0
-        self._estimate_mb = DEFAULT_ESTIMATE_MB + self.prefault_mb
+        self._estimate_mb = estimate_sandbox_mb(self.prefault_mb)
         self._handed_out = 0
         self._cold = 0
         self._closing = False

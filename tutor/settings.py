@@ -73,7 +73,7 @@ def fixtures_dir() -> Path:
 
 def pool_size() -> int:
     """How many warm sandboxes to keep ready (TUTOR_POOL_SIZE; 0 turns the pool off). The default, one
-    per concurrent run on a 2-core machine, holds about 2.4 GiB (see pool_prefault_mb)."""
+    per concurrent run on a 2-core machine, holds about 2.2 GiB (see pool_prefault_mb)."""
     return max(0, int(os.environ.get("TUTOR_POOL_SIZE", "2")))
 
 
@@ -85,7 +85,7 @@ def pool_memory_mb() -> int:
 def pool_prefault_mb() -> int:
     """Memory each warm sandbox touches ahead for the learner's arrays (TUTOR_POOL_PREFAULT_MB; 0: none).
     The lessons' MNIST as float32 needs ~0.45 GB; on a VM that hands fresh memory out slowly this is most
-    of a warm run (tutor.harness.prefault_heap). A warm sandbox then holds ~1.2 GiB instead of ~0.7."""
+    of a warm run (tutor.harness.prefault_heap). A warm sandbox then holds ~1.1 GiB instead of ~0.6."""
     return max(0, int(os.environ.get("TUTOR_POOL_PREFAULT_MB", "512")))
 
 
