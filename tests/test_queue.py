@@ -253,7 +253,8 @@ def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, postgres_url
 
 def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from tutor.doctor import check_queue
-    from tutor.queue_store import apply_queue_schema, upsert_worker
+    from tutor.queue_schema import apply_queue_schema
+    from tutor.queue_store import upsert_worker
 
     db = open_database(queue_url)
     findings = {f.name: f for f in check_queue()}

@@ -93,7 +93,8 @@ def check_queue() -> list[Finding]:
         return [Finding("runs", False, str(exc))]
     from tutor.db import open_database
     from tutor.migrations import current_revision, head_revision
-    from tutor.queue_store import list_workers, queue_counts, queue_schema_applied
+    from tutor.queue_schema import describe_queue_schema, read_queue_schema
+    from tutor.queue_store import list_workers, queue_counts
 
     try:
         db = open_database(url)  # applies the app's migrations, as a server or worker start does
@@ -103,10 +104,9 @@ def check_queue() -> list[Finding]:
         findings = [Finding("runs", True, f"queue on {db.url.split('@')[-1]} (TUTOR_RUNS=queue)")]
         revision, head = current_revision(db.engine), head_revision()
         findings.append(Finding("schema", revision == head, f"app schema at {revision} (newest {head})"))
-        applied = queue_schema_applied(db)
-        words = "procrastinate schema applied" if applied else "procrastinate schema missing: start a worker or app"
-        findings.append(Finding("queue schema", applied, words))
-        if applied:
+        schema = read_queue_schema(db)
+        findings.append(Finding("queue schema", *describe_queue_schema(schema)))
+        if schema.created:
             heartbeat = settings.worker_heartbeat_s()
             workers = list_workers(db, heartbeat)
             alive = [w for w in workers if w.alive]

@@ -20,9 +20,9 @@ from tutor.analysis import predict_early_name_error
 from tutor.db import Database
 from tutor.jobs import JobSnapshot
 from tutor.lessons import Lesson
+from tutor.queue_schema import apply_queue_schema
 from tutor.queue_store import (
     NOTIFY_CHANNEL,
-    apply_queue_schema,
     conninfo,
     find_active_run,
     list_workers,

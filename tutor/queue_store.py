@@ -39,7 +39,6 @@ EXPRESS_QUEUE = "express"  # runs whose code looks like it stops on an early Nam
 NOTIFY_CHANNEL = "tutor_runs"
 PROGRESS_OUTPUT_CHARS = 16 * 1024  # the live output kept in the row (the page shows the last 30 lines)
 MAX_ATTEMPTS = 2  # a run whose worker died is retried once on another worker, then marked interrupted
-SCHEMA_LOCK = 7_310_002  # pg_advisory_xact_lock key while applying procrastinate's schema
 INTERRUPTED_WORDS = (
     "Your run was interrupted: the worker running it stopped twice (this is not your code). Run it again."
 )
@@ -55,27 +54,6 @@ def make_queue_app(url: str) -> App:
     """The procrastinate app of the server side: it only defers and cancels, always on a connection the
     caller holds (so the run row and its job share one transaction); its own pool is never opened."""
     return App(connector=SyncPsycopgConnector(conninfo=conninfo(url)))
-
-
-# Schema -----------------------------------------------------------------------------------------------
-
-
-def queue_schema_applied(db: Database) -> bool:
-    with db.engine.connect() as connection:
-        return connection.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")) is True
-
-
-def apply_queue_schema(db: Database) -> bool:
-    """procrastinate's own schema, through its schema API, once per database (two processes starting at
-    once wait for each other). Returns whether this call applied it."""
-    from procrastinate.schema import SchemaManager
-
-    with db.engine.begin() as connection:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        if connection.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")):
-            return False
-        connection.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
-    return True
 
 
 # Lessons ----------------------------------------------------------------------------------------------

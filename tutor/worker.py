@@ -36,12 +36,12 @@ from tutor.jobs import EXPRESS_BUDGET_S, Job, JobState, default_max_running, was
 from tutor.lessons import Lesson, LessonError, LessonSet, load_lesson, load_lessons
 from tutor.pool import WarmPool
 from tutor.progress import describe_outcome
+from tutor.queue_schema import apply_queue_schema
 from tutor.queue_store import (
     EXPRESS_QUEUE,
     RUNS_QUEUE,
     TASK_NAME,
     Claim,
-    apply_queue_schema,
     claim_run,
     conninfo,
     finish_run,
@@ -293,7 +293,9 @@ def run_worker() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = settings.queue_db_url()
     db = open_database(url)
-    apply_queue_schema(db)
+    change = apply_queue_schema(db)
+    if change.migrated:
+        print(f"queue schema: applied procrastinate migrations {', '.join(change.migrated)}", flush=True)
     from tutor.pool import start_pool_from_settings
 
     name = settings.worker_name() or f"{socket.gethostname()}:{os.getpid()}"
