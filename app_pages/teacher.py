@@ -48,6 +48,14 @@ if not is_teacher():
     st.stop()
 
 
+def count_idle_browsers(count: int) -> str:
+    one = count == 1
+    return (
+        f"{count} {'browser' if one else 'browsers'} that opened the app without a workshop code and "
+        f"{'has' if one else 'have'} not run any code yet"
+    )
+
+
 def cell_colour(label: str) -> str:
     if label.startswith("passed"):
         return "background-color: #dcfce7"
@@ -113,8 +121,12 @@ def class_view() -> None:
         }
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=[titles[lesson] for lesson in grid.lesson_ids])
         st.dataframe(frame.style.map(cell_colour), width="stretch")
-    else:
+    elif settings.workshop_code():
         st.info("Nobody has signed in yet.")
+    else:
+        st.info("Nobody has run any code yet.")
+    if grid.idle_browsers:
+        st.caption(f"Not listed: {count_idle_browsers(grid.idle_browsers)}.")
 
     st.subheader("Where learners are stuck")
     common = count_common_errors(db)

@@ -40,6 +40,8 @@ TRUSTED = {
     # overview's "Start here"/"Continue with"
     "RUN_SHORTCUT", "len(lesson.hints)", "left", "'try' if left == 1 else 'tries'", "later[0].title", "page",
     "where", "start.order", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
+    # the teacher page: how many self-paced browsers ran nothing (a count, in our words)
+    "count_idle_browsers(grid.idle_browsers)",
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from tutor.lessons import load_lessons
 from tutor.progress import (
     DatabaseRecorder,
     build_class_grid,
+    claim_or_create_browser_learner,
     count_common_errors,
     export_grid_csv,
     export_runs_csv,
@@ -89,6 +90,22 @@ def run_once(db, learner: str, lesson: str, code: str, t0: float, outcome: Verdi
     status = RunStatus.DONE if outcome is not None else RunStatus.CANCELLED
     assert record_finished(db, run_id, status, t0 + 5, t0 + 1, outcome)
     return run_id
+
+
+def test_browsers_that_never_ran_code_are_counted_not_listed(db) -> None:
+    """Without a workshop code every page view of a new browser makes a learner (the teacher's own too):
+    the grid lists those that ran or kept code, and counts the rest; signed-in learners always show."""
+    ran, kept, idle = (claim_or_create_browser_learner(db) for _ in range(3))
+    run_once(db, ran.id, "one", "x", 0.0, None)
+    save_code(db, kept.id, "one", "model = build_model()\n")
+    joined = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "KERAS-42")  # signed in, no run yet
+    grid = build_class_grid(db, ["one"])
+    assert {learner.id for learner in grid.learners} == {ran.id, kept.id, joined.id}
+    assert grid.idle_browsers == 1 and idle.id not in {learner.id for learner in grid.learners}
+    rows = list(csv.reader(io.StringIO(export_grid_csv(db, ["one"]))))
+    assert len(rows) == 4  # the header and the three listed learners
+    save_code(db, idle.id, "one", "print('hello')\n")
+    assert build_class_grid(db, ["one"]).idle_browsers == 0
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path, sqlite_db) -> None:

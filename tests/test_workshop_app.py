@@ -14,7 +14,13 @@ from tests.test_app import texts
 from tutor.db import IdentitySource, Run
 from tutor.lesson_files import content_hash
 from tutor.lessons import load_lesson
-from tutor.progress import record_finished, record_submitted, sign_in_learner
+from tutor.progress import (
+    claim_or_create_browser_learner,
+    list_learners,
+    record_finished,
+    record_submitted,
+    sign_in_learner,
+)
 from tutor.publishing import ProofStore, proof_key
 from tutor.selftest import Proof
 
@@ -145,6 +151,28 @@ def test_teacher_page_is_locked_until_the_passphrase(workshop: Path) -> None:
     assert grid.loc["Bob", "1. Keep what build_model() returns"] == "attempted (1 attempt)"
     assert at.selectbox(key="teacher-learner").value == bob.id
     assert "model = build_model()" in [c.value for c in at.code][0]
+
+
+def test_without_a_workshop_code_the_teacher_page_lists_browsers_that_ran_code(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "self-paced.sqlite3"))
+    monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
+    from ui.state import get_database
+
+    db = get_database()
+    ran = claim_or_create_browser_learner(db)
+    record_submitted(db, ran.id, LESSON, "model = build_model()\n", "s", 1, 1000.0)
+    claim_or_create_browser_learner(db)  # a browser that only looked
+    at = app()
+    at.switch_page("app_pages/teacher.py").run()
+    at.text_input(key="teacher-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value.index) == [f"{ran.display_name} (local)"]
+    idle = len([learner for learner in list_learners(db) if learner.id != ran.id])
+    assert idle >= 1  # the one that only looked, and this page's own browser if it made one
+    words = "browser" if idle == 1 else "browsers"
+    verb = "has" if idle == 1 else "have"
+    assert f"Not listed: {idle} {words} that opened the app without a workshop code and {verb} not run" in texts(at)
 
 
 def test_teacher_page_is_off_without_a_passphrase(tmp_path: Path, monkeypatch) -> None:

@@ -68,6 +68,7 @@ class ClassGrid:
     learners: list[LearnerInfo]
     lesson_ids: list[str]
     cells: dict[tuple[str, str], LessonProgress] = field(default_factory=dict)
+    idle_browsers: int = 0  # self-paced browsers left out of ``learners``: they never ran or kept code
 
     def cell(self, learner_id: str, lesson_id: str) -> LessonProgress:
         return self.cells.get((learner_id, lesson_id), LessonProgress())
@@ -338,7 +339,20 @@ def summarize_learner(db: Database, learner_id: str) -> dict[str, LessonProgress
 
 
 def build_class_grid(db: Database, lesson_ids: list[str]) -> ClassGrid:
-    return ClassGrid(list_learners(db), list(lesson_ids), _progress_cells(db))
+    """Every learner and their cells. Without a workshop code each browser is its own learner, made on its
+    first page view (the teacher's own visits too); those that never ran code or kept any are counted in
+    ``idle_browsers`` instead of filling the grid with rows of "not started". Signed-in learners always
+    show: they joined on purpose."""
+    with db.sessions() as session:
+        active = set(session.scalars(select(Run.learner_id).distinct()))
+        active |= set(session.scalars(select(LatestCode.learner_id).distinct()))
+    learners, idle = [], 0
+    for learner in list_learners(db):
+        if learner.identity_source == IdentitySource.LOCAL.value and learner.id not in active:
+            idle += 1
+        else:
+            learners.append(learner)
+    return ClassGrid(learners, list(lesson_ids), _progress_cells(db), idle)
 
 
 def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[str, str], LessonProgress]:
