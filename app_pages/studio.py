@@ -12,8 +12,16 @@ from tutor import settings
 from tutor.lesson_files import Draft, PublishError, files_version, read_draft
 from tutor.lesson_schema import ID_PATTERN
 from tutor.new_lesson import CODE, SOLUTION_CALL, STARTER_CALL, TOML
-from tutor.packs import PackError, export_pack, read_pack
-from tutor.studio import DraftCheck, check_draft, field_line, publish, start_import, start_proof_run
+from tutor.packs import MAX_PACK_BYTES, PackError, export_pack, read_pack
+from tutor.studio import (
+    REPLACE_LABEL,
+    DraftCheck,
+    check_draft,
+    field_line,
+    publish,
+    start_import,
+    start_proof_run,
+)
 from ui import plain
 from ui.auth import require_teacher
 from ui.editor import code_editor, split_run_marker
@@ -159,7 +167,10 @@ def packs_tab() -> None:
     )  # fmt: skip
     st.subheader("Import")
     st.caption("Each lesson in the pack is proved first and published only when its proofs pass.")
-    upload = st.file_uploader("Lesson pack (zip)", type=["zip"], key="pack-upload")
+    # A pack holds at most MAX_PACK_BYTES unpacked, so a bigger zip cannot be one: refused before upload.
+    upload = st.file_uploader(
+        "Lesson pack (zip)", type=["zip"], key="pack-upload", max_upload_size=MAX_PACK_BYTES // (1024 * 1024)
+    )
     job = st.session_state.get("pack-job")
     if upload is not None:
         try:
@@ -171,7 +182,7 @@ def packs_tab() -> None:
             plain.show(plain.strong(draft.lesson_id), muted=True)
             render_problems(check_draft(draft))
         if drafts:
-            replace = st.checkbox("Replace lessons that exist already", key="pack-replace")
+            replace = st.checkbox(REPLACE_LABEL, key="pack-replace")
             if st.button(":material/upload: Prove and publish", key="pack-import"):
                 st.session_state["pack-job"] = job = start_import(drafts, replace=replace)
     if job is not None:
@@ -180,6 +191,8 @@ def packs_tab() -> None:
         @st.fragment(run_every=every)
         def progress() -> None:
             render_import(job)
+            if job.finished and every is not None:
+                st.rerun()  # the whole page, once: its sidebar then lists the lessons just published
 
         progress()
 

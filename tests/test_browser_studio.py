@@ -3,8 +3,11 @@ publishes it, and a learner then opens it and passes it. Screenshots in artifact
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
 ]
 LESSON = "keep-it-e2e"
+IMPORTED = "from-a-pack"
 
 
 @pytest.fixture
@@ -125,3 +129,57 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
     page.get_by_role("button", name="Run").click()
     page.get_by_text("All checks passed").wait_for(timeout=240_000)
     shot(page, "studio-05-learner-passed")
+
+
+def test_a_teacher_exports_a_pack_and_imports_it_as_a_new_lesson(server, page, tmp_path: Path) -> None:
+    url, lessons = server
+    page.goto(f"{url}/studio")
+    page.wait_for_selector(IDLE)
+    page.get_by_label("Teacher passphrase").fill("open sesame")
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_label("Lessons to export").wait_for()
+    expect(page.get_by_text("20MB per file")).to_be_visible()  # a bigger zip cannot hold a pack (tutor.packs)
+
+    # 1. Export a shipped lesson, and make it a new one: another id and title, as a colleague would.
+    page.get_by_label("Lessons to export").click()
+    page.get_by_role("option", name="assign-the-model").click()
+    page.keyboard.press("Escape")
+    page.wait_for_selector(IDLE)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download the pack")).click()
+    exported = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert sorted(exported.namelist()) == ["lessons/assign-the-model.py", "lessons/assign-the-model.toml",
+                                           "solutions/assign-the-model.py"]  # fmt: skip
+    pack = tmp_path / "pack.zip"
+    with zipfile.ZipFile(pack, "w") as out:
+        for name in exported.namelist():
+            data = exported.read(name)
+            if name.endswith(".toml"):
+                data = data.replace(b'id = "assign-the-model"', f'id = "{IMPORTED}"'.encode())
+                data = data.replace(b'title = "', b'title = "From a pack: ', 1)
+            out.writestr(name.replace("assign-the-model", IMPORTED), data)
+
+    # 2. Import it: checked at once, proved with real sandboxes, then published.
+    page.locator("input[type=file]").set_input_files(str(pack))
+    page.get_by_text("The lesson file is valid.").wait_for()
+    page.get_by_role("button", name=re.compile("Prove and publish$")).click()
+    page.get_by_text(re.compile(rf"{IMPORTED} — published: all \d+ proofs passed; learners see it now")).wait_for(
+        timeout=420_000
+    )
+    assert (lessons / f"{IMPORTED}.toml").exists()
+    # the teacher's own sidebar lists it without a reload
+    page.get_by_role("link", name=re.compile("From a pack: Keep what build_model")).wait_for()
+    page.get_by_text(re.compile(rf"{IMPORTED} — published")).scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "studio-06-pack-imported.png"))
+
+    # 3. The same pack again: refused, since the lesson exists and "replace" is not ticked.
+    page.get_by_role("button", name=re.compile("Prove and publish$")).click()
+    page.get_by_text(re.compile(rf"{IMPORTED} — not imported: a lesson with this id exists; tick")).wait_for()
+
+    # 4. A learner finds it in the sidebar and opens it.
+    learner = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    learner.goto(url)
+    learner.wait_for_selector(IDLE)
+    learner.get_by_test_id("stSidebarNavItems").get_by_role("link", name=re.compile("From a pack: Keep what")).click()
+    learner.get_by_role("heading", name=re.compile("From a pack: Keep what build_model")).wait_for()
+    learner.close()

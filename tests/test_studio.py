@@ -259,7 +259,7 @@ def test_import_proves_then_publishes_and_refuses_failures(folders, store, tmp_p
     while not job.finished and time.monotonic() < deadline:
         time.sleep(0.02)
     outcomes = {item.lesson_id: (item.outcome, item.message) for item in job.items}
-    assert outcomes["from-a-pack"] == ("published", "proved and published")
+    assert outcomes["from-a-pack"] == ("published", "all 2 proofs passed; learners see it now")
     assert outcomes["broken-in-pack"][0] == "failed" and "solution" in outcomes["broken-in-pack"][1]
     assert load_lessons(*folders).get("from-a-pack") is not None
     assert not Path(folders[0] / "broken-in-pack.toml").exists()

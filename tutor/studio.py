@@ -4,6 +4,7 @@ background thread with live progress, publish it only once this exact draft pass
 
 from __future__ import annotations
 
+import enum
 import re
 import shutil
 import tempfile
@@ -165,11 +166,22 @@ def publish(
     return publish_draft(draft, base_version, proved(draft, store), lessons_dir, solutions_dir)
 
 
+class ImportOutcome(enum.StrEnum):
+    WAITING = "waiting"
+    PROVING = "proving"
+    PUBLISHED = "published"
+    FAILED = "failed"  # a proof failed, or publishing was refused (the lesson changed meanwhile)
+    REFUSED = "refused"  # the id exists and the teacher did not ask to replace it
+
+
+REPLACE_LABEL = "Replace lessons that exist already"  # the studio's checkbox, named in REFUSED's message
+
+
 @dataclass
 class ImportItem:
     lesson_id: str
     run: ProofRun | None = None
-    outcome: str = "waiting"  # waiting, proving, published, failed, refused
+    outcome: ImportOutcome = ImportOutcome.WAITING
     message: str = ""
 
 
@@ -198,21 +210,23 @@ def start_import(
             for draft, item in zip(drafts, job.items, strict=True):
                 base = bases[draft.lesson_id]
                 if base is not None and not replace:
-                    item.outcome, item.message = "refused", "a lesson with this id exists; tick 'replace' to import it"
+                    item.outcome = ImportOutcome.REFUSED
+                    item.message = f"a lesson with this id exists; tick “{REPLACE_LABEL}” to import it over it"
                     continue
-                item.outcome = "proving"
+                item.outcome = ImportOutcome.PROVING
                 item.run = run = ProofRun(draft)
                 _prove(run, store, prove)
                 if not run.passed:
                     failed = [f"{p.item}: {p.detail}" for p in run.proofs if not p.passed]
-                    item.outcome, item.message = "failed", run.problem or "; ".join(failed)
+                    item.outcome, item.message = ImportOutcome.FAILED, run.problem or "; ".join(failed)
                     continue
                 try:
                     publish_draft(draft, base, True, lessons_dir, solutions_dir)
                 except PublishError as exc:
-                    item.outcome, item.message = "failed", str(exc)
+                    item.outcome, item.message = ImportOutcome.FAILED, str(exc).removeprefix("Not published: ")
                     continue
-                item.outcome, item.message = "published", "proved and published"
+                item.outcome = ImportOutcome.PUBLISHED
+                item.message = f"all {len(run.proofs)} proofs passed; learners see it now"
         finally:
             job.finished = True
 

@@ -12,7 +12,7 @@ import streamlit as st
 from tutor.lessons import Lesson
 from tutor.publishing import LessonStatus, ProofState
 from tutor.selftest import Proof
-from tutor.studio import DraftCheck, ImportRun, ProofRun
+from tutor.studio import DraftCheck, ImportOutcome, ImportRun, ProofRun
 from ui import plain
 
 STATE_WORDS = {
@@ -111,11 +111,20 @@ def render_proof_run(run: ProofRun) -> None:
         plain.show("Some proofs failed: fix the lesson and prove it again.", tone="error")
 
 
+IMPORT_WORDS = {  # (tone, headline) per outcome
+    ImportOutcome.WAITING: ("info", "waiting"),
+    ImportOutcome.PROVING: ("info", "proving"),
+    ImportOutcome.PUBLISHED: ("success", "published"),
+    ImportOutcome.FAILED: ("error", "not published"),
+    ImportOutcome.REFUSED: ("warning", "not imported"),
+}
+
+
 def render_import(job: ImportRun) -> None:
     for item in job.items:
-        tone = {"published": "success", "failed": "error", "refused": "warning"}.get(item.outcome, "info")
+        tone, headline = IMPORT_WORDS[item.outcome]
         text = item.message
-        if item.outcome == "proving" and item.run is not None:
+        if item.outcome is ImportOutcome.PROVING and item.run is not None:
             done, total = item.run.progress()
             text = f"{done} of {total} proofs done"
-        plain.show(plain.strong(item.lesson_id), f" — {item.outcome}: ", text, tone=tone)
+        plain.show(plain.strong(item.lesson_id), f" — {headline}", ": " if text else "", text, tone=tone)
