@@ -16,6 +16,23 @@ def test_discarded_result_of_a_returning_function() -> None:
     assert "only inside `build_model()`" in analysis.summary
 
 
+def test_result_kept_under_another_name() -> None:
+    source = "def setup():\n    model = 1\n    return model\n\nmy_model = setup()\nmodel.fit()\n"
+    analysis = analyze_name_error(source, "model", 6)
+    assert [(c.line, c.target, c.function) for c in analysis.kept_as] == [(5, "my_model", "setup")]
+    assert "Line 5 keeps what `setup()` returns as `my_model`, but line 6 asks for `model`." in analysis.diagnosis
+    assert analysis.fix == "Use one name in both places, for example `model = setup()`."
+    assert "assign the result at module level" not in analysis.summary  # it is assigned: under another name
+    assert "Did you mean" not in analysis.summary
+
+
+def test_a_kept_result_of_an_unrelated_function_is_not_the_explanation() -> None:
+    source = "def load():\n    data = 1\n    return data\n\nnumbers = load()\nmodel.fit(numbers)\n"
+    analysis = analyze_name_error(source, "model", 6)
+    assert analysis.kept_as == []
+    assert "never assigned or imported" in analysis.summary and "keeps what" not in analysis.summary
+
+
 def test_assigned_later() -> None:
     source = "model.fit()\nmodel = make()\n"
     analysis = analyze_name_error(source, "model", 1)

@@ -313,3 +313,26 @@ def test_one_error_in_several_cases_is_explained_once() -> None:
     assert page.count("Line 12: NameError: name 'layers' is not defined.") == 1
     assert "Case “A saved my_model.keras: load it and train it”: not yet" in page
     assert repeated_sentences(page) == [], page
+
+
+def test_the_function_itself_instead_of_its_result_is_explained() -> None:
+    """`model = build_model` (a listed wrong variant): the AttributeError says why, from the source; the
+    fix shows once the learner has tried enough, as for a NameError."""
+    from ui.state import get_lessons
+
+    lesson = get_lessons().get("assign-the-model")
+    at = lesson_app().run()
+    state = at.session_state["lessons"]["assign-the-model"]
+    state["code"] = lesson.starter.replace("\nbuild_model()\n", "\nmodel = build_model\n")
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "Not yet.")
+    page = texts(at)
+    assert page.count("Line 24: your program raised AttributeError: 'function' object has no attribute 'fit'") == 1
+    assert "model holds the function build_model itself: line 23 writes model = build_model without parentheses" in page
+    assert "How to fix it" not in page  # one real try
+    assert repeated_sentences(page) == []
+    state = at.session_state["lessons"]["assign-the-model"]
+    state["attempts"] = 2
+    at.button(key="run-assign-the-model").click().run()
+    run_until(at, "How to fix it")
+    assert "How to fix it: Call it and keep what it returns: model = build_model()." in texts(at)

@@ -38,11 +38,19 @@ class DiscardedCall:
 
 
 @dataclass
+class KeptCall:
+    line: int
+    target: str  # the other name a module-level ``target = function()`` kept the result under
+    function: str  # a function of the learner's that returns a value
+
+
+@dataclass
 class NameAnalysis:
     name: str
     line: int | None
     bindings: list[Binding] = field(default_factory=list)
     discarded_calls: list[DiscardedCall] = field(default_factory=list)
+    kept_as: list[KeptCall] = field(default_factory=list)  # the result kept, under another name
     similar: list[str] = field(default_factory=list)
     summary: str = ""
     diagnosis: str = ""  # the summary without the fix (tutor.analysis.diagnose)
@@ -61,6 +69,7 @@ class _BindingCollector(ast.NodeVisitor):
         self.all_names: set[str] = set()
         self.returning_functions: set[str] = set()
         self.bare_calls: list[DiscardedCall] = []
+        self.kept_calls: list[KeptCall] = []
         self._scope: list[str] = []
         self._blocks: list[str] = []
 
@@ -128,6 +137,18 @@ class _BindingCollector(ast.NodeVisitor):
             self._bind(node.name, node.lineno, "except")
         self._block("try", node)
 
+    def visit_Assign(self, node: ast.Assign) -> None:
+        call = node.value
+        if (
+            not self._scope
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+        ):
+            self.kept_calls.append(KeptCall(node.lineno, node.targets[0].id, call.func.id))
+        self.generic_visit(node)
+
     def visit_Expr(self, node: ast.Expr) -> None:
         call = node.value
         if not self._scope and isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
@@ -172,6 +193,11 @@ def analyze_name_error(
     collector.visit(tree)
     analysis.bindings = sorted(collector.bindings, key=lambda b: b.line)
     analysis.discarded_calls = [c for c in collector.bare_calls if c.function in collector.returning_functions]
+    # Only a function that makes the missing name itself (its local `model`) returns what was asked for.
+    making = {b.scope for b in analysis.bindings if b.scope != "module"} & collector.returning_functions
+    analysis.kept_as = [
+        c for c in collector.kept_calls if c.function in making and c.target != name and (line is None or c.line < line)
+    ]
     candidates = (collector.all_names | set(dir(builtins))) - {name}
     analysis.similar = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
     analysis.summary = summarize(analysis)
@@ -234,9 +260,17 @@ def _sentences(analysis: NameAnalysis) -> list[tuple[str, str]]:
     elif in_functions:
         functions = sorted({b.scope for b in in_functions})
         names = ", ".join(f"`{f}()`" for f in functions)
+        # When the result is kept already, under another name, "assign the result" is not the fix.
+        tail = "" if analysis.kept_as else "; return it and assign the result at module level."
         parts.append((
             f"`{name}` is assigned only inside {names}. A name assigned in a function is local to it and "
-            "is gone when the function returns", "; return it and assign the result at module level."
+            "is gone when the function returns" + ("." if not tail else ""), tail
+        ))  # fmt: skip
+    if analysis.kept_as and not module_level:
+        kept = analysis.kept_as[-1]
+        parts.append((
+            f"Line {kept.line} keeps what `{kept.function}()` returns as `{kept.target}`, but line {line} asks "
+            f"for `{name}`", f": use one name in both places, for example `{name} = {kept.function}()`."
         ))  # fmt: skip
     for call in analysis.discarded_calls if not module_level else []:
         if line is None or call.line < line:
@@ -245,7 +279,7 @@ def _sentences(analysis: NameAnalysis) -> list[tuple[str, str]]:
                 f": write `{name} = {call.function}()`.",
             ))  # fmt: skip
             break
-    if analysis.similar and not analysis.bindings:  # a typo only if the name is bound nowhere
+    if analysis.similar and not analysis.bindings and not analysis.kept_as:  # a typo: the name is bound nowhere
         parts.append((f"Did you mean `{analysis.similar[0]}`?", ""))
     return parts
 

@@ -44,7 +44,9 @@ class ErrorInfo:
     is_name_error: bool = False
     module_names: dict[str, str] = field(default_factory=dict)
     context: dict[str, str] | None = None  # the exception being handled when this one was raised
-    analysis: dict[str, Any] | None = None  # where the missing name is assigned (tutor.analysis)
+    # NameError: where the missing name is assigned (tutor.analysis); AttributeError: why `model` has no
+    # `fit` (tutor.explain). Both carry "diagnosis" (no fix), "fix" and "summary".
+    analysis: dict[str, Any] | None = None
 
 
 @dataclass

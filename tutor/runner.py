@@ -29,6 +29,7 @@ from tutor import settings, wording
 from tutor.analysis import analyze_name_error
 from tutor.cgroups import RunCgroup, cgroups_available
 from tutor.data import Dataset, ensure_dataset
+from tutor.explain import explain_attribute_error
 from tutor.isolation import Launch, Level, Limits, UidClaim, build_launch, claim_uid, resolve_level, wait_for_uid_exit
 from tutor.protocol import EventType, ProtocolError, TokenMismatch, decode_event
 from tutor.results import RunResult, Termination, apply_event
@@ -457,6 +458,10 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
         error = result.error
         analysis = analyze_name_error(source, error.name, error.line, error.function, error.type == "UnboundLocalError")
         error.analysis = analysis.to_dict()
+    elif result.error is not None and result.error.type == "AttributeError":
+        source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
+        explained = explain_attribute_error(source, result.error.line, result.error.message)
+        result.error.analysis = explained.to_dict() if explained else None
 
 
 def _describe_returncode(returncode: int | None) -> tuple[str | None, int | None]:

@@ -293,6 +293,11 @@ def render_what_happened(result: RunResult, explained: bool = False, reveal_fix:
             where = f" on line {error.line}" if error.line else ""
             plain.show("Your program raised ", plain.code(error.type), where, ":")
             st.code(error.message or error.type, language=None)
+            analysis = error.analysis or {}  # why `model` has no `fit` (tutor.explain), when the source tells
+            if analysis.get("diagnosis"):
+                plain.show(plain.message(analysis["diagnosis"]))
+            if reveal_fix and analysis.get("fix"):
+                plain.show(plain.strong("How to fix it: "), plain.message(analysis["fix"]))
         if error.context:
             earlier = f"{error.context['type']}: {error.context['message'][:200]}"
             plain.show("This happened while Python was handling another error: ", plain.code(earlier), muted=True)
