@@ -63,6 +63,15 @@ def test_grade_human_output(tmp_path: Path) -> None:
     assert "Line 2: NameError: name 'model' is not defined" in completed.stdout
 
 
+def test_grade_human_output_explains_an_attribute_error(tmp_path: Path) -> None:
+    learner = tmp_path / "attempt.py"
+    learner.write_text("def setup():\n    model = 1\n\n\nmodel = setup()\nmodel.fit()\n")
+    completed = tutor("grade", str(learner), "--lesson", "assign-the-model")
+    assert "Line 6: your program raised AttributeError: 'NoneType' object has no attribute 'fit'" in completed.stdout
+    assert "What happened: `model` is None: line 5 writes `model = setup()`" in completed.stdout
+    assert "How to fix it: End `setup()` with `return model`." in completed.stdout
+
+
 def verdict_shape(verdict: dict) -> dict:
     """The keys at every level of a verdict, with the types of its top-level values' kinds."""
     return {

@@ -25,14 +25,14 @@ def format_verdict(verdict: Verdict) -> str:
         lines.append("")
         lines.append("Traceback of your program:")
         lines += ["  " + line for line in traceback.rstrip().splitlines()]
-    fix = next(
-        (
-            c.result.error.analysis.get("fix")
-            for c in verdict.cases
-            if c.result and c.result.error and c.result.error.analysis
-        ),
-        None,
+    explained = next(
+        (c.result.error for c in verdict.cases if c.result and c.result.error and c.result.error.analysis), None
     )
+    analysis = explained.analysis if explained is not None else {}
+    if explained is not None and not explained.is_name_error and analysis.get("diagnosis"):
+        # a NameError's diagnosis is in its check's message already; an AttributeError's is not
+        lines.append(f"\nWhat happened: {analysis['diagnosis']}")
+    fix = analysis.get("fix")
     if fix and verdict.attempt:  # the command line is the teacher's and the author's: the fix is said
         lines.append(f"\nHow to fix it: {fix}")
     if verdict.dataset:
