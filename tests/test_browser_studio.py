@@ -66,12 +66,16 @@ def replace_line(page, frame, row: int, text: str) -> None:
     page.keyboard.insert_text(text)
 
 
-def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(server, page) -> None:
-    url, lessons = server
+def open_studio(page, url: str) -> None:
     page.goto(f"{url}/studio")
     page.wait_for_selector(IDLE)
     page.get_by_label("Teacher passphrase").fill("open sesame")
     page.get_by_role("button", name="Open", exact=True).click()
+
+
+def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(server, page) -> None:
+    url, lessons = server
+    open_studio(page, url)
     page.get_by_label("New lesson's id").wait_for()
 
     # 1. A new lesson starts as a working skeleton; the teacher writes its title.
@@ -133,10 +137,7 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
 
 def test_a_teacher_exports_a_pack_and_imports_it_as_a_new_lesson(server, page, tmp_path: Path) -> None:
     url, lessons = server
-    page.goto(f"{url}/studio")
-    page.wait_for_selector(IDLE)
-    page.get_by_label("Teacher passphrase").fill("open sesame")
-    page.get_by_role("button", name="Open", exact=True).click()
+    open_studio(page, url)
     page.get_by_label("Lessons to export").wait_for()
     expect(page.get_by_text("20MB per file")).to_be_visible()  # a bigger zip cannot hold a pack (tutor.packs)
 
