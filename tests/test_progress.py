@@ -92,6 +92,24 @@ def run_once(db, learner: str, lesson: str, code: str, t0: float, outcome: Verdi
     return run_id
 
 
+def test_stuck_table_names_the_attribute_error_s_cause(db) -> None:
+    """Two learners on `model.fit` of a function, one on a None from a function without return: the
+    teacher sees which misconception, not three "AttributeError"s."""
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K")
+    bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", "K")
+    for learner, cause in ((ada, "uncalled-function"), (bob, "uncalled-function"), (bob, "no-return")):
+        graded = verdict(False, ("AttributeError", None, 24))
+        graded.cases[0].result.error.analysis = {"kind": cause, "diagnosis": "…", "fix": "…"}
+        run_once(db, learner.id, "one", "x", 0.0, graded)
+    run_once(db, ada.id, "one", "x", 9.0, verdict(False, ("AttributeError", None, 3)))  # no cause told
+    errors = {e.outcome: (e.learners_ever, e.runs) for e in count_common_errors(db)["one"]}
+    assert errors == {
+        "AttributeError: the function itself, not called": (2, 2),
+        "AttributeError: None from a function without return": (1, 1),
+        "AttributeError": (1, 1),
+    }
+
+
 def test_browsers_that_never_ran_code_are_counted_not_listed(db) -> None:
     """Without a workshop code every page view of a new browser makes a learner (the teacher's own too):
     the grid lists those that ran or kept code, and counts the rest; signed-in learners always show."""

@@ -15,15 +15,31 @@ same way. Anything else gets no explanation (None): a wrong guess would teach th
 from __future__ import annotations
 
 import ast
+import enum
 import re
 from dataclasses import asdict, dataclass
 
 MESSAGE = re.compile(r"^'(function|NoneType)' object has no attribute '(\w+)'")
 
 
+class AttributeCause(enum.StrEnum):
+    UNCALLED_FUNCTION = "uncalled-function"
+    NO_RETURN = "no-return"
+    PLACEHOLDER = "placeholder"
+
+    @property
+    def label(self) -> str:
+        """A few words for the teacher's "where learners are stuck" table."""
+        return {
+            AttributeCause.UNCALLED_FUNCTION: "the function itself, not called",
+            AttributeCause.NO_RETURN: "None from a function without return",
+            AttributeCause.PLACEHOLDER: "a None placeholder never replaced",
+        }[self]
+
+
 @dataclass(frozen=True)
 class AttributeExplanation:
-    kind: str  # "uncalled-function", "no-return" or "placeholder"
+    kind: AttributeCause
     name: str  # the name whose attribute was asked for (``model``)
     attribute: str  # ``fit``
     line: int  # the module-level line that gave ``name`` its value
@@ -36,7 +52,7 @@ class AttributeExplanation:
         return f"{self.diagnosis} {self.fix}".strip()
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "summary": self.summary}
+        return {**asdict(self), "kind": str(self.kind), "summary": self.summary}
 
 
 def explain_attribute_error(source: str, line: int | None, message: str) -> AttributeExplanation | None:
@@ -61,7 +77,7 @@ def explain_attribute_error(source: str, line: int | None, message: str) -> Attr
     if kind == "function" and isinstance(value, ast.Name) and value.id in functions:
         function = value.id
         return AttributeExplanation(
-            "uncalled-function", name, attribute, where, function,
+            AttributeCause.UNCALLED_FUNCTION, name, attribute, where, function,
             f"`{name}` holds the function `{function}` itself: line {where} writes `{name} = {function}` without "
             f"parentheses, so `{function}` was never called, and a function has no `.{attribute}`.",
             f"Call it and keep what it returns: `{name} = {function}()`.",
@@ -75,7 +91,7 @@ def explain_attribute_error(source: str, line: int | None, message: str) -> Attr
         local = name if name in _assigned_names(functions[function]) else None
         back = f"`return {local}`" if local else "a `return` of the value you want to keep"
         return AttributeExplanation(
-            "no-return", name, attribute, where, function,
+            AttributeCause.NO_RETURN, name, attribute, where, function,
             f"`{name}` is None: line {where} writes `{name} = {function}()`, but `{function}()` has no `return` "
             "statement, and a function without one gives back None.",
             f"End `{function}()` with {back}.",
@@ -88,7 +104,7 @@ def explain_attribute_error(source: str, line: int | None, message: str) -> Attr
             return None
         function = inside[0]
         return AttributeExplanation(
-            "placeholder", name, attribute, where, function,
+            AttributeCause.PLACEHOLDER, name, attribute, where, function,
             f"`{name}` is still the None from line {where} (`{name} = None`). The assignment to `{name}` inside "
             f"`{function}()` made a new name local to that function; the module's `{name}` never changed.",
             f"Return the model from `{function}()` and write `{name} = {function}()`.",

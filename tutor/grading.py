@@ -14,7 +14,7 @@ from tutor.protocol import EventType
 from tutor.results import RunResult
 from tutor.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
-VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty"
+VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty" (error "cause": added, computed)
 PREDICT_SAMPLES = 16
 
 
@@ -81,6 +81,8 @@ class Verdict:
                     "line": error.line,
                     "message": error.message,
                     "case": case.case,
+                    # an AttributeError's cause, when the source told it (tutor.explain.AttributeCause)
+                    "cause": (error.analysis or {}).get("kind") if not error.is_name_error else None,
                 }
         return None
 

@@ -30,6 +30,7 @@ from tutor.db import (
     utc_from_timestamp,
     utc_now,
 )
+from tutor.explain import AttributeCause
 from tutor.text import clean_display_name, distinct_names, neutralise_cell
 
 if TYPE_CHECKING:
@@ -253,6 +254,8 @@ def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: s
         return PASSED
     error = verdict.first_error
     if error:
+        if error.get("cause") in set(AttributeCause):  # which misconception, for "where learners are stuck"
+            return f"{error['type']}: {AttributeCause(error['cause']).label}"
         return f"{error['type']}: {error['name']}" if error.get("name") else str(error["type"])
     for case in verdict.cases:
         result = case.result
