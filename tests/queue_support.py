@@ -131,3 +131,14 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not reached within {timeout} s")
         time.sleep(interval)
+
+
+def printed_runs(workers, count: int, timeout: float = 10) -> list[str]:
+    """The workers' one line per run, once ``count`` are there: a worker prints a run's line just after
+    writing its record, so a test that saw the record finish waits a moment for the line."""
+
+    def lines() -> list[str]:
+        return [line for w in workers for line in w.output().splitlines() if line.startswith("run ")]
+
+    wait_until(lambda: len(lines()) >= count, timeout)
+    return lines()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.queue_support import WorkerProcess, fresh_database_url, queue_env
+from tests.queue_support import WorkerProcess, fresh_database_url, printed_runs, queue_env
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
 from tutor.db import IdentitySource, Run, open_database
 from tutor.jobs import JobState
@@ -91,8 +91,7 @@ def test_thirty_learners_through_the_queue_every_run_recorded_once(
                    for learner in learners)  # fmt: skip
         [name_error] = count_common_errors(db)[LESSON_ID]
         assert (name_error.outcome, name_error.learners_ever, name_error.runs) == ("NameError: model", 30, 30)
-        lines = [line for w in workers for line in w.output().splitlines() if line.startswith("run ")]
-        assert len(lines) == 2 * LEARNERS
+        assert len(printed_runs(workers, 2 * LEARNERS)) == 2 * LEARNERS
     finally:
         for worker in workers:
             worker.stop()

@@ -20,6 +20,7 @@ from tests.queue_support import (
     WorkerProcess,
     alive,
     fresh_database_url,
+    printed_runs,
     queue_env,
     slow_program,
     wait_until,
@@ -89,7 +90,7 @@ def test_two_workers_share_one_queue_and_every_run_is_recorded_once(workers, ser
     with service.db.sessions() as session:
         assert session.scalar(select(func.count(Run.id))) == 20
     wait_until(lambda: job_counts(service) == {"succeeded": 20}, 10)  # marked just after the run's record
-    lines = [line for w in (first, second) for line in w.output().splitlines() if line.startswith("run ")]
+    lines = printed_runs((first, second), 20)
     assert sorted(int(line.split()[1]) for line in lines) == sorted(ids)  # one printed line per run
     assert all("NameError: model" in line and "lesson assign-the-model" in line for line in lines)
 
@@ -125,7 +126,8 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
     with service.db.sessions() as session:
         assert session.scalar(select(func.count(Run.id))) == 1
         assert session.scalar(select(Run.outcome)) == "NameError: model"
-    assert f"run {run_id} " in survivor.output() and "attempt 2" in survivor.output()
+    [line] = printed_runs([survivor], 1)
+    assert line.startswith(f"run {run_id} ") and "attempt 2" in line
     # Nor its uid or cgroups, once the survivor's sweep has looked (the survivor's own run is over).
     for uid in uids:
         wait_until(lambda uid=uid: not sandbox_processes(range(uid, uid + 1)), 10)
