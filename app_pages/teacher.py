@@ -7,14 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from tutor import settings
-from tutor.progress import (
-    build_class_grid,
-    count_common_errors,
-    export_grid_csv,
-    export_runs_csv,
-    load_code,
-    time_to_pass,
-)
+from tutor.class_report import build_class_grid, count_common_errors, export_grid_csv, export_runs_csv, time_to_pass
+from tutor.progress import load_code
 from tutor.text import distinct_names
 from ui import plain
 from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s

@@ -20,18 +20,11 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
+from tutor.class_report import export_grid_csv, export_runs_csv
 from tutor.db import IdentitySource, Run, RunStatus, open_database
 from tutor.grading import grade_source
 from tutor.lessons import load_lessons
-from tutor.progress import (
-    export_grid_csv,
-    export_runs_csv,
-    list_learners,
-    record_finished,
-    record_started,
-    record_submitted,
-    sign_in_learner,
-)
+from tutor.progress import list_learners, record_finished, record_started, record_submitted, sign_in_learner
 from tutor.text import FORMULA_STARTS, clean_display_name, restore_cell
 
 ROOT = Path(__file__).resolve().parent.parent

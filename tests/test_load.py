@@ -19,12 +19,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
+from tutor.class_report import build_class_grid, count_common_errors, time_to_pass
 from tutor.data import ensure_dataset
 from tutor.db import IdentitySource, Run, open_database
 from tutor.isolation import Limits
 from tutor.jobs import JobState, RunManager
 from tutor.pool import WarmPool
-from tutor.progress import DatabaseRecorder, build_class_grid, count_common_errors, sign_in_learner, time_to_pass
+from tutor.progress import DatabaseRecorder, sign_in_learner
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNERS = 30

@@ -14,17 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from tutor.checks import CheckResult
+from tutor.class_report import build_class_grid, count_common_errors, export_grid_csv, export_runs_csv, time_to_pass
 from tutor.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
 from tutor.grading import CaseVerdict, Verdict
 from tutor.jobs import JobState, RunManager
 from tutor.lessons import load_lessons
 from tutor.progress import (
     DatabaseRecorder,
-    build_class_grid,
     claim_or_create_browser_learner,
-    count_common_errors,
-    export_grid_csv,
-    export_runs_csv,
     find_learner_by_token,
     load_code,
     mark_interrupted_runs,
@@ -34,7 +31,6 @@ from tutor.progress import (
     save_code,
     sign_in_learner,
     summarize_learner,
-    time_to_pass,
 )
 from tutor.results import ErrorInfo, RunResult, Termination
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_progress import run_once, verdict
+from tutor.class_report import build_class_grid
 from tutor.db import IdentitySource, open_database
 from tutor.lesson_files import content_hash
 from tutor.lessons import load_lessons
 from tutor.new_lesson import write_skeleton
-from tutor.progress import build_class_grid, sign_in_learner
+from tutor.progress import sign_in_learner
 from tutor.publishing import LessonLibrary, ProofState, ProofStore, read_shipped
 from tutor.selftest import Proof
 

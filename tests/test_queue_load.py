@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from tests.queue_support import WorkerProcess, fresh_database_url, printed_runs, queue_env
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
+from tutor.class_report import build_class_grid, count_common_errors
 from tutor.db import IdentitySource, Run, open_database
 from tutor.jobs import JobState
-from tutor.progress import build_class_grid, count_common_errors, sign_in_learner
+from tutor.progress import sign_in_learner
 
 LEARNERS = 30
 ARRIVAL_S = 20.0

@@ -3,16 +3,11 @@ the class (grid, common errors, time to pass, CSV). Plain functions over ``tutor
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import secrets
 import socket
-import statistics
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, or_, select, update
@@ -31,7 +26,7 @@ from tutor.db import (
     utc_now,
 )
 from tutor.explain import AttributeCause
-from tutor.text import clean_display_name, distinct_names, neutralise_cell
+from tutor.text import clean_display_name
 
 if TYPE_CHECKING:
     from tutor.grading import Verdict
@@ -62,33 +57,6 @@ class LessonProgress:
             return "not started"
         tries = f"{self.attempts} {'attempt' if self.attempts == 1 else 'attempts'}"
         return f"{'passed' if self.passed else 'attempted'} ({tries})"
-
-
-@dataclass
-class ClassGrid:
-    learners: list[LearnerInfo]
-    lesson_ids: list[str]
-    cells: dict[tuple[str, str], LessonProgress] = field(default_factory=dict)
-    idle_browsers: int = 0  # self-paced browsers left out of ``learners``: they never ran or kept code
-
-    def cell(self, learner_id: str, lesson_id: str) -> LessonProgress:
-        return self.cells.get((learner_id, lesson_id), LessonProgress())
-
-
-@dataclass(frozen=True)
-class ErrorCount:
-    outcome: str  # e.g. "NameError: model"
-    learners_now: int  # learners who have not passed, whose latest graded run ended this way ("still at")
-    learners_ever: int
-    runs: int
-
-
-@dataclass(frozen=True)
-class PassTimes:
-    learners_passed: int
-    median_s: float
-    fastest_s: float
-    slowest_s: float
 
 
 def new_server_id() -> str:
@@ -338,27 +306,10 @@ def _upsert_code(session: Any, learner_id: str, lesson_id: str, code: str) -> No
 
 def summarize_learner(db: Database, learner_id: str) -> dict[str, LessonProgress]:
     """lesson id -> runs and whether one passed, for one learner."""
-    return {lesson: cell for (_, lesson), cell in _progress_cells(db, learner_id).items()}
+    return {lesson: cell for (_, lesson), cell in progress_cells(db, learner_id).items()}
 
 
-def build_class_grid(db: Database, lesson_ids: list[str]) -> ClassGrid:
-    """Every learner and their cells. Without a workshop code each browser is its own learner, made on its
-    first page view (the teacher's own visits too); those that never ran code or kept any are counted in
-    ``idle_browsers`` instead of filling the grid with rows of "not started". Signed-in learners always
-    show: they joined on purpose."""
-    with db.sessions() as session:
-        active = set(session.scalars(select(Run.learner_id).distinct()))
-        active |= set(session.scalars(select(LatestCode.learner_id).distinct()))
-    learners, idle = [], 0
-    for learner in list_learners(db):
-        if learner.identity_source == IdentitySource.LOCAL.value and learner.id not in active:
-            idle += 1
-        else:
-            learners.append(learner)
-    return ClassGrid(learners, list(lesson_ids), _progress_cells(db), idle)
-
-
-def _progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[str, str], LessonProgress]:
+def progress_cells(db: Database, learner_id: str | None = None) -> dict[tuple[str, str], LessonProgress]:
     with db.sessions() as session:
         rows = session.execute(progress_query(learner_id)).all()
     return {(learner, lesson): LessonProgress(count, bool(passed)) for learner, lesson, count, passed in rows}
@@ -379,114 +330,3 @@ def progress_query(learner_id: str | None = None) -> Select:
         .group_by(Run.learner_id, Run.lesson_id)
     )
     return query if learner_id is None else query.where(Run.learner_id == learner_id)
-
-
-def count_common_errors(db: Database, top: int = 5) -> dict[str, list[ErrorCount]]:
-    """Per lesson, the most common ways graded runs failed, by learners still at that error."""
-    query = (
-        select(Run.lesson_id, Run.learner_id, Run.outcome)
-        .where(Run.status == RunStatus.DONE.value, counts_as_attempt())
-        .order_by(Run.id)
-    )
-    with db.sessions() as session:
-        rows = session.execute(query).all()
-    latest: dict[tuple[str, str], str] = {}
-    runs: dict[tuple[str, str], int] = defaultdict(int)
-    ever: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for lesson, learner, outcome in rows:
-        latest[(lesson, learner)] = outcome
-        if outcome != PASSED:
-            runs[(lesson, outcome)] += 1
-            ever[(lesson, outcome)].add(learner)
-    passed = {(lesson, learner) for lesson, learner, outcome in rows if outcome == PASSED}
-    now: dict[tuple[str, str], int] = defaultdict(int)
-    for (lesson, learner), outcome in latest.items():
-        if (lesson, learner) not in passed:  # trying things after passing is not being stuck
-            now[(lesson, outcome)] += 1
-    result: dict[str, list[ErrorCount]] = defaultdict(list)
-    for (lesson, outcome), count in runs.items():
-        result[lesson].append(ErrorCount(outcome, now[(lesson, outcome)], len(ever[(lesson, outcome)]), count))
-    return {
-        lesson: sorted(counts, key=lambda c: (-c.learners_now, -c.learners_ever, -c.runs, c.outcome))[:top]
-        for lesson, counts in result.items()
-    }
-
-
-def time_to_pass(db: Database) -> dict[str, PassTimes]:
-    """Per lesson: from a learner's first run to the end of their first passing run."""
-    query = (
-        select(Run.lesson_id, Run.learner_id, Run.submitted_at, Run.finished_at, Run.passed)
-        .where(counts_as_attempt())
-        .order_by(Run.id)
-    )
-    with db.sessions() as session:
-        rows = session.execute(query).all()
-    first: dict[tuple[str, str], datetime] = {}
-    passed_after: dict[tuple[str, str], float] = {}
-    for lesson, learner, submitted, finished, passed in rows:
-        key = (lesson, learner)
-        first.setdefault(key, submitted)
-        if passed and finished is not None and key not in passed_after:
-            passed_after[key] = max(0.0, (finished - first[key]).total_seconds())
-    per_lesson: dict[str, list[float]] = defaultdict(list)
-    for (lesson, _), seconds in passed_after.items():
-        per_lesson[lesson].append(seconds)
-    return {
-        lesson: PassTimes(len(times), statistics.median(times), min(times), max(times))
-        for lesson, times in per_lesson.items()
-    }
-
-
-def export_grid_csv(db: Database, lesson_ids: list[str]) -> str:
-    grid = build_class_grid(db, lesson_ids)
-    out = io.StringIO()
-    writer = SafeCsvWriter(out)
-    writer.writerow(["learner", "identity", *lesson_ids])
-    labels = distinct_names((learner.id, learner.display_name) for learner in grid.learners)
-    for learner in grid.learners:
-        cells = [grid.cell(learner.id, lesson).label for lesson in lesson_ids]
-        writer.writerow([labels[learner.id], learner.identity_source, *cells])
-    return out.getvalue()
-
-
-RUN_COLUMNS = [
-    "run", "learner", "learner_id", "lesson", "status", "outcome", "passed", "error_type", "error_name",
-    "error_line", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset", "warm", "code",
-]  # fmt: skip
-
-
-def export_runs_csv(db: Database) -> str:
-    query = select(Run, Learner.display_name).join(Learner, Learner.id == Run.learner_id).order_by(Run.id)
-    out = io.StringIO()
-    writer = SafeCsvWriter(out)
-    writer.writerow(RUN_COLUMNS)
-    labels = distinct_names((learner.id, learner.display_name) for learner in list_learners(db))
-    with db.sessions() as session:
-        for run, name in session.execute(query):
-            writer.writerow([
-                run.id, labels.get(run.learner_id, clean_display_name(name)), run.learner_id, run.lesson_id,
-                run.status, run.outcome, _blank(run.passed),
-                _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _iso(run.submitted_at),
-                _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s), _blank(run.dataset),
-                _blank(run.warm), run.code,
-            ])  # fmt: skip
-    return out.getvalue()
-
-
-class SafeCsvWriter:
-    """csv.writer whose text cells cannot become spreadsheet formulas (tutor.text.neutralise_cell): every
-    export goes through it, since names, outcomes, error names and code are learner-controlled."""
-
-    def __init__(self, out: io.StringIO) -> None:
-        self.writer = csv.writer(out)
-
-    def writerow(self, row: list[Any]) -> None:
-        self.writer.writerow([neutralise_cell(cell) for cell in row])
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else ""
-
-
-def _blank(value: Any) -> Any:
-    return "" if value is None else value
