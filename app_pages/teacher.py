@@ -7,7 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from tutor import settings
-from tutor.class_report import build_class_grid, count_common_errors, export_grid_csv, export_runs_csv, time_to_pass
+from tutor.class_report import (
+    build_class_grid,
+    count_common_errors,
+    export_grid_csv,
+    export_runs_csv,
+    list_workshops,
+    time_to_pass,
+)
 from tutor.progress import load_code
 from tutor.text import distinct_names
 from ui import plain
@@ -78,6 +85,32 @@ def render_workers(workers: list, counts: dict[str, int]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+EVERYONE = "\x00everyone"  # the selector's "all workshops" choice: no workshop code can be this
+
+
+def pick_workshop(db) -> str | None:
+    """Which class the page is about: the running workshop's learners by default (an earlier workshop's,
+    on the same server and database, are one choice away), or everyone. None: everyone."""
+    current = settings.workshop_code()
+    found = {w.code: w.learners for w in list_workshops(db)}
+    choices = ([current] if current else []) + [code for code in found if code != current]
+    if len(choices) <= 1 and (current is None or set(found) <= {current}):
+        return current  # one class only: nothing to choose
+    total = sum(found.values())
+
+    def label(choice: str) -> str:
+        count = found.get(choice, 0)
+        if choice == EVERYONE:
+            return f"Everyone ({total})"
+        if choice == "":
+            return f"Without a workshop code ({count})"
+        return f"{'This workshop' if choice == current else 'Workshop'} {choice} ({count})"
+
+    options = [*choices, EVERYONE] if current else [EVERYONE, *choices]
+    choice = st.selectbox("Show the learners of", options, format_func=label, key="teacher-workshop")
+    return None if choice == EVERYONE else choice
+
+
 @st.fragment(run_every=REFRESH_S)
 def class_view() -> None:
     db = get_database()
@@ -93,7 +126,8 @@ def class_view() -> None:
             plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
     titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
-    grid = build_class_grid(db, [lesson.id for lesson in lessons])
+    workshop = pick_workshop(db)
+    grid = build_class_grid(db, [lesson.id for lesson in lessons], workshop)
     runs = get_runs()
     counts = runs.counts()
     left, middle, right = st.columns(3)
@@ -123,7 +157,7 @@ def class_view() -> None:
         st.caption(f"Not listed: {count_idle_browsers(grid.idle_browsers)}.")
 
     st.subheader("Where learners are stuck")
-    common = count_common_errors(db)
+    common = count_common_errors(db, workshop=workshop)
     stuck = [
         {"lesson": titles.get(lesson, lesson), "outcome": e.outcome, "learners still there": e.learners_now,
          "learners ever": e.learners_ever, "runs": e.runs}
@@ -142,7 +176,7 @@ def class_view() -> None:
 
     st.subheader("Time to pass")
     st.caption("From a learner's first run of a lesson to the end of their first passing run.")
-    times = time_to_pass(db)
+    times = time_to_pass(db, workshop)
     if times:
         st.dataframe(
             pd.DataFrame(
@@ -175,11 +209,11 @@ def class_view() -> None:
     st.subheader("Export")
     grid_csv, runs_csv = st.columns(2)
     grid_csv.download_button(
-        ":material/download: Class grid (CSV)", data=partial(export_grid_csv, db, list(titles)),
+        ":material/download: Class grid (CSV)", data=partial(export_grid_csv, db, list(titles), workshop),
         file_name="class-grid.csv", mime="text/csv", on_click="ignore", key="download-grid",
     )  # fmt: skip
     runs_csv.download_button(
-        ":material/download: Run log (CSV)", data=partial(export_runs_csv, db), file_name="run-log.csv",
+        ":material/download: Run log (CSV)", data=partial(export_runs_csv, db, workshop), file_name="run-log.csv",
         mime="text/csv", on_click="ignore", key="download-runs",
     )  # fmt: skip
 

@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from tutor.checks import CheckResult
-from tutor.class_report import build_class_grid, count_common_errors, export_grid_csv, export_runs_csv, time_to_pass
+from tutor.class_report import (
+    build_class_grid,
+    count_common_errors,
+    export_grid_csv,
+    export_runs_csv,
+    list_workshops,
+    time_to_pass,
+)
 from tutor.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
 from tutor.grading import CaseVerdict, Verdict
 from tutor.jobs import JobState, RunManager
@@ -104,6 +111,37 @@ def test_stuck_table_names_the_attribute_error_s_cause(db) -> None:
         "AttributeError: None from a function without return": (1, 1),
         "AttributeError": (1, 1),
     }
+
+
+def test_the_teacher_s_view_narrows_to_one_workshop(db) -> None:
+    """Tuesday's class (KERAS-41) and Thursday's (KERAS-42) on one database, and a self-paced browser: each
+    part of the teacher's view can show one of them; None shows everyone."""
+    ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "KERAS-41")
+    bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", "KERAS-42")
+    sign_in_learner(db, IdentitySource.WORKSHOP, "Cy", "cy", "KERAS-42")  # signed in, no run yet: listed
+    browser = claim_or_create_browser_learner(db)
+    run_once(db, ada.id, "one", "x", 0.0, verdict(False, ("NameError", "model", 24)))
+    run_once(db, ada.id, "one", "x", 10.0, verdict(True))
+    run_once(db, bob.id, "one", "x", 0.0, verdict(False, ("NameError", "model", 24)))
+    run_once(db, browser.id, "one", "x", 0.0, verdict(False, ("AttributeError", None, 3)))
+    workshops = list_workshops(db)
+    assert [(w.code, w.learners) for w in workshops] == [("KERAS-42", 2), ("", 1), ("KERAS-41", 1)]
+
+    def names(workshop: str | None) -> list[str]:
+        return [learner.display_name for learner in build_class_grid(db, ["one"], workshop).learners]
+
+    assert names("KERAS-42") == ["Bob", "Cy"] and names("KERAS-41") == ["Ada"]
+    assert names(None) == ["Ada", "Bob", browser.display_name, "Cy"]
+    assert names("") == [browser.display_name]
+    assert [e.outcome for e in count_common_errors(db, workshop="KERAS-42")["one"]] == ["NameError: model"]
+    assert [e.outcome for e in count_common_errors(db, workshop="")["one"]] == ["AttributeError"]
+    assert len(count_common_errors(db)["one"]) == 2
+    assert "one" not in time_to_pass(db, "KERAS-42") and time_to_pass(db, "KERAS-41")["one"].learners_passed == 1
+    grid_rows = list(csv.reader(io.StringIO(export_grid_csv(db, ["one"], "KERAS-42"))))
+    assert [row[0] for row in grid_rows[1:]] == ["Bob", "Cy"]
+    run_rows = list(csv.DictReader(io.StringIO(export_runs_csv(db, "KERAS-41"))))
+    assert [(row["learner"], row["passed"]) for row in run_rows] == [("Ada", "False"), ("Ada", "True")]
+    assert len(list(csv.DictReader(io.StringIO(export_runs_csv(db))))) == 4
 
 
 def test_browsers_that_never_ran_code_are_counted_not_listed(db) -> None:

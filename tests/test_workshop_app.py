@@ -175,6 +175,29 @@ def test_without_a_workshop_code_the_teacher_page_lists_browsers_that_ran_code(t
     assert f"Not listed: {idle} {words} that opened the app without a workshop code and {verb} not run" in texts(at)
 
 
+def test_the_teacher_page_shows_this_workshop_and_an_earlier_one_on_request(workshop: Path) -> None:
+    from ui.state import get_database
+
+    db = get_database()
+    earlier = sign_in_learner(db, IdentitySource.WORKSHOP, "Tuesday Ada", "ada", "KERAS-41")
+    record_submitted(db, earlier.id, LESSON, "model = build_model()\n", "s", 1, 1000.0)
+    sign_in_learner(db, IdentitySource.WORKSHOP, "Thursday Bob", "bob", CODE)
+    at = app()
+    at.switch_page("app_pages/teacher.py").run()
+    at.text_input(key="teacher-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert not at.exception
+    picker = at.selectbox(key="teacher-workshop")
+    assert picker.value == CODE and picker.options == ["This workshop KERAS-42 (1)", "Workshop KERAS-41 (1)",
+                                                       "Everyone (2)"]  # fmt: skip
+    assert list(at.dataframe[0].value.index) == ["Thursday Bob"]
+    assert at.metric[0].value == "1"
+    picker.select("\x00everyone").run()
+    assert list(at.dataframe[0].value.index) == ["Thursday Bob", "Tuesday Ada"]
+    at.selectbox(key="teacher-workshop").select("KERAS-41").run()
+    assert list(at.dataframe[0].value.index) == ["Tuesday Ada"]
+
+
 def test_teacher_page_is_off_without_a_passphrase(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
     at = app()
