@@ -61,6 +61,16 @@ def restart_server() -> None:
     state._open_database.clear()
 
 
+def test_only_the_letters_and_digits_of_a_workshop_code_count() -> None:
+    from ui.auth import code_matches
+
+    for typed in ("keras 42", "keras42", "KERAS_42", " Keras-42\n", "K.E.R.A.S 4 2"):
+        assert code_matches(typed, "KERAS-42"), typed
+    for typed in ("keras 43", "keras4", "", "-", "KERAS-42-1"):
+        assert not code_matches(typed, "KERAS-42"), typed
+    assert code_matches(" -- ", "--") and not code_matches("-", "--")  # no letter or digit: as typed
+
+
 def test_sign_in_with_the_workshop_code(workshop: Path) -> None:
     at = app()
     assert not at.exception
@@ -71,7 +81,7 @@ def test_sign_in_with_the_workshop_code(workshop: Path) -> None:
     assert "learner" not in at.session_state
     sign_in(at, "", CODE)
     assert "Please type your name" in texts(at)
-    sign_in(at, "Ada Lovelace", f"  {CODE.lower()} ")  # spaces and case do not matter
+    sign_in(at, "Ada Lovelace", " keras 42 ")  # "KERAS-42" as read aloud: spaces, dashes, case do not matter
     assert not at.exception
     assert at.session_state["learner"].display_name == "Ada Lovelace"
     assert at.title[0].value == "NameError: name 'model' is not defined"

@@ -125,11 +125,13 @@ def remember(learner: LearnerInfo) -> LearnerInfo:
 
 
 def code_matches(given: str, expected: str) -> bool:
-    """Spaces and letter case do not matter: the code is read aloud or copied from a slide ("keras42" is
-    "KERAS 42")."""
+    """Only the letters and digits count, in any case: the code is read aloud or copied from a slide, so
+    spaces, dashes and other punctuation do not matter ("keras 42" and "keras42" are "KERAS-42"). A code
+    with no letter or digit at all is compared as typed."""
 
     def squeeze(code: str) -> bytes:
-        return "".join(code.split()).casefold().encode()
+        kept = "".join(char for char in code.casefold() if char.isalnum())
+        return (kept or code.strip()).encode()
 
     return hmac.compare_digest(squeeze(given), squeeze(expected))
 
@@ -142,7 +144,7 @@ def sign_in_with_code(name: str, code: str) -> tuple[LearnerInfo | None, str | N
     if not code_matches(code, expected):
         return None, (
             "That workshop code does not match. Check the code your teacher shared (on the board or in the "
-            "chat) and try again; spaces and capital letters do not matter."
+            "chat) and try again; spaces, dashes and capital letters do not matter."
         )
     learner = sign_in_learner(get_database(), IdentitySource.WORKSHOP, name, name_key(name), expected)
     return remember(learner), None
