@@ -2,6 +2,7 @@
 takes, any learner's latest code, CSV exports, and lesson files with errors (never shown to learners)."""
 
 from functools import partial
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -223,4 +224,39 @@ def class_view() -> None:
                  icon=":material/edit_note:")  # fmt: skip
 
 
+def app_address() -> str | None:
+    """The app's address as this browser reaches it, without the page's own path."""
+    url = st.context.url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    path = parts.path.removesuffix("/teacher").rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def render_how_to_join() -> None:
+    """What to put on the projector: where learners go and the code they type."""
+    code = settings.workshop_code()
+    if not code:
+        return
+    address = app_address()
+    with st.expander("How learners join (for the projector)", expanded=False):
+        where = plain.code(address) if address else "this app's address"
+        plain.show("Open ", where, ", type your name and the workshop code:")
+        plain.show(plain.Html(f'<span style="font-size:2.5rem;font-weight:700">{plain.text(code)}</span>'))
+        plain.show(
+            "Spaces, dashes and capital letters in the code do not matter. Sign in with the same name next "
+            "time to continue where you left off.",
+            muted=True,
+        )
+        host = urlsplit(address).hostname if address else None
+        if host in ("localhost", "127.0.0.1", "::1"):
+            plain.show(
+                "This address works on this computer only: give learners this machine's network address "
+                "instead (the same port), and start the app with ADDRESS=0.0.0.0 if it listens on loopback.",
+                tone="warning",
+            )
+
+
+render_how_to_join()
 class_view()

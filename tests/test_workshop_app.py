@@ -197,6 +197,8 @@ def test_the_teacher_page_shows_this_workshop_and_an_earlier_one_on_request(work
     at.text_input(key="teacher-passphrase").input("open sesame")
     at.button[0].click().run()
     assert not at.exception
+    assert "How learners join (for the projector)" in [e.label for e in at.expander]
+    assert "type your name and the workshop code:\nKERAS-42\nSpaces, dashes and capital letters" in texts(at)
     picker = at.selectbox(key="teacher-workshop")
     assert picker.value == CODE and picker.options == ["This workshop KERAS-42 (1)", "Workshop KERAS-41 (1)",
                                                        "Everyone (2)"]  # fmt: skip
