@@ -7,7 +7,7 @@ from functools import partial
 import streamlit as st
 
 from app_pages.lesson import render_lesson
-from tutor.db import IdentitySource
+from tutor.store.db import IdentitySource
 from ui.auth import auth_mode, render_account, resolve_learner
 from ui.state import get_lessons, get_runs, lesson_status, register_pages
 from ui.widgets import page_chrome

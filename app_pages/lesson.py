@@ -7,10 +7,10 @@ import time
 import streamlit as st
 
 from tutor import settings
-from tutor.analysis import predict_early_name_error
-from tutor.grading import Verdict, is_empty, is_real_attempt
-from tutor.jobs import JobSnapshot, JobState, RunInFlight
-from tutor.lessons import Lesson
+from tutor.grading.grade import Verdict, is_empty, is_real_attempt
+from tutor.grading.name_error import predict_early_name_error
+from tutor.lessons.lesson import Lesson
+from tutor.runs.local import JobSnapshot, JobState, RunInFlight
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
 from ui.state import get_lessons, get_runs, keep_code, lesson_page, lesson_state, owner_id

@@ -3,7 +3,7 @@ when signed in, so it survives reloads and restarts)."""
 
 import streamlit as st
 
-from tutor.progress import summarize_learner
+from tutor.store.progress import summarize_learner
 from ui import plain
 from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
 from ui.widgets import dataset_note

@@ -3,8 +3,8 @@ server's paths, limits and sandbox counts are for teachers (unlocked on the teac
 
 import streamlit as st
 
-from tutor.data import DatasetKind, format_status, get_dataset_status
-from tutor.isolation import IsolationError, Limits, resolve_level
+from tutor.sandbox.dataset import DatasetKind, format_status, get_dataset_status
+from tutor.sandbox.isolation import IsolationError, Limits, resolve_level
 from tutor.settings import sandbox_level
 from ui.auth import is_teacher
 from ui.state import get_runs

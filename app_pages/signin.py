@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tutor.db import IdentitySource
+from tutor.store.db import IdentitySource
 from ui.auth import auth_mode, oidc_provider, sign_in_with_code
 
 st.title("Welcome to the Keras NameError workshop")

@@ -9,11 +9,8 @@ from functools import partial
 import streamlit as st
 
 from tutor import settings
-from tutor.lesson_files import Draft, PublishError, files_version, read_draft
-from tutor.lesson_schema import ID_PATTERN
-from tutor.new_lesson import CODE, SOLUTION_CALL, STARTER_CALL, TOML
-from tutor.packs import MAX_PACK_BYTES, PackError, export_pack, read_pack
-from tutor.studio import (
+from tutor.authoring.new_lesson import CODE, SOLUTION_CALL, STARTER_CALL, TOML
+from tutor.authoring.studio import (
     REPLACE_LABEL,
     DraftCheck,
     check_draft,
@@ -22,6 +19,9 @@ from tutor.studio import (
     start_import,
     start_proof_run,
 )
+from tutor.lessons.files import Draft, PublishError, files_version, read_draft
+from tutor.lessons.packs import MAX_PACK_BYTES, PackError, export_pack, read_pack
+from tutor.lessons.schema import ID_PATTERN
 from ui import plain
 from ui.auth import require_teacher
 from ui.editor import code_editor, split_run_marker

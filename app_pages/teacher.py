@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from tutor import settings
-from tutor.class_report import (
+from tutor.store.class_report import (
     build_class_grid,
     count_common_errors,
     export_grid_csv,
@@ -16,8 +16,8 @@ from tutor.class_report import (
     list_workshops,
     time_to_pass,
 )
-from tutor.progress import load_code
-from tutor.text import distinct_names
+from tutor.store.progress import load_code
+from tutor.store.text import distinct_names
 from ui import plain
 from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
 from ui.state import get_database, get_lessons, get_library, get_runs
@@ -138,7 +138,7 @@ def class_view() -> None:
     render_workers(runs.workers(), counts)
 
     st.subheader("Class")
-    # Names are learner-typed: cleaned, and tagged where two look alike (tutor.text); shown as plain text.
+    # Names are learner-typed: cleaned, and tagged where two look alike (tutor.store.text); shown as plain text.
     names = distinct_names((learner.id, learner.display_name) for learner in grid.learners)
     if grid.learners:
         # Columns are the lessons' titles, as the learners see them; cells say "passed (2 attempts)".

@@ -35,10 +35,10 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def measure_one(kind: str) -> dict:
     """Run once in this (fresh) process; report wall time and the peak RSS of the children."""
-    from tutor.data import ensure_dataset
-    from tutor.isolation import sandbox_env
-    from tutor.lessons import load_lessons
-    from tutor.runner import RunRequest, run_program
+    from tutor.lessons.lesson import load_lessons
+    from tutor.sandbox.dataset import ensure_dataset
+    from tutor.sandbox.isolation import sandbox_env
+    from tutor.sandbox.runner import RunRequest, run_program
 
     lesson = load_lessons().get("assign-the-model")
     dataset = ensure_dataset()

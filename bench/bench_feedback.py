@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_engine import BASELINE  # noqa: E402 - the same plain-python baseline as bench_engine.py
 
 from tutor import settings  # noqa: E402
-from tutor.data import ensure_dataset  # noqa: E402
-from tutor.grading import grade_source  # noqa: E402
-from tutor.isolation import resolve_level, sandbox_env  # noqa: E402
-from tutor.jobs import RunManager  # noqa: E402
-from tutor.lessons import load_lessons  # noqa: E402
-from tutor.pool import WarmPool  # noqa: E402
+from tutor.grading.grade import grade_source  # noqa: E402
+from tutor.lessons.lesson import load_lessons  # noqa: E402
+from tutor.runs.local import RunManager  # noqa: E402
+from tutor.sandbox.dataset import ensure_dataset  # noqa: E402
+from tutor.sandbox.isolation import resolve_level, sandbox_env  # noqa: E402
+from tutor.sandbox.pool import WarmPool  # noqa: E402
 
 LESSON = load_lessons().get("assign-the-model")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tutor.fixtures import generate_fixture  # noqa: E402
-from tutor.lessons import load_lessons  # noqa: E402
-from tutor.selftest import generated_files  # noqa: E402
+from tutor.authoring.proofs import generated_files  # noqa: E402
+from tutor.lessons.fixtures import generate_fixture  # noqa: E402
+from tutor.lessons.lesson import load_lessons  # noqa: E402
 
 
 def main() -> None:

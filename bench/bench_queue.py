@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.queue_support import WorkerProcess, fresh_database_url  # noqa: E402
-from tutor.data import ensure_dataset  # noqa: E402
-from tutor.db import IdentitySource, open_database  # noqa: E402
-from tutor.jobs import RunManager  # noqa: E402
-from tutor.lessons import load_lessons  # noqa: E402
-from tutor.pool import WarmPool  # noqa: E402
-from tutor.progress import sign_in_learner  # noqa: E402
+from tutor.lessons.lesson import load_lessons  # noqa: E402
+from tutor.runs.local import RunManager  # noqa: E402
+from tutor.sandbox.dataset import ensure_dataset  # noqa: E402
+from tutor.sandbox.pool import WarmPool  # noqa: E402
+from tutor.store.db import IdentitySource, open_database  # noqa: E402
+from tutor.store.progress import sign_in_learner  # noqa: E402
 
 LESSON = load_lessons().get("assign-the-model")
 
@@ -66,7 +66,7 @@ def local_latencies(repeat: int) -> list[float]:
 
 def queue_latencies(repeat: int, url: str, log_dir: Path) -> list[float]:
     os.environ.update(TUTOR_RUNS="queue", TUTOR_DB_URL=url, TUTOR_WORKER_HEARTBEAT_S="1")
-    from tutor.queue import QueueRunService
+    from tutor.runs.queue.service import QueueRunService
 
     db = open_database(url)
     service = QueueRunService(db, "bench")
@@ -92,7 +92,7 @@ def queue_latencies(repeat: int, url: str, log_dir: Path) -> list[float]:
 def queue_throughput(runs: int, workers: int, url: str, log_dir: Path) -> float:
     """Seconds from submitting ``runs`` solutions at once to the last verdict, with ``workers`` processes."""
     os.environ.update(TUTOR_RUNS="queue", TUTOR_DB_URL=url)
-    from tutor.queue import QueueRunService
+    from tutor.runs.queue.service import QueueRunService
 
     db = open_database(url)
     service = QueueRunService(db, "bench")

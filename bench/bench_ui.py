@@ -98,8 +98,8 @@ def time_ui_run(browser, url: str, how: str) -> tuple[float, float]:
 
 
 def time_engine_run() -> tuple[float, float]:
-    from tutor.grading import grade_source
-    from tutor.lessons import load_lessons
+    from tutor.grading.grade import grade_source
+    from tutor.lessons.lesson import load_lessons
 
     lesson = load_lessons().get("assign-the-model")
     marks: dict[str, float] = {}

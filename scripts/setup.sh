@@ -51,4 +51,4 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # MNIST: the real file if an instructor installed it, else the offline stand-in (built once).
-.venv/bin/python -c 'from tutor.data import ensure_dataset; print("setup: dataset:", ensure_dataset().description)'
+.venv/bin/python -c 'from tutor.sandbox.dataset import ensure_dataset; print("setup: dataset:", ensure_dataset().description)'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.analysis import analyze_name_error, predict_early_name_error
+from tutor.grading.name_error import analyze_name_error, predict_early_name_error
 
 
 def test_discarded_result_of_a_returning_function() -> None:
@@ -89,7 +89,7 @@ def test_early_name_error_is_predicted_from_the_source(source: str, early: bool)
 
 
 def test_every_lessons_starter_is_predicted_early_and_no_solution_is() -> None:
-    from tutor.lessons import load_lessons
+    from tutor.lessons.lesson import load_lessons
 
     for lesson in load_lessons().lessons:
         assert predict_early_name_error(lesson.starter), lesson.id

@@ -229,8 +229,8 @@ def test_every_browser_is_its_own_learner_without_a_workshop_code(tmp_path, monk
     """Issue 11: self-paced, each browser gets its own learner (token in the URL and in the browser's
     localStorage, here the component's answer); the browser that comes back is the same learner; the
     single local learner of an older version is kept by the first browser."""
-    from tutor.db import IdentitySource, open_database
-    from tutor.progress import save_code, sign_in_learner
+    from tutor.store.db import IdentitySource, open_database
+    from tutor.store.progress import save_code, sign_in_learner
     from ui.auth import BROWSER_KEY
 
     db_path = tmp_path / "tutor.sqlite3"
@@ -285,7 +285,7 @@ def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
     def script(created_ago: float, state: str) -> None:
         import time
 
-        from tutor.jobs import JobSnapshot, JobState, Progress
+        from tutor.runs.local import JobSnapshot, JobState, Progress
         from ui.widgets import render_live
 
         started = None if state == "queued" else time.time() - 4.2

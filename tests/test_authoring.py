@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.test_lessons import GOOD, write_lesson
-from tutor import fixtures
+from tutor.authoring.new_lesson import write_skeleton
+from tutor.authoring.proofs import prove_fixture, prove_lessons
 from tutor.cli import main
-from tutor.fixtures import MAX_FIXTURE_BYTES, FixtureError, generate_fixture
-from tutor.grading import grade_source
-from tutor.isolation import Limits
-from tutor.lessons import CaseFile, load_lesson
-from tutor.new_lesson import write_skeleton
-from tutor.selftest import prove_fixture, prove_lessons
+from tutor.grading.grade import grade_source
+from tutor.lessons import fixtures
+from tutor.lessons.fixtures import MAX_FIXTURE_BYTES, FixtureError, generate_fixture
+from tutor.lessons.lesson import CaseFile, load_lesson
+from tutor.sandbox.isolation import Limits
 
 SCRIPTS = {
     "ok.py": 'with open("out.bin", "wb") as f:\n    f.write(bytes(range(256)) * 40)\nprint("made it")\n',

@@ -13,7 +13,7 @@ import pytest
 
 from tests.test_browser import CHROMIUM, IDLE, SHOTS, serve_app
 from tests.test_hostile_learner import CODE, HOSTILE_NAMES, HOSTILE_OUTCOMES, make_hostile_class
-from tutor.text import clean_display_name
+from tutor.store.text import clean_display_name
 
 pytestmark = [
     pytest.mark.browser,

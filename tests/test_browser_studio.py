@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app
-from tutor.new_lesson import TOML
+from tutor.authoring.new_lesson import TOML
 
 pytestmark = [
     pytest.mark.browser,
@@ -139,7 +139,7 @@ def test_a_teacher_exports_a_pack_and_imports_it_as_a_new_lesson(server, page, t
     url, lessons = server
     open_studio(page, url)
     page.get_by_label("Lessons to export").wait_for()
-    expect(page.get_by_text("20MB per file")).to_be_visible()  # a bigger zip cannot hold a pack (tutor.packs)
+    expect(page.get_by_text("20MB per file")).to_be_visible()  # a bigger zip cannot hold a pack (tutor.lessons.packs)
 
     # 1. Export a shipped lesson, and make it a new one: another id and title, as a colleague would.
     page.get_by_label("Lessons to export").click()

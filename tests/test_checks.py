@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tutor.checks import CheckStatus, run_check, run_checks
-from tutor.lessons import CheckSpec
-from tutor.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+from tutor.checks.judge import CheckStatus, run_check, run_checks
+from tutor.lessons.lesson import CheckSpec
+from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 
 def finished(**fields) -> RunResult:

@@ -45,7 +45,7 @@ def test_grade_json_for_the_starter_reports_the_name_error() -> None:
         "line": 24,
         "message": "name 'model' is not defined",
         "case": "default",
-        "cause": None,  # for an AttributeError the source explains (tutor.explain)
+        "cause": None,  # for an AttributeError the source explains (tutor.grading.attribute_error)
     }
     assert verdict["dataset"] in ("real", "standin")
     assert [case["id"] for case in verdict["cases"]] == ["default"]

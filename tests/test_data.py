@@ -1,4 +1,4 @@
-"""tutor.data: the offline stand-in, hash checks, and where each file is installed. No network."""
+"""tutor.sandbox.dataset: the offline stand-in, hash checks, and where each file is installed. No network."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tutor import data
-from tutor.data import DataError, DatasetKind
+from tutor.sandbox import dataset as data
+from tutor.sandbox.dataset import DataError, DatasetKind
 
 MNIST_LAYOUT = {
     "x_train": ((60000, 28, 28), np.uint8),
@@ -143,7 +143,7 @@ def test_data_dir_defaults_to_var_data_in_repo(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("TUTOR_DATA_DIR", raising=False)
     made: list[Path] = []  # record instead of creating: the test must not touch the checkout
     monkeypatch.setattr(Path, "mkdir", lambda self, *args, **kwargs: made.append(self))
-    expected = Path(data.__file__).resolve().parent.parent / "var" / "data"
+    expected = Path(data.__file__).resolve().parents[2] / "var" / "data"
     assert data.get_data_dir() == expected
     assert made == [expected]
 
@@ -261,10 +261,11 @@ def test_fetch_real_verifies_the_download(tmp_path: Path, data_dir: Path, monkey
 
 
 def test_module_stays_light() -> None:
-    # The Streamlit server imports tutor.data: it must not drag in TensorFlow, Keras, Streamlit or mlxtend.
-    code = "import sys, tutor.data; print(sorted(m for m in sys.modules if m.split('.')[0] in {names!r}))"
+    # The Streamlit server imports tutor.sandbox.dataset: it must not drag in TensorFlow, Keras, Streamlit or
+    # mlxtend.
+    code = "import sys, tutor.sandbox.dataset; print(sorted(m for m in sys.modules if m.split('.')[0] in {names!r}))"
     names = {"tensorflow", "keras", "streamlit", "mlxtend"}
-    root = Path(data.__file__).resolve().parent.parent
+    root = Path(data.__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code.format(names=names)], cwd=root, capture_output=True, text=True, check=True
     )

@@ -1,9 +1,9 @@
-"""Why `model.fit` found no `fit`: the three AttributeErrors one step after the NameError (tutor.explain),
-from the source alone, and nothing said when the source does not show the cause."""
+"""Why `model.fit` found no `fit`: the three AttributeErrors one step after the NameError
+(tutor.grading.attribute_error), from the source alone, and nothing said when the source does not show the cause."""
 
 from __future__ import annotations
 
-from tutor.explain import explain_attribute_error
+from tutor.grading.attribute_error import explain_attribute_error
 
 MAKE = "def build_model():\n    model = 1\n{ret}\n"
 

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from tests.waiting import GENEROUS_S, wait_for
-from tutor import jobs
-from tutor.grading import CaseVerdict, Verdict
-from tutor.jobs import JobState, RunManager
-from tutor.lessons import load_lessons
-from tutor.results import RunResult, Termination
+from tutor.grading.grade import CaseVerdict, Verdict
+from tutor.lessons.lesson import load_lessons
+from tutor.runs import local as jobs
+from tutor.runs.local import JobState, RunManager
+from tutor.sandbox.results import RunResult, Termination
 
 LESSON = load_lessons().get("assign-the-model")
 

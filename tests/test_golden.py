@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tutor import settings
-from tutor.isolation import Limits
-from tutor.results import RunResult
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.results import RunResult
+from tutor.sandbox.runner import RunRequest, run_program
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "main.py").is_file())

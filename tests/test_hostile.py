@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tutor import isolation
-from tutor.grading import grade_source
-from tutor.isolation import Limits
-from tutor.lessons import load_lessons
-from tutor.results import Termination
-from tutor.runner import RunRequest, run_program
+from tutor.grading.grade import grade_source
+from tutor.lessons.lesson import load_lessons
+from tutor.sandbox import isolation
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.results import Termination
+from tutor.sandbox.runner import RunRequest, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = load_lessons().get("assign-the-model")
@@ -217,8 +217,8 @@ def test_the_apps_database_is_out_of_reach() -> None:
     """The progress database holds every learner's code and results: a run can neither read nor list it,
     while the server itself reads it fine."""
     from tutor import settings
-    from tutor.db import IdentitySource, open_database
-    from tutor.progress import save_code, sign_in_learner
+    from tutor.store.db import IdentitySource, open_database
+    from tutor.store.progress import save_code, sign_in_learner
 
     database = open_database(settings.db_url())
     learner = sign_in_learner(database, IdentitySource.WORKSHOP, "Ada Lovelace", "ada lovelace", "hostile")

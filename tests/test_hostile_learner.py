@@ -20,12 +20,12 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
-from tutor.class_report import export_grid_csv, export_runs_csv
-from tutor.db import IdentitySource, Run, RunStatus, open_database
-from tutor.grading import grade_source
-from tutor.lessons import load_lessons
-from tutor.progress import list_learners, record_finished, record_started, record_submitted, sign_in_learner
-from tutor.text import FORMULA_STARTS, clean_display_name, restore_cell
+from tutor.grading.grade import grade_source
+from tutor.lessons.lesson import load_lessons
+from tutor.store.class_report import export_grid_csv, export_runs_csv
+from tutor.store.db import IdentitySource, Run, RunStatus, open_database
+from tutor.store.progress import list_learners, record_finished, record_started, record_submitted, sign_in_learner
+from tutor.store.text import FORMULA_STARTS, clean_display_name, restore_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "KERAS 42"

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tutor.grading import Verdict
-from tutor.jobs import JobState, RunInFlight, RunManager
-from tutor.lessons import load_lessons
+from tutor.grading.grade import Verdict
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import JobState, RunInFlight, RunManager
 
 LESSON = load_lessons().get("assign-the-model")
 

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.lessons import load_lessons
-from tutor.selftest import generated_files, prove_claim, prove_fixture, prove_solution, prove_starter, prove_wrong
+from tutor.authoring.proofs import (
+    generated_files,
+    prove_claim,
+    prove_fixture,
+    prove_solution,
+    prove_starter,
+    prove_wrong,
+)
+from tutor.lessons.lesson import load_lessons
 
 LESSONS = load_lessons().lessons
 

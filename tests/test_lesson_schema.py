@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 
 from tests.test_lessons import GOOD, write_lesson
-from tutor import checks
-from tutor.check_kinds import CHECK_MODELS, FACT_PATHS, Outcome, template_problem
-from tutor.checks import run_check
+from tutor.checks import judge as checks
+from tutor.checks.judge import run_check
+from tutor.checks.kinds import CHECK_MODELS, FACT_PATHS, Outcome, template_problem
 from tutor.cli import main
-from tutor.lessons import CheckSpec, LessonError, load_lesson, load_lessons
-from tutor.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+from tutor.lessons.lesson import CheckSpec, LessonError, load_lesson, load_lessons
+from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 FULL = (
     GOOD

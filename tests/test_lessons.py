@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.lessons import LessonError, load_lesson, load_lessons
+from tutor.lessons.lesson import LessonError, load_lesson, load_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_IDS = {"assign-the-model", "build-before-fit", "scope-of-model", "load-or-build"}

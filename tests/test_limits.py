@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tutor import cgroups, isolation
-from tutor.isolation import Limits
-from tutor.results import Termination
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox import cgroups, isolation
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.results import Termination
+from tutor.sandbox.runner import RunRequest, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 with_cgroups = pytest.mark.skipif(not cgroups.cgroups_available(), reason="needs root and cgroup v1 memory/pids")
@@ -114,7 +114,7 @@ def test_two_processes_never_share_a_sandbox_uid() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom tutor.isolation import claim_uid\n"
+            "import sys, time\nfrom tutor.sandbox.isolation import claim_uid\n"
             "claims = [claim_uid() for _ in range(5)]\n"
             "print(' '.join(str(c.uid) for c in claims), flush=True)\ntime.sleep(30)\n",
         ],
@@ -150,7 +150,7 @@ def test_two_processes_never_share_a_sandbox_uid() -> None:
 # non-loopback address with a server on it.
 OUTSIDE_PROBE = """
 import json, socket, sys
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox.runner import RunRequest, run_program
 server = socket.socket()
 server.bind(("198.18.0.1", 0))
 server.listen()

@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
-from tutor.class_report import build_class_grid, count_common_errors, time_to_pass
-from tutor.data import ensure_dataset
-from tutor.db import IdentitySource, Run, open_database
-from tutor.isolation import Limits
-from tutor.jobs import JobState, RunManager
-from tutor.pool import WarmPool
-from tutor.progress import DatabaseRecorder, sign_in_learner
+from tutor.runs.local import JobState, RunManager
+from tutor.sandbox.dataset import ensure_dataset
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.pool import WarmPool
+from tutor.store.class_report import build_class_grid, count_common_errors, time_to_pass
+from tutor.store.db import IdentitySource, Run, open_database
+from tutor.store.progress import DatabaseRecorder, sign_in_learner
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNERS = 30

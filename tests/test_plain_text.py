@@ -42,7 +42,7 @@ TRUSTED = {
     "where", "start.order", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
     # the teacher page: how many self-paced browsers ran nothing (a count, in our words)
     "count_idle_browsers(grid.idle_browsers)",
-    # the studio's checkbox label, a constant of ours (tutor.studio names it in its own message)
+    # the studio's checkbox label, a constant of ours (tutor.authoring.studio names it in its own message)
     "REPLACE_LABEL",
 }  # fmt: skip
 

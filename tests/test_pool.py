@@ -8,15 +8,16 @@ import pytest
 
 from tests.test_hostile import sandbox_processes
 from tests.waiting import wait_for
-from tutor import isolation, settings
-from tutor.data import ensure_dataset
-from tutor.grading import grade_source
-from tutor.isolation import Limits
-from tutor.jobs import RunManager
-from tutor.lessons import load_lessons
-from tutor.pool import WarmPool, start_pool_from_settings
-from tutor.results import Termination
-from tutor.runner import RunRequest, run_program
+from tutor import settings
+from tutor.grading.grade import grade_source
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import RunManager
+from tutor.sandbox import isolation
+from tutor.sandbox.dataset import ensure_dataset
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.pool import WarmPool, start_pool_from_settings
+from tutor.sandbox.results import Termination
+from tutor.sandbox.runner import RunRequest, run_program
 
 pytestmark = [
     pytest.mark.tf,

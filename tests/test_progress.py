@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tutor.checks import CheckResult
-from tutor.class_report import (
+from tutor.checks.judge import CheckResult
+from tutor.grading.grade import CaseVerdict, Verdict
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import JobState, RunManager
+from tutor.sandbox.results import ErrorInfo, RunResult, Termination
+from tutor.store.class_report import (
     build_class_grid,
     count_common_errors,
     export_grid_csv,
@@ -22,11 +26,8 @@ from tutor.class_report import (
     list_workshops,
     time_to_pass,
 )
-from tutor.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
-from tutor.grading import CaseVerdict, Verdict
-from tutor.jobs import JobState, RunManager
-from tutor.lessons import load_lessons
-from tutor.progress import (
+from tutor.store.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
+from tutor.store.progress import (
     DatabaseRecorder,
     claim_or_create_browser_learner,
     find_learner_by_token,
@@ -39,7 +40,6 @@ from tutor.progress import (
     sign_in_learner,
     summarize_learner,
 )
-from tutor.results import ErrorInfo, RunResult, Termination
 
 LESSON = load_lessons().get("assign-the-model")
 
@@ -185,7 +185,7 @@ def test_a_later_migration_is_applied_once(tmp_path: Path, sqlite_db, monkeypatc
 
         Index("runs_by_outcome", Run.outcome).create(connection)
 
-    monkeypatch.setattr("tutor.db.MIGRATIONS", [*MIGRATIONS, add_index])
+    monkeypatch.setattr("tutor.store.db.MIGRATIONS", [*MIGRATIONS, add_index])
     url = f"sqlite:///{tmp_path / 'tutor.sqlite3'}"
     assert migrate_database(open_database(url).engine) == len(MIGRATIONS) + 1
     assert migrate_database(open_database(url).engine) == len(MIGRATIONS) + 1
@@ -358,8 +358,8 @@ def test_schema_and_queries_compile_for_postgresql() -> None:
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateTable
 
-    from tutor.db import Base
-    from tutor.progress import progress_query
+    from tutor.store.db import Base
+    from tutor.store.progress import progress_query
 
     dialect = postgresql.dialect()
     for table in Base.metadata.sorted_tables:
@@ -370,7 +370,7 @@ def test_schema_and_queries_compile_for_postgresql() -> None:
 
 def test_runs_of_the_unchanged_starter_are_not_attempts(db) -> None:
     """Issue 11: running the starter as given shows what happens; it is neither "attempted" nor "stuck"."""
-    from tutor.grading import is_real_attempt
+    from tutor.grading.grade import is_real_attempt
 
     ada = sign_in_learner(db, IdentitySource.WORKSHOP, "Ada", "ada", "K")
     name_error = ("NameError", "model", 24)

@@ -10,11 +10,9 @@ import json
 
 import pytest
 
-from tutor.db import RunStatus
-from tutor.grading import grade_source
-from tutor.lessons import load_lessons
-from tutor.progress import describe_outcome
-from tutor.protocol import (
+from tutor.grading.grade import grade_source
+from tutor.lessons.lesson import load_lessons
+from tutor.sandbox.protocol import (
     EVENT_FIELDS,
     PROTOCOL_VERSION,
     SANDBOX_EVENTS,
@@ -24,8 +22,10 @@ from tutor.protocol import (
     decode_event,
     encode_event,
 )
-from tutor.results import Termination
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox.results import Termination
+from tutor.sandbox.runner import RunRequest, run_program
+from tutor.store.db import RunStatus
+from tutor.store.progress import describe_outcome
 
 TOKEN = "t0ken"
 LINK = "[Teacher: your session expired, sign in again](https://example.invalid/login)"

@@ -1,7 +1,7 @@
-"""Proved before published (tutor/publishing.py): learners keep the last proved version of a lesson
+"""Proved before published (tutor/authoring/publishing.py): learners keep the last proved version of a lesson
 until a new one passes its proofs; proof results survive a restart; shipped lessons are live at once.
 
-The proofs themselves (tutor/selftest.py) are tested in test_lesson_proofs.py against real sandboxes;
+The proofs themselves (tutor/authoring/proofs.py) are tested in test_lesson_proofs.py against real sandboxes;
 here a stand-in prover decides, so each test controls which version passes and when."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.test_progress import run_once, verdict
-from tutor.class_report import build_class_grid
-from tutor.db import IdentitySource, open_database
-from tutor.lesson_files import content_hash
-from tutor.lessons import load_lessons
-from tutor.new_lesson import write_skeleton
-from tutor.progress import sign_in_learner
-from tutor.publishing import LessonLibrary, ProofState, ProofStore, read_shipped
-from tutor.selftest import Proof
+from tutor.authoring.new_lesson import write_skeleton
+from tutor.authoring.proofs import Proof
+from tutor.authoring.publishing import LessonLibrary, ProofState, ProofStore, read_shipped
+from tutor.lessons.files import content_hash
+from tutor.lessons.lesson import load_lessons
+from tutor.store.class_report import build_class_grid
+from tutor.store.db import IdentitySource, open_database
+from tutor.store.progress import sign_in_learner
 
 ROOT = Path(__file__).resolve().parent.parent
 

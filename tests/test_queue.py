@@ -22,11 +22,11 @@ from tests.queue_support import (
 )
 from tests.test_app import texts
 from tutor import settings
-from tutor.db import IdentitySource, Learner, Run, open_database
-from tutor.jobs import JobState
-from tutor.lessons import load_lessons
-from tutor.migrations import current_revision, head_revision
-from tutor.progress import sign_in_learner
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import JobState
+from tutor.store.db import IdentitySource, Learner, Run, open_database
+from tutor.store.migrations import current_revision, head_revision
+from tutor.store.progress import sign_in_learner
 
 LESSON = load_lessons().get("assign-the-model")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -46,7 +46,7 @@ def queue_url(monkeypatch: pytest.MonkeyPatch, postgres_url: str):
 
 
 def test_queue_mode_without_postgresql_names_both_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tutor.runs import open_run_service
+    from tutor.runs.service import open_run_service
 
     monkeypatch.setenv("TUTOR_RUNS", "queue")
     monkeypatch.delenv("TUTOR_DB_URL", raising=False)
@@ -218,7 +218,7 @@ def snapshot_or_none(service, run_id: int):
 
 
 def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, postgres_url: str, tmp_path: Path) -> None:
-    from tutor.queue import QueueRunService
+    from tutor.runs.queue.service import QueueRunService
 
     server_url = postgres_url
     db = open_database(queue_url)
@@ -253,8 +253,8 @@ def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, postgres_url
 
 def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from tutor.doctor import check_queue
-    from tutor.queue_schema import apply_queue_schema
-    from tutor.queue_store import upsert_worker
+    from tutor.runs.queue.schema import apply_queue_schema
+    from tutor.runs.queue.store import upsert_worker
 
     db = open_database(queue_url)
     findings = {f.name: f for f in check_queue()}
@@ -266,7 +266,7 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
     upsert_worker(db, "gpu-box:17", "gpu-box", 17, capacity=2, running=1, warm=2)
     findings = {f.name: f for f in check_queue()}
     assert findings["workers"].ok and "gpu-box:17 on gpu-box" in findings["workers"].detail
-    from tutor.queue_store import forget_silent_workers
+    from tutor.runs.queue.store import forget_silent_workers
 
     assert forget_silent_workers(db) == 0  # it beats: kept
     upsert_worker(db, "gone:1", "gone", 1, capacity=1, running=0, warm=0)
@@ -294,8 +294,8 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
 
 def test_the_lesson_page_says_when_a_run_is_retried_on_another_worker() -> None:
     def script() -> None:
-        from tutor.jobs import JobSnapshot, JobState, Progress
-        from tutor.queue_store import RETRY_NOTE
+        from tutor.runs.local import JobSnapshot, JobState, Progress
+        from tutor.runs.queue.store import RETRY_NOTE
         from ui.widgets import render_live
 
         queued = Progress(note=RETRY_NOTE)
@@ -321,7 +321,8 @@ def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: st
         "assert not at.exception, at.exception\n"
         "from ui.state import get_runs\n"
         "print(type(get_runs()).__name__, get_runs().pool, len(descendants_of(os.getpid())),\n"
-        "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}), 'tutor.pool' in sys.modules)\n"
+        "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}),\n"
+        "      'tutor.sandbox.pool' in sys.modules)\n"
     )
     env = queue_env(queue_url, TUTOR_POOL_SIZE="2")  # the setting a local server would start a pool with
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -330,10 +331,10 @@ def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: st
 
 
 def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url: str) -> None:
-    from tutor.db import RunStatus
-    from tutor.grading import Verdict
-    from tutor.queue import QueueRunService
-    from tutor.queue_store import claim_run, finish_run, settle_stalled_run
+    from tutor.grading.grade import Verdict
+    from tutor.runs.queue.service import QueueRunService
+    from tutor.runs.queue.store import claim_run, finish_run, settle_stalled_run
+    from tutor.store.db import RunStatus
 
     db = open_database(queue_url)
     service = QueueRunService(db, "server")
@@ -361,9 +362,9 @@ def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url:
 def test_the_run_record_and_its_job_are_one_transaction(queue_url: str) -> None:
     """The queue's own lock refuses a second queued job of the same learner and lesson; the run record
     written in the same transaction goes with it."""
-    from tutor.jobs import RunInFlight
-    from tutor.queue import QueueRunService
-    from tutor.queue_store import TASK_NAME
+    from tutor.runs.local import RunInFlight
+    from tutor.runs.queue.service import QueueRunService
+    from tutor.runs.queue.store import TASK_NAME
 
     db = open_database(queue_url)
     service = QueueRunService(db, "server")
@@ -391,9 +392,9 @@ def test_finished_jobs_leave_the_queue_after_a_day_and_their_runs_stay(queue_url
     import procrastinate
     from sqlalchemy import text as sql
 
-    from tutor.queue import QueueRunService
-    from tutor.queue_store import conninfo
-    from tutor.sweeper import prune_finished_jobs
+    from tutor.runs.queue.service import QueueRunService
+    from tutor.runs.queue.store import conninfo
+    from tutor.runs.queue.sweeper import prune_finished_jobs
 
     db = open_database(queue_url)
     service = QueueRunService(db, "server")

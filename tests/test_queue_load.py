@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from tests.queue_support import WorkerProcess, fresh_database_url, printed_runs, queue_env
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
-from tutor.class_report import build_class_grid, count_common_errors
-from tutor.db import IdentitySource, Run, open_database
-from tutor.jobs import JobState
-from tutor.progress import sign_in_learner
+from tutor.runs.local import JobState
+from tutor.store.class_report import build_class_grid, count_common_errors
+from tutor.store.db import IdentitySource, Run, open_database
+from tutor.store.progress import sign_in_learner
 
 LEARNERS = 30
 ARRIVAL_S = 20.0
@@ -33,7 +33,7 @@ def queue_url(postgres_url: str):
 def test_thirty_learners_through_the_queue_every_run_recorded_once(
     tmp_path: Path, queue_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tutor.queue import QueueRunService
+    from tutor.runs.queue.service import QueueRunService
 
     lesson = write_tiny_lesson(tmp_path)
     folders = {"TUTOR_LESSONS_DIR": str(tmp_path / "lessons"), "TUTOR_SOLUTIONS_DIR": str(tmp_path / "solutions")}

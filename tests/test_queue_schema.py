@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from tests.queue_support import fresh_database_url
-from tutor.db import open_database
-from tutor.queue_schema import (
+from tutor.runs.queue.schema import (
     BASELINE_MIGRATION,
     RECORD_TABLE,
     QueueSchemaError,
@@ -21,6 +20,7 @@ from tutor.queue_schema import (
     installed_migrations,
     read_queue_schema,
 )
+from tutor.store.db import open_database
 
 # A change a newer procrastinate might bring: a new enum value, then a use of it. The use fails if both
 # run in one transaction ("unsafe use of new value"), so this also proves each file gets its own.

@@ -26,14 +26,14 @@ from tests.queue_support import (
     wait_until,
 )
 from tutor import settings
-from tutor.cgroups import GROUP
-from tutor.db import IdentitySource, Run, open_database
-from tutor.isolation import UID_RANGE
-from tutor.jobs import JobState, RunInFlight
-from tutor.lessons import load_lessons
-from tutor.progress import sign_in_learner
-from tutor.queue import QueueRunService
-from tutor.sweeper import sandbox_processes
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import JobState, RunInFlight
+from tutor.runs.queue.service import QueueRunService
+from tutor.runs.queue.sweeper import sandbox_processes
+from tutor.sandbox.cgroups import GROUP
+from tutor.sandbox.isolation import UID_RANGE
+from tutor.store.db import IdentitySource, Run, open_database
+from tutor.store.progress import sign_in_learner
 
 LESSON = load_lessons().get("assign-the-model")
 

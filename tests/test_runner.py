@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tutor import isolation
-from tutor.isolation import Limits
-from tutor.results import Termination
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox import isolation
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.results import Termination
+from tutor.sandbox.runner import RunRequest, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 strict_only = pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
@@ -122,7 +122,8 @@ except OSError as exc:
 def test_host_files_are_out_of_reach() -> None:
     from tutor import settings
 
-    targets = [str(ROOT / "README.md"), str(ROOT / "tutor" / "runner.py"), "/etc/shadow", str(settings.runs_dir())]
+    runner_file = str(ROOT / "tutor" / "sandbox" / "runner.py")
+    targets = [str(ROOT / "README.md"), runner_file, "/etc/shadow", str(settings.runs_dir())]
     source = f"""
 import os
 for path in {targets!r}:
@@ -173,8 +174,8 @@ def test_timeout_is_reported_in_words() -> None:
 
 def test_server_side_never_imports_tensorflow() -> None:
     code = (
-        "import sys; from tutor.lessons import load_lessons; from tutor.grading import grade_source; "
-        "import tutor.cli, tutor.selftest, tutor.report; "
+        "import sys; from tutor.lessons.lesson import load_lessons; from tutor.grading.grade import grade_source; "
+        "import tutor.cli, tutor.authoring.proofs, tutor.grading.report; "
         "lesson = load_lessons().get('assign-the-model'); "
         "v = grade_source(lesson, 'model.fit()\\n'); assert not v.passed; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'streamlit')]; "
@@ -207,8 +208,8 @@ thread.join()
 @strict_only
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe uses x86_64 syscall numbers")
 def test_seccomp_closes_the_gaps_bubblewrap_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tutor import runner
-    from tutor.seccomp import compiled_filter
+    from tutor.sandbox import runner
+    from tutor.sandbox.seccomp import compiled_filter
 
     if compiled_filter() is None:
         pytest.skip("libseccomp is not usable here")
@@ -224,7 +225,7 @@ def test_seccomp_closes_the_gaps_bubblewrap_leaves(monkeypatch: pytest.MonkeyPat
 def test_results_cross_as_versioned_json() -> None:
     import json
 
-    from tutor.results import RunResult
+    from tutor.sandbox.results import RunResult
 
     result, _ = run("def f():\n    return modle\n\nf()\n")
     data = json.loads(json.dumps(result.to_dict()))
@@ -237,7 +238,7 @@ def test_results_cross_as_versioned_json() -> None:
 
 SYMLINK_PROBE = """
 import json
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox.runner import RunRequest, run_program
 result = run_program(RunRequest("print('hello from the sandbox')"))
 print(json.dumps({"termination": str(result.termination), "stdout": result.stdout, "detail": result.detail,
                   "isolation": result.isolation}))
@@ -300,8 +301,8 @@ def test_a_sandbox_that_cannot_start_python_is_the_graders_error(monkeypatch: py
 
 
 def test_a_verdict_never_blames_the_learner_for_a_sandbox_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tutor.grading import grade_source
-    from tutor.lessons import load_lessons
+    from tutor.grading.grade import grade_source
+    from tutor.lessons.lesson import load_lessons
 
     monkeypatch.setattr(isolation, "python_argv", lambda harness, executable=None: ["/nonexistent/python3", harness])
     lesson = load_lessons().get("assign-the-model")

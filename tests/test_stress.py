@@ -9,11 +9,11 @@ import time
 import pytest
 
 from tests.test_hostile import HOSTILE, sandbox_processes, strict_only
-from tutor.data import ensure_dataset
-from tutor.isolation import Limits
-from tutor.jobs import JobState, RunManager
-from tutor.lessons import load_lessons
-from tutor.pool import WarmPool
+from tutor.lessons.lesson import load_lessons
+from tutor.runs.local import JobState, RunManager
+from tutor.sandbox.dataset import ensure_dataset
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.pool import WarmPool
 
 LESSON = dataclasses.replace(load_lessons().get("assign-the-model"), time_s=8)
 NORMAL = "print('hello')\nmodel = None\nmodel.fit()\n"  # a quick learner mistake (no TensorFlow import)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tutor.lesson_files import Draft, PublishError, files_version, publish_draft, read_draft, write_all
-from tutor.lessons import load_lessons
-from tutor.new_lesson import write_skeleton
-from tutor.packs import MAX_MEMBER_BYTES, PackError, export_pack, read_pack
-from tutor.publishing import ProofStore
-from tutor.selftest import Proof
-from tutor.studio import check_draft, publish, start_import, start_proof_run
+from tutor.authoring.new_lesson import write_skeleton
+from tutor.authoring.proofs import Proof
+from tutor.authoring.publishing import ProofStore
+from tutor.authoring.studio import check_draft, publish, start_import, start_proof_run
+from tutor.lessons.files import Draft, PublishError, files_version, publish_draft, read_draft, write_all
+from tutor.lessons.lesson import load_lessons
+from tutor.lessons.packs import MAX_MEMBER_BYTES, PackError, export_pack, read_pack
 
 
 def stand_in_prover(lesson, report) -> list[Proof]:

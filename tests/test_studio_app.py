@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
-from tutor.new_lesson import TOML
-from tutor.studio import field_line
+from tutor.authoring.new_lesson import TOML
+from tutor.authoring.studio import field_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,10 +115,10 @@ def test_the_teacher_page_shows_each_lessons_proof_state(server: Path) -> None:
 
 
 def test_a_failed_version_shows_its_failing_proof_and_learners_keep_the_shipped_one(server: Path) -> None:
-    from tutor.lesson_files import content_hash
-    from tutor.lessons import load_lesson
-    from tutor.publishing import ProofStore, proof_key
-    from tutor.selftest import Proof
+    from tutor.authoring.proofs import Proof
+    from tutor.authoring.publishing import ProofStore, proof_key
+    from tutor.lessons.files import content_hash
+    from tutor.lessons.lesson import load_lesson
 
     AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()  # the server ran the shipped lessons
     path = server / "assign-the-model.toml"

@@ -1,4 +1,4 @@
-from tutor.terminal import render_terminal
+from tutor.sandbox.terminal import render_terminal
 
 
 def test_carriage_returns_overwrite_like_a_terminal() -> None:

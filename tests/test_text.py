@@ -1,10 +1,10 @@
-"""Display names a teacher can trust and CSV cells a spreadsheet will not run (tutor.text, issue 13)."""
+"""Display names a teacher can trust and CSV cells a spreadsheet will not run (tutor.store.text, issue 13)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tutor.text import (
+from tutor.store.text import (
     MAX_DISPLAY_NAME,
     clean_display_name,
     distinct_names,

@@ -11,18 +11,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
-from tutor.db import IdentitySource, Run
-from tutor.lesson_files import content_hash
-from tutor.lessons import load_lesson
-from tutor.progress import (
+from tutor.authoring.proofs import Proof
+from tutor.authoring.publishing import ProofStore, proof_key
+from tutor.lessons.files import content_hash
+from tutor.lessons.lesson import load_lesson
+from tutor.store.db import IdentitySource, Run
+from tutor.store.progress import (
     claim_or_create_browser_learner,
     list_learners,
     record_finished,
     record_submitted,
     sign_in_learner,
 )
-from tutor.publishing import ProofStore, proof_key
-from tutor.selftest import Proof
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "KERAS-42"
@@ -94,7 +94,7 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     learner = first.session_state["learner"]
     # A run she made earlier (its code becomes her latest), then she keeps editing lesson 1: the editor's
     # text reaches the server as session state, and is stored.
-    from tutor.db import RunStatus
+    from tutor.store.db import RunStatus
     from ui.state import get_database
 
     db = get_database()

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from tutor import data, settings
-from tutor.lessons import load_lessons
+from tutor import settings
+from tutor.lessons.lesson import load_lessons
+from tutor.sandbox import dataset as data
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # check-lessons: a proof failed
@@ -84,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_grade(args: argparse.Namespace) -> int:
-    from tutor.grading import Verdict, grade_source
-    from tutor.report import format_verdict
+    from tutor.grading.grade import Verdict, grade_source
+    from tutor.grading.report import format_verdict
 
     def fail(message: str, code: int) -> int:
         if args.json:  # the same shape as any verdict: nothing graded, grader_error says why
@@ -113,8 +114,8 @@ def command_grade(args: argparse.Namespace) -> int:
 
 
 def command_worker(args: argparse.Namespace) -> int:
+    from tutor.runs.queue.worker import run_worker
     from tutor.settings import SettingsError
-    from tutor.worker import run_worker
 
     try:
         return run_worker()
@@ -124,13 +125,13 @@ def command_worker(args: argparse.Namespace) -> int:
 
 
 def command_submit(args: argparse.Namespace) -> int:
-    from tutor.submit import submit_and_wait
+    from tutor.runs.queue.submit import submit_and_wait
 
     return submit_and_wait(args.path, args.lesson, args.learner, args.json, args.timeout)
 
 
 def command_check_lessons(args: argparse.Namespace) -> int:
-    from tutor.selftest import prove_lessons
+    from tutor.authoring.proofs import prove_lessons
 
     lesson_set = load_lessons()
     print_broken(lesson_set.errors)
@@ -153,8 +154,8 @@ def command_check_lessons(args: argparse.Namespace) -> int:
 
 def record_proofs(lessons: list, proofs: list) -> None:
     """A running app publishes a changed lesson once its proofs passed: check-lessons' count too."""
-    from tutor.lesson_files import content_hash
-    from tutor.publishing import ProofStore, proof_key
+    from tutor.authoring.publishing import ProofStore, proof_key
+    from tutor.lessons.files import content_hash
 
     store = ProofStore()
     for lesson in lessons:
@@ -190,7 +191,7 @@ def print_broken(errors: list) -> None:
 def command_ship_lessons(args: argparse.Namespace) -> int:
     """lessons/shipped.json: a fresh install trusts these versions as proved (CI runs check-lessons)."""
     from tutor import settings
-    from tutor.publishing import write_shipped
+    from tutor.authoring.publishing import write_shipped
 
     lesson_set = load_lessons()
     print_broken(lesson_set.errors)
@@ -202,7 +203,7 @@ def command_ship_lessons(args: argparse.Namespace) -> int:
 
 
 def command_schema(args: argparse.Namespace) -> int:
-    from tutor.lesson_schema import lesson_json_schema
+    from tutor.lessons.schema import lesson_json_schema
 
     print(json.dumps(lesson_json_schema(), indent=2))
     return EXIT_OK
@@ -210,8 +211,8 @@ def command_schema(args: argparse.Namespace) -> int:
 
 def command_new_lesson(args: argparse.Namespace) -> int:
     from tutor import settings
-    from tutor.lessons import LessonError
-    from tutor.new_lesson import NewLessonError, write_skeleton
+    from tutor.authoring.new_lesson import NewLessonError, write_skeleton
+    from tutor.lessons.lesson import LessonError
 
     lessons_dir = args.lessons_dir or settings.lessons_dir()
     solutions_dir = args.solutions_dir or settings.solutions_dir()

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from tutor import settings
-from tutor.data import DataError, ensure_dataset
-from tutor.isolation import IsolationError, Level, Limits, resolve_level
-from tutor.pool import estimate_sandbox_mb
-from tutor.runner import RunRequest, run_program
+from tutor.sandbox.dataset import DataError, ensure_dataset
+from tutor.sandbox.isolation import IsolationError, Level, Limits, resolve_level
+from tutor.sandbox.pool import estimate_sandbox_mb
+from tutor.sandbox.runner import RunRequest, run_program
 
 TINY_FIT = """
 import numpy as np
@@ -56,7 +56,7 @@ def run_doctor() -> list[Finding]:
     except IsolationError as exc:
         findings.append(Finding("sandbox", False, str(exc)))
     if findings[-1].name == "sandbox" and findings[-1].ok and not findings[-1].warning:
-        from tutor.seccomp import compiled_filter
+        from tutor.sandbox.seccomp import compiled_filter
 
         has_filter = compiled_filter() is not None
         words = "syscall filter active" if has_filter else "libseccomp unavailable: runs without the syscall filter"
@@ -91,10 +91,10 @@ def check_queue() -> list[Finding]:
         url = settings.queue_db_url()
     except settings.SettingsError as exc:
         return [Finding("runs", False, str(exc))]
-    from tutor.db import open_database
-    from tutor.migrations import current_revision, head_revision
-    from tutor.queue_schema import describe_queue_schema, read_queue_schema
-    from tutor.queue_store import list_workers, queue_counts
+    from tutor.runs.queue.schema import describe_queue_schema, read_queue_schema
+    from tutor.runs.queue.store import list_workers, queue_counts
+    from tutor.store.db import open_database
+    from tutor.store.migrations import current_revision, head_revision
 
     try:
         db = open_database(url)  # applies the app's migrations, as a server or worker start does

@@ -85,7 +85,7 @@ def pool_memory_mb() -> int:
 def pool_prefault_mb() -> int:
     """Memory each warm sandbox touches ahead for the learner's arrays (TUTOR_POOL_PREFAULT_MB; 0: none).
     The lessons' MNIST as float32 needs ~0.45 GB; on a VM that hands fresh memory out slowly this is most
-    of a warm run (tutor.harness.prefault_heap). A warm sandbox then holds ~1.1 GiB instead of ~0.6."""
+    of a warm run (tutor.sandbox.harness.prefault_heap). A warm sandbox then holds ~1.1 GiB instead of ~0.6."""
     return max(0, int(os.environ.get("TUTOR_POOL_PREFAULT_MB", "512")))
 
 

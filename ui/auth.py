@@ -20,9 +20,9 @@ import streamlit as st
 from streamlit.components.v1 import declare_component
 
 from tutor import settings
-from tutor.db import IdentitySource
-from tutor.progress import LearnerInfo, claim_or_create_browser_learner, find_learner_by_token, sign_in_learner
-from tutor.text import clean_display_name, name_key
+from tutor.store.db import IdentitySource
+from tutor.store.progress import LearnerInfo, claim_or_create_browser_learner, find_learner_by_token, sign_in_learner
+from tutor.store.text import clean_display_name, name_key
 from ui import plain
 from ui.state import current_learner, get_database
 

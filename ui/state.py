@@ -10,10 +10,12 @@ from typing import Any
 import streamlit as st
 
 from tutor import settings
-from tutor.data import get_dataset_status
-from tutor.db import Database, open_database
-from tutor.lessons import LessonSet
-from tutor.progress import (
+from tutor.authoring.publishing import LessonLibrary, ProofStore
+from tutor.lessons.lesson import LessonSet
+from tutor.runs.service import RunService, open_run_service
+from tutor.sandbox.dataset import get_dataset_status
+from tutor.store.db import Database, open_database
+from tutor.store.progress import (
     LearnerInfo,
     load_code,
     mark_interrupted_runs,
@@ -21,8 +23,6 @@ from tutor.progress import (
     save_code,
     summarize_learner,
 )
-from tutor.publishing import LessonLibrary, ProofStore
-from tutor.runs import RunService, open_run_service
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _library(lessons_dir: str, solutions_dir: str, proofs_path: str) -> LessonLi
 
 
 def get_library() -> LessonLibrary:
-    """The proved lesson versions learners see, and the proofs of changed ones (tutor.publishing)."""
+    """The proved lesson versions learners see, and the proofs of changed ones (tutor.authoring.publishing)."""
     return _library(str(settings.lessons_dir()), str(settings.solutions_dir()), str(settings.proofs_path()))
 
 

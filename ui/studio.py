@@ -1,5 +1,5 @@
-"""Streamlit pieces of the lesson studio and the teacher page's proof states (the engine is tutor.studio
-and tutor.publishing). Lesson text is the teacher's own: the preview renders it as the lesson page does.
+"""Streamlit pieces of the lesson studio and the teacher page's proof states (the engine is tutor.authoring.studio
+and tutor.authoring.publishing). Lesson text is the teacher's own: the preview renders it as the lesson page does.
 Proof details and schema problems quote lesson code and sandbox output: plain text only (ui.plain)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from tutor.lessons import Lesson
-from tutor.publishing import LessonStatus, ProofState
-from tutor.selftest import Proof
-from tutor.studio import DraftCheck, ImportOutcome, ImportRun, ProofRun
+from tutor.authoring.proofs import Proof
+from tutor.authoring.publishing import LessonStatus, ProofState
+from tutor.authoring.studio import DraftCheck, ImportOutcome, ImportRun, ProofRun
+from tutor.lessons.lesson import Lesson
 from ui import plain
 
 STATE_WORDS = {

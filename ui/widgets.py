@@ -13,14 +13,14 @@ import streamlit as st
 from PIL import Image
 
 from tutor import settings
-from tutor.checks import SAME_ERROR, CheckResult, CheckStatus
-from tutor.data import ensure_dataset
-from tutor.grading import Verdict
-from tutor.isolation import IsolationError, resolve_level
-from tutor.jobs import JobSnapshot, JobState
-from tutor.protocol import Phase
-from tutor.results import ErrorInfo, RunResult, Termination
-from tutor.terminal import render_terminal
+from tutor.checks.judge import SAME_ERROR, CheckResult, CheckStatus
+from tutor.grading.grade import Verdict
+from tutor.runs.local import JobSnapshot, JobState
+from tutor.sandbox.dataset import ensure_dataset
+from tutor.sandbox.isolation import IsolationError, resolve_level
+from tutor.sandbox.protocol import Phase
+from tutor.sandbox.results import ErrorInfo, RunResult, Termination
+from tutor.sandbox.terminal import render_terminal
 from ui import plain
 from ui.state import dataset_status
 
@@ -293,7 +293,9 @@ def render_what_happened(result: RunResult, explained: bool = False, reveal_fix:
             where = f" on line {error.line}" if error.line else ""
             plain.show("Your program raised ", plain.code(error.type), where, ":")
             st.code(error.message or error.type, language=None)
-            analysis = error.analysis or {}  # why `model` has no `fit` (tutor.explain), when the source tells
+            analysis = (
+                error.analysis or {}
+            )  # why `model` has no `fit` (tutor.grading.attribute_error), when the source tells
             if analysis.get("diagnosis"):
                 plain.show(plain.message(analysis["diagnosis"]))
             if reveal_fix and analysis.get("fix"):

@@ -1,0 +1,201 @@
+"""Grade a learner's program against a lesson: run every case in the sandbox, apply the checks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tutor.checks.judge import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
+from tutor.lessons.fixtures import generate_fixture
+from tutor.lessons.lesson import Case, CaseFile, Lesson, LessonError
+from tutor.sandbox.isolation import Limits
+from tutor.sandbox.protocol import EventType
+from tutor.sandbox.results import RunResult
+from tutor.sandbox.runner import EventCallback, RunRequest, WarmPoolLike, run_program
+
+VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty" (error "cause": added, computed)
+PREDICT_SAMPLES = 16
+
+
+class GraderError(Exception):
+    """Grading could not happen (a broken fixture, no sandbox): never the learner's fault."""
+
+
+@dataclass
+class CaseVerdict:
+    case: str
+    title: str
+    passed: bool
+    checks: list[CheckResult]
+    result: RunResult | None  # None: not run, because an earlier case showed the code cannot run
+
+    def to_dict(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "id": self.case,
+            "title": self.title,
+            "passed": self.passed,
+            "checks": [vars(check) for check in self.checks],
+            "termination": str(result.termination) if result else "not_run",
+            "duration_s": result.duration_s if result else 0.0,
+            "detail": result.detail if result else "not run: the code cannot run at all",
+            "result": result.to_dict() if result else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseVerdict:
+        result = data.get("result")
+        return cls(
+            data["id"], data["title"], bool(data["passed"]), [CheckResult(**check) for check in data["checks"]],
+            RunResult.from_dict(result) if result else None,
+        )  # fmt: skip
+
+
+@dataclass
+class Verdict:
+    lesson: str
+    passed: bool
+    cases: list[CaseVerdict]
+    grader_error: str | None = None
+    checks: list[CheckResult] = field(default_factory=list)  # every case's checks, in order
+    attempt: bool = True  # False: the unchanged starter was run (it shows what happens; it is no attempt)
+    empty: bool = False  # the editor was empty: nothing ran, no check
+
+    @property
+    def headline(self) -> CheckResult | None:
+        """The first failing check: what the verdict leads with (the rest follow from it or wait for it)."""
+        return next((check for check in self.checks if check.status is CheckStatus.FAILED), None)
+
+    def count(self, status: CheckStatus) -> int:
+        return sum(1 for check in self.checks if check.status is status)
+
+    @property
+    def first_error(self) -> dict[str, Any] | None:
+        for case in self.cases:
+            error = case.result.error if case.result else None
+            if error is not None:
+                return {
+                    "type": error.type,
+                    "name": error.name,
+                    "line": error.line,
+                    "message": error.message,
+                    "case": case.case,
+                    # an AttributeError's cause, when the source told it (tutor.grading.attribute_error.AttributeCause)
+                    "cause": (error.analysis or {}).get("kind") if not error.is_name_error else None,
+                }
+        return None
+
+    @property
+    def dataset(self) -> str | None:
+        return next((case.result.dataset for case in self.cases if case.result and case.result.dataset), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": VERDICT_VERSION,
+            "lesson": self.lesson,
+            "passed": self.passed,
+            "checks": [vars(check) for check in self.checks],
+            "error": self.first_error,
+            "dataset": self.dataset,
+            "grader_error": self.grader_error,
+            "attempt": self.attempt,
+            "empty": self.empty,
+            "cases": [case.to_dict() for case in self.cases],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """The inverse of ``to_dict`` (a verdict that crossed the queue); a wrong version raises."""
+        if data.get("version") != VERDICT_VERSION:
+            raise ValueError(f"verdict version {data.get('version')!r}, expected {VERDICT_VERSION}")
+        return cls(
+            data["lesson"], bool(data["passed"]), [CaseVerdict.from_dict(case) for case in data["cases"]],
+            data.get("grader_error"), [CheckResult(**check) for check in data["checks"]],
+        )  # fmt: skip
+
+
+def grade_source(
+    lesson: Lesson,
+    source: str | bytes,
+    on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
+    limits: Limits | None = None,
+    pool: WarmPoolLike | None = None,
+) -> Verdict:
+    """Run ``source`` on every case of ``lesson`` and judge it. Learner errors are in the checks;
+    problems of the grader itself are in ``grader_error`` and the verdict does not pass."""
+    limits = limits or Limits(wall_s=lesson.time_s)
+    attempt = is_real_attempt(lesson, source)
+    if is_empty(source):
+        return Verdict(lesson.id, False, [], attempt=False, empty=True)
+    cases: list[CaseVerdict] = []
+    all_checks: list[CheckResult] = []
+    grader_error = None
+    skip_reason: str | None = None
+    for case in lesson.cases:
+        if skip_reason is not None or (cancel is not None and cancel.is_set()):
+            reason = skip_reason or STOPPED
+            checks = [
+                CheckResult(spec.kind, False, reason, case.id, CheckStatus.NOT_REACHED)
+                for spec in lesson.checks_for(case)
+            ]
+            cases.append(CaseVerdict(case.id, case.title, False, checks, None))
+            all_checks += checks
+            continue
+        if on_event is not None:
+            on_event({"type": EventType.CASE, "case": case.id, "title": case.title})
+        try:
+            files = prepare_case_files(case.files, limits)
+        except GraderError as exc:
+            grader_error = str(exc)
+            break
+        request = RunRequest(source, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
+        result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
+        if result.termination.is_infrastructure:
+            grader_error = result.detail
+        checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)
+        cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
+        all_checks += checks
+        if result.error is not None and result.error.type in SOURCE_ERRORS:
+            skip_reason = stop_reason(result)
+        if grader_error:
+            break
+    passed = grader_error is None and len(cases) == len(lesson.cases) and all(case.passed for case in cases)
+    return Verdict(lesson.id, passed, cases, grader_error, all_checks, attempt=attempt)
+
+
+def _normalised(source: str | bytes) -> str:
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def is_empty(source: str | bytes) -> bool:
+    return not _normalised(source)
+
+
+def is_real_attempt(lesson: Lesson, source: str | bytes) -> bool:
+    """A run counts as an attempt once the code differs from the starter (spacing aside): running the
+    starter as given shows what happens, it is not trying a fix (learntools calls it NotAttempted)."""
+    return not is_empty(source) and _normalised(source) != _normalised(lesson.starter)
+
+
+def prepare_case_files(files: tuple[CaseFile, ...], limits: Limits | None = None) -> dict[str, bytes]:
+    """The case's files by name. A fixture script runs in the sandbox under ``limits`` (first use only);
+    when it fails, that is a GraderError naming the lesson file and the field."""
+    prepared = {}
+    for case_file in files:
+        if case_file.content is not None:
+            prepared[case_file.name] = case_file.content.encode("utf-8")
+        elif case_file.copy is not None:
+            prepared[case_file.name] = case_file.copy.read_bytes()
+        elif case_file.generate is not None:
+            try:
+                prepared[case_file.name] = generate_fixture(case_file, limits).read_bytes()
+            except (LessonError, RuntimeError, OSError) as exc:
+                raise GraderError(str(exc)) from exc
+    return prepared
+
+
+def case_by_id(lesson: Lesson, case_id: str | None) -> Case:
+    return next((case for case in lesson.cases if case.id == case_id), lesson.cases[0])

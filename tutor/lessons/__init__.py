@@ -1,0 +1,3 @@
+"""Lessons as data: the lesson format (schema), loading and validating lesson files, a lesson as files (hash,
+drafts), fixtures, packs.
+"""

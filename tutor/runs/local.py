@@ -1,0 +1,402 @@
+"""One process-wide run manager shared by every learner: a fair queue, a bounded number of runs at a
+time, live progress per run, cancel. It never calls Streamlit; the UI polls ``Job.snapshot()``."""
+
+from __future__ import annotations
+
+import collections
+import enum
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tutor import settings
+from tutor.grading.grade import Verdict, grade_source
+from tutor.grading.name_error import predict_early_name_error
+from tutor.lessons.lesson import Lesson
+from tutor.sandbox.protocol import EventType, Phase
+from tutor.sandbox.results import Termination
+
+if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
+    from tutor.sandbox.pool import WarmPool
+
+OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
+EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
+log = logging.getLogger(__name__)
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the grader itself broke; never the learner's fault
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.CANCELLED, JobState.FAILED)
+
+
+class RunInFlight(Exception):
+    """This learner already has a run queued or running."""
+
+
+@dataclass
+class Progress:
+    phase: str = Phase.QUEUED  # a tutor.sandbox.protocol.Phase
+    case: str | None = None
+    case_title: str | None = None
+    epochs: int | None = None
+    epoch: int = 0  # 0-based index of the epoch in progress
+    step: int = 0
+    steps: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics per finished epoch (last fit)
+    dataset: str | None = None
+    note: str | None = None  # a word for the learner, e.g. why a run went back to the queue
+
+
+@dataclass
+class JobSnapshot:
+    id: int
+    owner: str
+    lesson_id: str
+    source: str
+    state: JobState
+    progress: Progress
+    output: str
+    verdict: Verdict | None
+    error: str | None
+    queue_position: int | None
+    created: float
+    started: float | None
+    finished: float | None
+    attempts: int = 1  # queue mode: how many workers started it (2: retried after a worker died)
+    worker: str | None = None  # queue mode: the worker of the latest attempt
+
+
+class Job:
+    """One submitted run in local mode.
+
+    Locking: ``_lock`` guards ``progress`` and ``output``, which the worker thread writes (handle_event)
+    while page reruns read them (snapshot). ``state``, ``verdict``, ``error``, ``started``, ``finished`` and
+    ``queue_position`` are written only under the RunManager's lock; ``done`` and ``cancel_event`` are
+    events, safe from any thread. Pages read a Job only through ``snapshot()``."""
+
+    def __init__(self, job_id: int, owner: str, lesson: Lesson, source: str) -> None:
+        self.id = job_id
+        self.owner = owner
+        self.lesson = lesson
+        self.source = source
+        self.state = JobState.QUEUED
+        self.progress = Progress()
+        self.output = ""
+        self.verdict: Verdict | None = None
+        self.error: str | None = None
+        self.cancel_event = threading.Event()
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.queue_position: int | None = None
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+        self.record_id: int | None = None  # set by a recorder (tutor.store.progress): the run's database row
+        self.probed = False  # the express lane tried it already
+        self.quick = False  # its code looks like it stops on an early NameError (set at submit)
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        """Called from the worker thread for every runner event."""
+        kind = event.get("type")
+        with self._lock:
+            progress = self.progress
+            if kind == EventType.CASE:
+                progress.case, progress.case_title = event.get("case"), event.get("title")
+                progress.phase, progress.history, progress.epochs = Phase.STARTING, [], None
+                self.output = ""
+            elif kind == EventType.PHASE:
+                progress.phase = event.get("phase", progress.phase)
+            elif kind == EventType.DATASET:
+                progress.dataset = event.get("kind")
+            elif kind == EventType.FIT_BEGIN:
+                progress.phase = Phase.TRAINING
+                epochs = event.get("epochs")
+                progress.epochs = epochs if isinstance(epochs, int) else None
+                progress.epoch, progress.step, progress.history = 0, 0, []
+            elif kind == EventType.EPOCH_BEGIN:
+                progress.epoch, progress.step, progress.steps = event.get("epoch", 0), 0, event.get("steps")
+            elif kind == EventType.BATCH:
+                progress.step, progress.steps = event.get("step", 0), event.get("steps")
+            elif kind == EventType.EPOCH_END:
+                progress.history.append(dict(event.get("metrics") or {}))
+                progress.step = progress.steps or progress.step
+            elif kind == EventType.OUTPUT:
+                self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            progress = Progress(**{**vars(self.progress), "history": list(self.progress.history)})
+            return JobSnapshot(
+                self.id, self.owner, self.lesson.id, self.source, self.state, progress, self.output,
+                self.verdict, self.error, self.queue_position, self.created, self.started, self.finished,
+            )  # fmt: skip
+
+
+GradeFunction = Callable[..., Verdict]
+
+
+class RunRecorder(Protocol):
+    """Told about every job: at submit, when a worker starts it, and once when it finishes (before
+    ``job.done`` is set). ``record_submitted``/``record_finished`` run under the manager's lock, so the
+    order is always submitted < started < finished. A recorder that raises never stops a run."""
+
+    def record_submitted(self, job: Job) -> None: ...
+    def record_started(self, job: Job) -> None: ...
+    def record_finished(self, job: Job) -> None: ...
+
+
+class RunManager:
+    """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
+
+    mode = "local"  # tutor.runs.service.RunService: runs happen in this process
+
+    def __init__(
+        self,
+        max_running: int | None = None,
+        grade: GradeFunction = grade_source,
+        recorder: RunRecorder | None = None,
+        pool: WarmPool | None = None,
+        express: bool = True,
+    ) -> None:
+        self.max_running = max_running or default_max_running()
+        self._grade = grade
+        self._recorder = recorder
+        self.pool = pool  # warm sandboxes; the manager closes it on shutdown
+        self._queue: collections.deque[Job] = collections.deque()
+        self._jobs: dict[int, Job] = {}
+        self._active: dict[str, Job] = {}  # owner -> queued or running job
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._stopping = False
+        self._busy = 0  # regular workers running a job now
+        self._workers = [
+            threading.Thread(target=self._work, name=f"tutor-run-{i}", daemon=True) for i in range(self.max_running)
+        ]
+        self._express_on = pool is not None and express  # without warm sandboxes a try cannot be quick
+        if self._express_on:
+            self._workers.append(threading.Thread(target=self._express, name="tutor-run-express", daemon=True))
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, owner: str, lesson: Lesson, source: str) -> Job:
+        # Only code that looks like it stops on an early NameError gets a try in the express lane (parsed
+        # before taking the lock: a 5 MB source takes a while).
+        quick = self._express_on and predict_early_name_error(source)
+        with self._lock:
+            if owner in self._active:
+                raise RunInFlight(f"a run is already {self._active[owner].state} for this learner")
+            job = Job(next(self._ids), owner, lesson, source)
+            job.quick = quick
+            self._record("record_submitted", job)
+            self._jobs[job.id] = job
+            self._active[owner] = job
+            self._queue.append(job)
+            self._renumber()
+            self._wakeup.notify_all()  # the express lane waits on it too: wake a worker for sure
+        return job
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def snapshot(self, job_id: int) -> JobSnapshot | None:
+        """The run service interface (tutor.runs.service.RunService): the pages read runs through it."""
+        job = self.get(job_id)
+        return job.snapshot() if job is not None else None
+
+    def find_active(self, owner: str, lesson_id: str) -> int | None:
+        job = self.active_job(owner)
+        return job.id if job is not None and job.lesson.id == lesson_id else None
+
+    def active_job(self, owner: str) -> Job | None:
+        with self._lock:
+            return self._active.get(owner)
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state.finished:
+                return
+            job.cancel_event.set()
+            if job.state is JobState.QUEUED:
+                self._queue.remove(job)
+                self._finish(job, JobState.CANCELLED)
+                self._renumber()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            running = sum(1 for job in self._active.values() if job.state is JobState.RUNNING)
+            return {"queued": len(self._queue), "running": running, "max_running": self.max_running}
+
+    def workers(self) -> list:
+        return []  # local mode: this server process runs every run (see counts)
+
+    def shutdown(self, cancel_running: bool = True) -> None:
+        with self._lock:
+            self._stopping = True
+            for job in list(self._active.values()):
+                if cancel_running:
+                    job.cancel_event.set()
+            self._wakeup.notify_all()
+        for worker in self._workers:
+            worker.join(timeout=15)
+        if self.pool is not None:
+            self.pool.close()
+
+    def _renumber(self) -> None:
+        for position, job in enumerate(self._queue, start=1):
+            job.queue_position = position
+
+    def _finish(self, job: Job, state: JobState) -> None:
+        """Under self._lock."""
+        job.state = state
+        job.finished = time.time()
+        job.queue_position = None
+        job.progress.phase = Phase.FINISHED
+        if self._active.get(job.owner) is job:
+            del self._active[job.owner]
+        # Old finished jobs are dropped so a long workshop does not grow memory without bound.
+        if len(self._jobs) > 2000:
+            for old_id in [i for i, j in self._jobs.items() if j.state.finished][:500]:
+                del self._jobs[old_id]
+        self._record("record_finished", job)
+        job.done.set()
+
+    def _record(self, event: str, job: Job) -> None:
+        if self._recorder is None:
+            return
+        try:
+            getattr(self._recorder, event)(job)
+        except Exception:  # losing a record must not lose the learner's run
+            log.exception("recording %s of job %s failed", event, job.id)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopping:
+                    self._wakeup.wait()
+                if self._stopping:
+                    return
+                job = self._queue.popleft()
+                self._start(job)
+                self._busy += 1
+                # While runs wait for the express lane, its warm sandboxes are worth more there (a quick
+                # verdict instead of a long wait) than here (a few seconds off a longer run).
+                use_pool = not (self._express_on and any(self._wants_express(queued) for queued in self._queue))
+            self._record("record_started", job)
+            state = self._grade_job(job, job.cancel_event, use_pool)
+            with self._lock:
+                self._busy -= 1
+                self._finish(job, state)
+
+    def _express(self) -> None:
+        """The express lane: while every worker is busy (say, with 20-second trainings), the oldest queued
+        run whose code looks like it stops on an early NameError gets a quick try in a warm sandbox. Most
+        runs in this app are a starter that still raises it: its verdict comes in about a second instead of
+        after the trainings ahead of it. A run that needs longer than EXPRESS_BUDGET_S (the guess was
+        wrong) is stopped and goes back to its place in the queue, to run again from the start; at most
+        that much work is repeated, once per run."""
+        while True:
+            with self._lock:
+                job = None
+                while not self._stopping and (job := self._express_candidate()) is None:
+                    self._wakeup.wait(0.25)  # also re-checks whether a warm sandbox is ready now
+                if self._stopping:
+                    return
+                self._queue.remove(job)
+                job.probed = True
+                self._start(job)
+            self._record("record_started", job)
+            budget = threading.Event()
+            timer = threading.Timer(EXPRESS_BUDGET_S, budget.set)
+            timer.start()
+            state = self._grade_job(job, AnyEvent(job.cancel_event, budget))
+            timer.cancel()
+            with self._lock:
+                if budget.is_set() and not job.cancel_event.is_set() and was_cut_short(job.verdict):
+                    self._requeue(job)
+                else:
+                    self._finish(job, state)
+
+    def _express_candidate(self) -> Job | None:
+        """Under the lock: the oldest queued run not tried yet, when every worker is busy (else a worker
+        takes it at once) and a warm sandbox is ready for it."""
+        if self._busy < self.max_running:
+            return None
+        job = next((job for job in self._queue if self._wants_express(job)), None)
+        if job is None or self.pool is None or self.pool.stats().ready == 0:
+            return None
+        return job
+
+    @staticmethod
+    def _wants_express(job: Job) -> bool:
+        return job.quick and not job.probed
+
+    def _start(self, job: Job) -> None:
+        """Under the lock."""
+        job.state = JobState.RUNNING
+        job.started = time.time()
+        job.queue_position = None
+        job.progress.phase = Phase.STARTING
+        self._renumber()
+
+    def _requeue(self, job: Job) -> None:
+        """Under the lock: back to its place by arrival, with what the try showed cleared."""
+        with job._lock:
+            job.state = JobState.QUEUED
+            job.verdict = job.error = None
+            job.output = ""
+            job.progress = Progress(note="Your program needs more than a quick check: it runs in full as soon as a "
+                                    "sandbox is free.")  # fmt: skip
+        position = next((i for i, queued in enumerate(self._queue) if queued.id > job.id), len(self._queue))
+        self._queue.insert(position, job)
+        self._renumber()
+        self._wakeup.notify_all()
+
+    def _grade_job(self, job: Job, cancel: Any, use_pool: bool = True) -> JobState:
+        """Grade the job's code; sets its verdict or error and says how it ended."""
+        state = JobState.DONE
+        try:
+            extra = {"pool": self.pool} if self.pool is not None and use_pool else {}
+            job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=cancel, **extra)
+            if job.verdict.grader_error:
+                job.error, state = job.verdict.grader_error, JobState.FAILED
+            elif job.cancel_event.is_set():
+                state = JobState.CANCELLED
+        except Exception as exc:  # the grader broke: tell the learner it is not their code
+            job.error, state = f"{type(exc).__name__}: {exc}", JobState.FAILED
+        return state
+
+
+class AnyEvent:
+    """Set when any of its events is (the learner's Stop, the express lane's time budget): all the grader
+    and the runner ask of a cancel event is ``is_set()``."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+
+def was_cut_short(verdict: Verdict | None) -> bool:
+    """True when a stop ended some case of this verdict before it finished."""
+    if verdict is None:
+        return True
+    return any(case.result is None or case.result.termination is Termination.CANCELLED for case in verdict.cases)
+
+
+def default_max_running() -> int:
+    return settings.max_runs()

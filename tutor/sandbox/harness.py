@@ -1,0 +1,674 @@
+"""Runs one learner program inside the sandbox and reports what happened as JSON lines.
+
+This file is executed as a script (``python -I -u harness.py``, configuration on stdin) in the sandbox process, so it
+imports only the standard library at start-up. Keras is patched lazily, the moment the learner's
+program imports it: a program that never imports TensorFlow does not pay for it.
+
+What it observes, without changing what the program does:
+- every ``Model.fit``: requested epochs, each finished epoch with its metrics, whether it completed;
+- every ``load_model``: the path, and whether it returned a model or raised;
+- ``keras.datasets.mnist.load_data``: served from the provisioned file (real or offline stand-in);
+- an uncaught exception: type, message, the line in the learner's file, the traceback without our
+  frames, and for a ``NameError`` the missing name and the names that existed at module level;
+- at the end: what ``model`` is at module level.
+
+Events go to a dedicated pipe (never stdout), each stamped with a per-run token the runner chose, so a
+program that prints or writes look-alike events cannot forge them casually.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import importlib.abc
+import importlib.util
+import inspect
+import json
+import os
+import re
+import resource
+import shutil
+import sys
+import threading
+import time
+import traceback
+import types
+import weakref
+
+HARNESS_FILE = os.path.abspath(__file__)
+
+
+def load_protocol() -> types.ModuleType:
+    """tutor/sandbox/protocol.py, which the sandbox binds next to this file: event names and the encoder, defined
+    once for both sides. Loaded by path: ``python -I`` puts no script folder on sys.path."""
+    path = os.path.join(os.path.dirname(HARNESS_FILE), "protocol.py")
+    spec = importlib.util.spec_from_file_location("tutor_protocol", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = load_protocol()
+Event = protocol.EventType
+Phase = protocol.Phase
+Status = protocol.FinishStatus
+BATCH_EVENT_INTERVAL_S = 0.25  # progress within an epoch; the UI polls about once a second
+
+
+def make_sender(fd: int, token: str):
+    """Return send(type, **fields); the token lives only in this closure."""
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def send(event_type: str, /, **fields) -> None:
+        try:
+            data = protocol.encode_event(event_type, token, time.monotonic() - started, fields)
+            with lock:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+        except (OSError, ValueError):
+            # The channel is gone (the learner closed it) or a value would not encode: never let our
+            # bookkeeping turn into an exception inside the learner's program. The runner notices
+            # missing events.
+            pass
+
+    return send
+
+
+class Observer:
+    """Holds what the harness saw; the parts of Keras it patches report here."""
+
+    def __init__(self, send, learner_file: str, dataset: dict) -> None:
+        self.send = send
+        self.learner_file = learner_file
+        self.dataset = dataset
+        self.fit_count = 0
+        self.fitted = _IdentitySet()
+        self.loaded = _IdentitySet()
+        self.keras = None
+
+    def learner_line(self) -> int | None:
+        """Line of the innermost frame of the learner's file on the current stack."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.learner_file:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+
+class _IdentitySet:
+    """Remembers objects by identity; weakly where the type allows it (Keras models do)."""
+
+    def __init__(self) -> None:
+        self._weak: weakref.WeakSet = weakref.WeakSet()
+        self._strong: list = []
+
+    def add(self, obj) -> None:
+        try:
+            self._weak.add(obj)
+        except TypeError:
+            self._strong.append(obj)
+
+    def __contains__(self, obj) -> bool:
+        try:
+            return obj in self._weak
+        except TypeError:
+            return any(o is obj for o in self._strong)
+
+
+# --- lazy patching ---------------------------------------------------------------------------
+
+
+class ImportWatcher(importlib.abc.MetaPathFinder):
+    """Calls before(name) and after(module) around the first import of each watched module."""
+
+    def __init__(self, watched: dict) -> None:
+        self._watched = dict(watched)
+
+    def find_spec(self, fullname, path=None, target=None):
+        # Not popped here: importlib.util.find_spec() asks without importing (TensorFlow does that).
+        hooks = self._watched.get(fullname)
+        if hooks is None:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        before, after = hooks
+        original_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            if self._watched.pop(fullname, None) is None:
+                return original_exec(module)
+            before(fullname)
+            original_exec(module)
+            after(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def replace_everywhere(module_prefix: str, original, replacement) -> None:
+    """Rebind a function in every loaded module that exposes it (Keras re-exports API functions)."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == module_prefix or name.startswith(module_prefix + ".")):
+            continue
+        namespace = getattr(module, "__dict__", {})
+        for attr, value in list(namespace.items()):
+            if value is original:
+                setattr(module, attr, replacement)
+
+
+def patch_keras(observer: Observer, keras) -> None:
+    observer.keras = keras
+    patch_fit(observer, keras.Model)
+    patch_load_model(observer)
+    patch_mnist(observer)
+
+
+def patch_fit(observer: Observer, model_class) -> None:
+    original_fit = model_class.fit
+    signature = inspect.signature(original_fit)
+    callback_base = sys.modules["keras"].callbacks.Callback
+
+    class ProgressCallback(callback_base):
+        def __init__(self, fit_index: int) -> None:
+            super().__init__()
+            self.fit_index = fit_index
+            self.epochs_done = 0
+            self.epoch = 0
+            self.last_batch_event = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            steps = (self.params or {}).get("steps")
+            observer.send(Event.EPOCH_BEGIN, fit=self.fit_index, epoch=epoch, steps=steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if now - self.last_batch_event >= BATCH_EVENT_INTERVAL_S:
+                self.last_batch_event = now
+                steps = (self.params or {}).get("steps")
+                observer.send(Event.BATCH, fit=self.fit_index, epoch=self.epoch, step=batch + 1, steps=steps)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs_done += 1
+            observer.send(Event.EPOCH_END, fit=self.fit_index, epoch=epoch, metrics=to_metrics(logs))
+
+    @functools.wraps(original_fit)
+    def fit(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            return original_fit(self, *args, **kwargs)  # let Keras word its own error
+        bound.apply_defaults()
+        observer.fit_count += 1
+        index = observer.fit_count
+        epochs = bound.arguments.get("epochs")
+        initial_epoch = bound.arguments.get("initial_epoch") or 0
+        callback = ProgressCallback(index)
+        callbacks = bound.arguments.get("callbacks")
+        if callbacks is None or isinstance(callbacks, (list, tuple)):
+            bound.arguments["callbacks"] = [*(callbacks or []), callback]
+        else:  # a CallbackList the learner built
+            callbacks.append(callback)
+        observer.send(
+            Event.FIT_BEGIN,
+            fit=index,
+            epochs=_plain_number(epochs),
+            initial_epoch=_plain_number(initial_epoch),
+            line=observer.learner_line(),
+            model_type=type(self).__name__,
+        )
+        try:
+            history = original_fit(*bound.args, **bound.kwargs)
+        except BaseException as exc:
+            observer.send(
+                Event.FIT_END, fit=index, epochs_run=callback.epochs_done, completed=False, error=type(exc).__name__
+            )
+            raise
+        wanted = epochs - initial_epoch if isinstance(epochs, int) and isinstance(initial_epoch, int) else None
+        completed = wanted is not None and callback.epochs_done == wanted
+        if callback.epochs_done > 0:
+            observer.fitted.add(self)
+        observer.send(Event.FIT_END, fit=index, epochs_run=callback.epochs_done, completed=completed, error=None)
+        return history
+
+    model_class.fit = fit
+
+
+def patch_load_model(observer: Observer) -> None:
+    saving_api = importlib.import_module("keras.src.saving.saving_api")
+    original = saving_api.load_model
+
+    @functools.wraps(original)
+    def load_model(filepath, *args, **kwargs):
+        line = observer.learner_line()
+        try:
+            result = original(filepath, *args, **kwargs)
+        except BaseException as exc:
+            observer.send(
+                Event.LOAD_MODEL, path=str(filepath), ok=False, line=line, error_type=type(exc).__name__, error=str(exc)
+            )
+            raise
+        observer.loaded.add(result)
+        observer.send(Event.LOAD_MODEL, path=str(filepath), ok=True, line=line, model_type=type(result).__name__)
+        return result
+
+    saving_api.load_model = load_model
+    replace_everywhere("keras", original, load_model)
+
+
+def patch_mnist(observer: Observer) -> None:
+    """Serve mnist.npz from the provisioned file; Keras' own load_data code runs unchanged."""
+    mnist = importlib.import_module("keras.src.datasets.mnist")
+    original_get_file = mnist.get_file
+    dataset = observer.dataset
+
+    def get_file(fname=None, origin=None, *args, **kwargs):
+        if fname != "mnist.npz":
+            return original_get_file(fname, origin, *args, **kwargs)
+        observer.send(Event.PHASE, phase=Phase.LOADING_DATA)
+        observer.send(Event.DATASET, kind=dataset.get("kind"), description=dataset.get("description"))
+        if dataset.get("kind") == "real":
+            # The real file sits in $KERAS_HOME/datasets: Keras verifies its hash and uses it as is.
+            return original_get_file(fname, origin, *args, **kwargs)
+        return dataset["path"]
+
+    mnist.get_file = get_file
+
+
+def _plain_number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+
+
+def to_metrics(logs) -> dict:
+    metrics = {}
+    for key, value in (logs or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if number == number and abs(number) != float("inf"):  # JSON has no NaN
+            metrics[str(key)] = number
+        else:
+            metrics[str(key)] = None
+    return metrics
+
+
+# --- running the learner's program ---------------------------------------------------------------
+
+
+def describe_names(namespace: dict, limit: int = 80) -> dict:
+    """Names the learner's module defined, with a short kind, for "which names existed"."""
+    names = {}
+    for name, value in namespace.items():
+        if name.startswith("__") or len(names) >= limit:
+            continue
+        if isinstance(value, types.ModuleType):
+            kind = "module"
+        elif isinstance(value, types.FunctionType):
+            kind = "function"
+        elif isinstance(value, type):
+            kind = "class"
+        else:
+            kind = type(value).__name__
+        names[name] = kind
+    return names
+
+
+def strip_harness_frames(te: traceback.TracebackException) -> None:
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != HARNESS_FILE])
+        if te.__cause__ is not None:
+            strip_harness_frames(te.__cause__)
+        te = te.__context__
+
+
+def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -> dict:
+    tb = exc.__traceback__
+    line = None
+    function = None
+    frame_kind = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == learner_file:
+            line = tb.tb_lineno
+            function = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename == learner_file:
+        line = exc.lineno
+    te = traceback.TracebackException.from_exception(exc, capture_locals=False)
+    strip_harness_frames(te)
+    text = shorten_paths("".join(te.format()), learner_file)
+    if function is not None:
+        frame_kind = "module" if function == "<module>" else "function"
+    kind = type(exc)
+    qualified = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    info = {
+        "type": kind.__name__,
+        "qualified_type": qualified,
+        "message": _safe_str(exc),
+        "line": line,
+        "function": None if frame_kind == "module" else function,
+        "traceback": text[-20000:],
+        "is_name_error": isinstance(exc, NameError),
+        "name": missing_name(exc),
+        "module_names": describe_names(namespace),
+    }
+    context = exc.__context__ or exc.__cause__
+    if context is not None:
+        info["context"] = {"type": type(context).__name__, "message": _safe_str(context)}
+    return info
+
+
+def shorten_paths(text: str, learner_file: str) -> str:
+    """main.py instead of /home/learner/main.py; keras/src/... instead of the venv's full path."""
+    import site
+    import sysconfig
+
+    prefixes = [os.path.dirname(learner_file), *site.getsitepackages(), sysconfig.get_paths()["stdlib"]]
+    for prefix in sorted(set(prefixes), key=len, reverse=True):
+        text = text.replace(f'"{prefix}{os.sep}', '"')
+    return text
+
+
+def missing_name(exc: BaseException) -> str | None:
+    """The name a NameError is about (UnboundLocalError carries it only in its message)."""
+    if not isinstance(exc, NameError):
+        return None
+    name = getattr(exc, "name", None)
+    if name is None:
+        match = re.search(r"'([A-Za-z_][A-Za-z0-9_]*)'", _safe_str(exc))
+        name = match.group(1) if match else None
+    return name
+
+
+def _safe_str(obj) -> str:
+    try:
+        return str(obj)[:4000]
+    except Exception:  # a learner's exception class with a broken __str__
+        return f"<{type(obj).__name__}>"
+
+
+def describe_model(observer: Observer, namespace: dict, name: str) -> dict:
+    if name not in namespace:
+        return {"name": name, "defined": False}
+    value = namespace[name]
+    keras = observer.keras
+    is_model = bool(keras is not None and isinstance(value, keras.Model))
+    info = {
+        "name": name,
+        "defined": True,
+        "type": type(value).__name__,
+        "is_keras_model": is_model,
+        "trained": is_model and value in observer.fitted,
+        "loaded": is_model and value in observer.loaded,
+        "params": None,
+    }
+    if is_model:
+        try:
+            info["params"] = int(value.count_params())
+        except Exception:  # an unbuilt model has no weights yet
+            pass
+    return info
+
+
+def describe_predictions(observer: Observer, namespace: dict, name: str, count: int) -> dict | None:
+    """Predictions of the final model on the first test digits, for the grid shown after a pass."""
+    value = namespace.get(name)
+    keras = observer.keras
+    if count <= 0 or keras is None or not isinstance(value, keras.Model) or value not in observer.fitted:
+        return None
+    import numpy as np
+
+    with np.load(observer.dataset["path"]) as data:
+        images = data["x_test"][:count]
+        labels = data["y_test"][:count]
+    shape = tuple(dim for dim in value.inputs[0].shape[1:]) if getattr(value, "inputs", None) else (784,)
+    batch = (images.astype("float32") / 255.0).reshape((count, *shape))
+    probabilities = np.asarray(value.predict(batch, verbose=0))
+    predicted = probabilities.argmax(axis=-1) if probabilities.ndim > 1 else probabilities.round()
+    return {"labels": labels.tolist(), "predicted": [int(p) for p in predicted]}
+
+
+def run_program(config: dict, send) -> None:
+    learner_file = config["learner_file"]
+    observer = Observer(send, learner_file, config.get("dataset") or {})
+
+    def before_import(name: str) -> None:
+        send(Event.PHASE, phase=Phase.IMPORTING, module=name)
+
+    def after_tensorflow(module) -> None:
+        send(Event.PHASE, phase=Phase.RUNNING)
+
+    def after_keras(module) -> None:
+        patch_keras(observer, module)
+        send(Event.PHASE, phase=Phase.RUNNING)
+
+    if "keras" in sys.modules:  # a warm sandbox imported it before the program arrived
+        patch_keras(observer, sys.modules["keras"])
+    else:
+        watched = {"tensorflow": (before_import, after_tensorflow), "keras": (before_import, after_keras)}
+        sys.meta_path.insert(0, ImportWatcher(watched))
+
+    module = types.ModuleType("__main__")
+    module.__file__ = learner_file
+    module.__builtins__ = builtins
+    namespace = module.__dict__
+    sys.modules["__main__"] = module
+    sys.argv = [learner_file]
+    model_name = config.get("model_name", "model")
+    status, exit_code, error = Status.OK, 0, None
+
+    try:
+        with open(learner_file, "rb") as handle:
+            source = handle.read()
+        code = compile(source, learner_file, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
+        send(Event.ERROR, error=describe_source_error(exc, learner_file), stage="compile")
+        send(Event.FINISHED, status=Status.ERROR, exit_code=1)
+        return
+
+    send(Event.PHASE, phase=Phase.RUNNING)
+    try:
+        exec(code, namespace)
+    except SystemExit as exc:
+        exit_code = _exit_code(exc.code)
+        status = Status.OK if exit_code == 0 else Status.EXIT
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)  # as the interpreter would
+    except BaseException as exc:  # the learner's own error, reported, never re-raised
+        error = describe_exception(exc, learner_file, namespace)
+        status, exit_code = Status.ERROR, 1
+        send(Event.ERROR, error=error, stage="run")
+    send(Event.MODEL, model=describe_model(observer, namespace, model_name))
+    if status is Status.OK:
+        try:
+            predictions = describe_predictions(observer, namespace, model_name, config.get("predict_samples", 0))
+        except Exception as exc:  # the learner's model may not fit MNIST digits; that is not an error here
+            predictions = {"error": f"{type(exc).__name__}: {_safe_str(exc)[:300]}"}
+        if predictions is not None:
+            send(Event.PREDICTIONS, **predictions)
+    # Peak memory of this process (Linux reports KiB), for the benchmark and the teacher's view.
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    send(Event.FINISHED, status=status, exit_code=exit_code, peak_memory_mb=peak_mb)
+
+
+def describe_source_error(exc: Exception, learner_file: str) -> dict:
+    if isinstance(exc, SyntaxError):
+        kind = type(exc).__name__  # SyntaxError, IndentationError, TabError
+        text = shorten_paths("".join(traceback.format_exception_only(type(exc), exc)), learner_file)
+        return {
+            "type": kind,
+            "qualified_type": kind,
+            "message": exc.msg or str(exc),
+            "line": exc.lineno,
+            "function": None,
+            "traceback": text,
+            "is_name_error": False,
+            "name": None,
+            "module_names": {},
+        }
+    return {
+        "type": "SyntaxError",
+        "qualified_type": "SyntaxError",
+        "message": f"the file cannot be read as Python source: {_safe_str(exc)}",
+        "line": None,
+        "function": None,
+        "traceback": f"SyntaxError: {_safe_str(exc)}\n",
+        "is_name_error": False,
+        "name": None,
+        "module_names": {},
+    }
+
+
+def _exit_code(code) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
+
+
+def prepare_workdir(config: dict) -> None:
+    """Copy the case's files and the learner's program into the (empty) working folder."""
+    case_dir = config.get("case_dir")
+    if case_dir and os.path.isdir(case_dir):
+        for entry in os.listdir(case_dir):
+            shutil.copy(os.path.join(case_dir, entry), entry)
+    keras_home = os.environ.get("KERAS_HOME")
+    dataset = config.get("dataset") or {}
+    if keras_home and dataset.get("kind") == "real":
+        datasets = os.path.join(keras_home, "datasets")
+        os.makedirs(datasets, exist_ok=True)
+        target = os.path.join(datasets, "mnist.npz")
+        if not os.path.exists(target):
+            os.symlink(dataset["path"], target)
+
+
+def read_boot() -> dict:
+    """The first line on stdin: the private channel (fd and token) and whether to preload."""
+    return json.loads(sys.stdin.buffer.readline().decode("utf-8"))
+
+
+def read_config() -> dict:
+    """The rest of stdin: the program's configuration. Afterwards stdin is /dev/null, as for a script
+    started without input (``input()`` raises EOFError)."""
+    config = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return config
+
+
+def preload() -> None:
+    """Warm sandbox: import TensorFlow and Keras while no program is waiting. No TensorFlow op runs here
+    (see ../shared/notes/sandbox.md), and their start-up chatter is not the learner's output."""
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import keras.datasets.mnist  # noqa: F401
+        import tensorflow
+
+        tensorflow.keras.layers  # noqa: B018 - resolves TensorFlow's lazy `tf.keras` now, not in the run
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+# glibc's mallopt parameters (malloc.h): where big blocks come from, and when the heap shrinks.
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def prefault_heap(megabytes: int) -> bool:
+    """Warm sandbox: touch ``megabytes`` of heap now and keep it, so the learner's first big arrays reuse
+    memory that is already there. On a VM whose host takes back free memory (free page reporting, a
+    balloon), first touching fresh memory is slow: the starter's float32 copy of MNIST (~0.4 GB) took
+    1.0-1.4 s of a 1.3 s warm run here, and 0.1 s in memory touched ahead (bench/README.md).
+
+    Blocks above 32 MiB normally come from mmap and go back at free(); with mmap off (glibc falls back
+    to it by itself if the heap cannot grow) and no trimming they come from this heap. A sandbox serves
+    one program and exits, so memory it keeps after a free is never missed. Not glibc: nothing done."""
+    if megabytes <= 0:
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
+    except (OSError, AttributeError):
+        return False
+    malloc.restype, malloc.argtypes, free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+    if not (mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 2**31 - 1)):
+        return False  # musl and others accept mallopt and do nothing: touching would only cost memory
+    size = megabytes * 1024 * 1024
+    block = malloc(size)
+    if not block:
+        return False
+    ctypes.memset(block, 0, size)
+    free(block)
+    return True
+
+
+def resident_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def main() -> int:
+    boot = read_boot()
+    fd = int(boot["events_fd"])
+    send = make_sender(fd, boot["token"])
+    os.set_inheritable(fd, False)  # child processes the learner starts do not get the channel
+    send(Event.STARTED, pid=os.getpid(), python=sys.version.split()[0])
+    try:
+        if boot.get("preload"):
+            preload()
+            prefault_heap(int(boot.get("prefault_mb", 0)))
+            send(Event.READY, rss_mb=resident_mb())
+        config = read_config()
+        prepare_workdir(config)
+        run_program(config, send)
+    except BaseException as exc:  # a fault of ours, not the learner's: say so separately
+        send(Event.HARNESS_ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
+        return 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    # os._exit skips interpreter shutdown: a learner's atexit handlers or threads cannot add output or
+    # events after "finished", and exit status stays ours.
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

@@ -1,0 +1,188 @@
+"""What one sandbox run produced, as plain data (JSON in and out, versioned, never pickle)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tutor.sandbox.protocol import EventType, FinishStatus
+
+RESULT_VERSION = 1
+
+
+class Termination(enum.StrEnum):
+    """How the run ended. Only FINISHED means the harness saw the program to its end."""
+
+    FINISHED = "finished"  # the program ran to its end, or raised (see RunResult.error)
+    EXITED = "exited"  # sys.exit(n) with n != 0
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    OUTPUT_LIMIT = "output_limit"
+    MEMORY_LIMIT = "memory_limit"  # the run's memory cgroup killed it
+    CRASHED = "crashed"  # died without a word: os._exit, a signal, a segfault, out of memory
+    TAMPERED = "tampered"  # something other than the harness wrote on the grader's channel
+    HARNESS_ERROR = "harness_error"  # our fault, not the learner's
+    SANDBOX_ERROR = "sandbox_error"  # the sandbox could not start
+
+    @property
+    def is_infrastructure(self) -> bool:
+        return self in (Termination.HARNESS_ERROR, Termination.SANDBOX_ERROR)
+
+
+@dataclass
+class ErrorInfo:
+    """An uncaught exception in the learner's program."""
+
+    type: str
+    message: str
+    line: int | None
+    traceback: str = ""
+    qualified_type: str = ""
+    function: str | None = None
+    name: str | None = None  # for NameError: the missing name
+    is_name_error: bool = False
+    module_names: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] | None = None  # the exception being handled when this one was raised
+    # NameError: where the missing name is assigned (tutor.grading.name_error); AttributeError: why `model` has no
+    # `fit` (tutor.grading.attribute_error). Both carry "diagnosis" (no fix), "fix" and "summary".
+    analysis: dict[str, Any] | None = None
+
+
+@dataclass
+class FitInfo:
+    index: int
+    epochs: Any  # what the program asked for (normally an int)
+    initial_epoch: Any = 0
+    line: int | None = None
+    model_type: str = ""
+    epochs_run: int = 0
+    completed: bool = False
+    ended: bool = False
+    error: str | None = None
+    history: list[dict[str, float | None]] = field(default_factory=list)
+
+    @property
+    def final_metrics(self) -> dict[str, float | None]:
+        return self.history[-1] if self.history else {}
+
+
+@dataclass
+class LoadInfo:
+    path: str
+    ok: bool
+    line: int | None = None
+    error_type: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    defined: bool
+    type: str | None = None
+    is_keras_model: bool = False
+    trained: bool = False
+    loaded: bool = False
+    params: int | None = None
+
+
+@dataclass
+class RunResult:
+    termination: Termination
+    duration_s: float
+    exit_code: int | None = None
+    signal: str | None = None
+    error: ErrorInfo | None = None
+    fits: list[FitInfo] = field(default_factory=list)
+    loads: list[LoadInfo] = field(default_factory=list)
+    model: ModelInfo | None = None
+    dataset: str | None = None  # "real" or "standin", once the program loaded MNIST
+    dataset_description: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    output_truncated: bool = False
+    predictions: dict[str, Any] | None = None
+    detail: str = ""  # plain words for terminations other than FINISHED
+    isolation: str = ""
+    peak_memory_mb: float | None = None  # of the learner's process, when it finished normally (warm: with the
+    # memory the sandbox touched ahead for it, tutor.sandbox.harness.prefault_heap)
+    warm: bool = False
+    version: int = RESULT_VERSION
+
+    @property
+    def last_fit(self) -> FitInfo | None:
+        return self.fits[-1] if self.fits else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        if data.get("version") != RESULT_VERSION:
+            raise ValueError(f"run result version {data.get('version')!r}, expected {RESULT_VERSION}")
+        data = dict(data)
+        data["termination"] = Termination(data["termination"])
+        data["error"] = ErrorInfo(**data["error"]) if data.get("error") else None
+        data["fits"] = [FitInfo(**fit) for fit in data.get("fits", [])]
+        data["loads"] = [LoadInfo(**load) for load in data.get("loads", [])]
+        data["model"] = ModelInfo(**data["model"]) if data.get("model") else None
+        return cls(**data)
+
+
+def apply_event(result: RunResult, event: dict[str, Any]) -> None:
+    """Fold one harness event, validated by tutor.sandbox.protocol.decode_event, into the result (in order)."""
+    kind = event.get("type")
+    if kind == EventType.FIT_BEGIN:
+        result.fits.append(
+            FitInfo(
+                index=event["fit"],
+                epochs=event.get("epochs"),
+                initial_epoch=event.get("initial_epoch", 0),
+                line=event.get("line"),
+                model_type=event.get("model_type", ""),
+            )
+        )
+    elif kind == EventType.EPOCH_END and result.fits:
+        fit = _fit(result, event)
+        fit.history.append(dict(event.get("metrics") or {}))
+    elif kind == EventType.FIT_END and result.fits:
+        fit = _fit(result, event)
+        fit.epochs_run = int(event.get("epochs_run", 0))
+        fit.completed = bool(event.get("completed"))
+        fit.ended = True
+        fit.error = event.get("error")
+    elif kind == EventType.LOAD_MODEL:
+        result.loads.append(
+            LoadInfo(
+                path=str(event.get("path")),
+                ok=bool(event.get("ok")),
+                line=event.get("line"),
+                error_type=event.get("error_type"),
+                error=event.get("error"),
+            )
+        )
+    elif kind == EventType.DATASET:
+        result.dataset = event.get("kind")
+        result.dataset_description = event.get("description")
+    elif kind == EventType.ERROR:
+        fields = {k: v for k, v in (event.get("error") or {}).items() if k in ErrorInfo.__dataclass_fields__}
+        result.error = ErrorInfo(**fields)
+    elif kind == EventType.MODEL:
+        fields = {k: v for k, v in (event.get("model") or {}).items() if v is not None}  # None: not reported
+        result.model = ModelInfo(**fields)
+    elif kind == EventType.PREDICTIONS:
+        result.predictions = {k: v for k, v in event.items() if k not in ("type", "t") and v is not None}
+    elif kind == EventType.FINISHED:
+        result.exit_code = event.get("exit_code")
+        result.peak_memory_mb = event.get("peak_memory_mb")
+        status = event.get("status")
+        result.termination = Termination.EXITED if status == FinishStatus.EXIT else Termination.FINISHED
+
+
+def _fit(result: RunResult, event: dict[str, Any]) -> FitInfo:
+    index = event.get("fit")
+    for fit in reversed(result.fits):
+        if fit.index == index:
+            return fit
+    return result.fits[-1]
