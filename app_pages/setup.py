@@ -45,23 +45,7 @@ st.markdown(
     f"{limits.processes} processes/threads, {limits.output_kb} KiB of output, files up to {limits.file_size_mb} MiB."
 )
 runs = get_runs()
-pool = runs.pool
-workers = runs.workers()
-if runs.mode == "queue":  # the workers run the sandboxes, each with its own warm pool
-    st.markdown(
-        f"Runs go through a queue to the workers ({sum(w.alive for w in workers)} alive now), each with its own "
-        "warm sandboxes; the teacher page lists them. Start one with `scripts/worker.sh`."
-    )
-elif pool is None:
-    st.markdown("Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself.")
-else:
-    stats = pool.stats()
-    st.markdown(
-        f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
-        f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
-        f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh. Each has "
-        f"{pool.prefault_mb} MiB touched ahead for the program's arrays."
-    )
+st.markdown(runs.where_runs_happen())  # the run service's own words (counts and settings, no learner text)
 counts = runs.counts()
 st.markdown(
     f"Runs now: {counts['running']} running, {counts['queued']} queued (at most {counts['max_running']} at once)."

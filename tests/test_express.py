@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from tests.waiting import GENEROUS_S, wait_for
-from tutor.grading.grade import CaseVerdict, Verdict
+from tutor.grading.verdict import CaseVerdict, Verdict
 from tutor.lessons.lesson import load_lessons
-from tutor.runs import local as jobs
-from tutor.runs.local import JobState, RunManager
+from tutor.runs import pipeline
+from tutor.runs.contract import RunStatus
+from tutor.runs.local import RunManager
 from tutor.sandbox.results import RunResult, Termination
 
 LESSON = load_lessons().get("assign-the-model")
@@ -64,7 +65,7 @@ class Grader:
 
 @pytest.fixture
 def short_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "EXPRESS_BUDGET_S", 0.3)
+    monkeypatch.setattr(pipeline, "EXPRESS_BUDGET_S", 0.3)
 
 
 def test_a_quick_run_does_not_wait_behind_a_long_one() -> None:
@@ -76,8 +77,8 @@ def test_a_quick_run_does_not_wait_behind_a_long_one() -> None:
         quick = manager.submit("bob", LESSON, "quick")
         assert quick.done.wait(GENEROUS_S)
         # The slow run cannot end before it is released: the quick one did not wait for it.
-        assert slow.snapshot().state is JobState.RUNNING
-        assert quick.snapshot().state is JobState.DONE and quick.verdict.passed
+        assert slow.snapshot().state is RunStatus.RUNNING
+        assert quick.snapshot().state is RunStatus.DONE and quick.verdict.passed
         assert quick.probed
         grader.release.set()
         assert slow.done.wait(GENEROUS_S)
@@ -95,7 +96,7 @@ def test_a_long_run_goes_back_to_its_place_and_runs_in_full(short_budget) -> Non
         third = manager.submit("cyd", LESSON, "slow-3")
         assert wait_for(lambda: second.snapshot().progress.note is not None)
         snapshot = second.snapshot()
-        assert snapshot.state is JobState.QUEUED  # the quick try ran out of budget
+        assert snapshot.state is RunStatus.QUEUED  # the quick try ran out of budget
         assert "needs more than a quick check" in snapshot.progress.note
         assert snapshot.output == ""  # the cut-short try's output is not shown as if it were the run's
         assert wait_for(lambda: third.snapshot().progress.note is not None)  # its try was cut short too
@@ -103,7 +104,7 @@ def test_a_long_run_goes_back_to_its_place_and_runs_in_full(short_budget) -> Non
         for job in (first, second, third):
             assert job.done.wait(GENEROUS_S)
         for job in (first, second, third):
-            assert job.snapshot().state is JobState.DONE
+            assert job.snapshot().state is RunStatus.DONE
             assert job.verdict.passed  # the full run's verdict, not the cut-short try's
         assert grader.count("slow-2") == 2 and grader.count("slow-3") == 2  # one try, one full run each
         assert grader.count("slow-1") == 1  # it had a free worker: never tried in the express lane
@@ -123,7 +124,7 @@ def test_code_that_binds_its_names_waits_its_turn() -> None:
         training = manager.submit("bob", LESSON, "slow_training = 1\n")  # binds all it reads: no try
         # A try would start within the express lane's next look (every 0.25 s); give it several.
         assert not wait_for(lambda: grader.count("slow_training = 1\n") > 0, timeout_s=1.0)
-        assert not training.probed and training.snapshot().state is JobState.QUEUED
+        assert not training.probed and training.snapshot().state is RunStatus.QUEUED
         grader.release.set()
         assert slow.done.wait(GENEROUS_S) and training.done.wait(GENEROUS_S)
         assert grader.count("slow_training = 1\n") == 1
@@ -153,7 +154,7 @@ def test_no_express_lane_without_a_ready_warm_sandbox(short_budget) -> None:
         quick = manager.submit("bob", LESSON, "quick")
         # A cold start could not be quick: it waits its turn (a try would come within 0.25 s; give it more).
         assert not wait_for(lambda: grader.count("quick") > 0, timeout_s=1.0)
-        assert quick.snapshot().state is JobState.QUEUED
+        assert quick.snapshot().state is RunStatus.QUEUED
         grader.release.set()
         assert quick.done.wait(GENEROUS_S) and slow.done.wait(GENEROUS_S)
         assert not quick.probed
@@ -162,7 +163,7 @@ def test_no_express_lane_without_a_ready_warm_sandbox(short_budget) -> None:
 
 
 def test_stop_during_the_express_try_cancels_the_run(short_budget, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "EXPRESS_BUDGET_S", 5.0)
+    monkeypatch.setattr(pipeline, "EXPRESS_BUDGET_S", 5.0)
     grader = Grader()
     manager = RunManager(max_running=1, grade=grader, pool=ReadyPool())
     try:
@@ -172,7 +173,7 @@ def test_stop_during_the_express_try_cancels_the_run(short_budget, monkeypatch: 
         assert wait_for(lambda: grader.count("slow-2") == 1)  # its express try is running
         manager.cancel(second.id)
         assert second.done.wait(GENEROUS_S)
-        assert second.snapshot().state is JobState.CANCELLED
+        assert second.snapshot().state is RunStatus.CANCELLED
         assert grader.count("slow-2") == 1  # not put back in line
     finally:
         manager.shutdown()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tutor import settings
+from tutor.grading.diagnosis import diagnose_result
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import RunResult
 from tutor.sandbox.runner import RunRequest, run_program
@@ -82,7 +83,9 @@ def test_golden(name: str, request: pytest.FixtureRequest) -> None:
     folder = GOLDEN / name
     limits_file = folder / "limits.json"
     limits = Limits(**json.loads(limits_file.read_text())) if limits_file.exists() else Limits(wall_s=60)
-    result = run_program(RunRequest((folder / "main.py").read_bytes(), limits=limits))
+    source = (folder / "main.py").read_bytes()
+    result = run_program(RunRequest(source, limits=limits))
+    diagnose_result(result, source)  # what grading adds: why the name is missing, from the source
     actual = normalized_result(result)
     expected_file = folder / "expected.json"
     if request.config.getoption("--update-golden"):

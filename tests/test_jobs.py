@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from tutor.grading.grade import Verdict
+from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import load_lessons
-from tutor.runs.local import JobState, RunInFlight, RunManager
+from tutor.runs.contract import RunInFlight, RunStatus
+from tutor.runs.local import RunManager
 
 LESSON = load_lessons().get("assign-the-model")
 
@@ -54,7 +55,7 @@ def test_bounded_concurrency_and_fifo_queue() -> None:
     jobs = [manager.submit(f"learner-{i}", LESSON, f"code-{i}") for i in range(5)]
     wait_for(lambda: grader.running == 2)
     snapshots = [job.snapshot() for job in jobs]
-    assert [s.state for s in snapshots] == [JobState.RUNNING] * 2 + [JobState.QUEUED] * 3
+    assert [s.state for s in snapshots] == [RunStatus.RUNNING] * 2 + [RunStatus.QUEUED] * 3
     assert [s.queue_position for s in snapshots[2:]] == [1, 2, 3]
     grader.release.set()
     for job in jobs:
@@ -90,7 +91,7 @@ def test_progress_and_verdict_are_visible_in_snapshots() -> None:
     assert snapshot.output == "Epoch 1/5\n"
     grader.release.set()
     assert job.done.wait(5)
-    assert job.snapshot().state is JobState.DONE
+    assert job.snapshot().state is RunStatus.DONE
     assert job.snapshot().verdict.passed
     manager.shutdown()
 
@@ -102,10 +103,10 @@ def test_cancel_queued_and_running_jobs() -> None:
     queued = manager.submit("bob", LESSON, "code")
     wait_for(lambda: grader.running == 1)
     manager.cancel(queued.id)
-    assert queued.snapshot().state is JobState.CANCELLED
+    assert queued.snapshot().state is RunStatus.CANCELLED
     manager.cancel(running.id)
     assert running.done.wait(5)
-    assert running.snapshot().state is JobState.CANCELLED
+    assert running.snapshot().state is RunStatus.CANCELLED
     assert grader.order == ["code"]  # the cancelled queued job never ran
     manager.shutdown()
 
@@ -117,7 +118,7 @@ def test_a_broken_grader_fails_the_job_not_the_manager() -> None:
     manager = RunManager(max_running=1, grade=broken)
     job = manager.submit("ada", LESSON, "code")
     assert job.done.wait(5)
-    assert job.snapshot().state is JobState.FAILED
+    assert job.snapshot().state is RunStatus.FAILED
     assert "sandbox exploded" in job.snapshot().error
     ok = RunManager(max_running=1, grade=SlowGrader())
     ok.shutdown()
@@ -129,7 +130,7 @@ def test_real_run_through_the_manager() -> None:
     job = manager.submit("ada", LESSON, "print('hello')\nmodel.fit()\n")
     assert job.done.wait(60)
     snapshot = job.snapshot()
-    assert snapshot.state is JobState.DONE
+    assert snapshot.state is RunStatus.DONE
     assert snapshot.verdict.first_error["name"] == "model"
     assert snapshot.verdict.first_error["line"] == 2
     assert "hello" in snapshot.output

@@ -19,13 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
-from tutor.runs.local import JobState, RunManager
+from tutor.runs.contract import RunStatus
+from tutor.runs.local import DatabaseRecorder, RunManager
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.pool import WarmPool
 from tutor.store.class_report import build_class_grid, count_common_errors, time_to_pass
 from tutor.store.db import IdentitySource, Run, open_database
-from tutor.store.progress import DatabaseRecorder, sign_in_learner
+from tutor.store.progress import sign_in_learner
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNERS = 30
@@ -86,7 +87,7 @@ def test_thirty_learners_every_run_recorded_once(tmp_path: Path) -> None:
     by_id = {run.id: run for run in runs}
     for job in jobs:
         run, snapshot = by_id[job.record_id], job.snapshot()
-        assert snapshot.state is JobState.DONE, snapshot.error
+        assert snapshot.state is RunStatus.DONE, snapshot.error
         assert (run.learner_id, run.lesson_id, run.code, run.status) == (job.owner, LESSON_ID, job.source, "done")
         assert run.passed == snapshot.verdict.passed == (job.source == SOLUTION)
         assert run.started_at is not None and run.finished_at >= run.started_at >= run.submitted_at

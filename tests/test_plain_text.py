@@ -31,6 +31,8 @@ TRUSTED = {
     "stats.cold_fallbacks", "pool.prefault_mb", "counts['running']", "counts['queued']", "counts['max_running']",
     "limits.wall_s:g", "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb",
     "problem",
+    # the run service's sentence about where runs happen (counts and settings: tutor.runs.*.where_runs_happen)
+    "runs.where_runs_happen()",
     "level[len('error: '):]", "progress.note",
     # queue mode: counts of workers and attempts (numbers the app computes)
     "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",

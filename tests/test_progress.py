@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from tutor.checks.judge import CheckResult
-from tutor.grading.grade import CaseVerdict, Verdict
+from tutor.grading.verdict import CaseVerdict, Verdict
 from tutor.lessons.lesson import load_lessons
-from tutor.runs.local import JobState, RunManager
+from tutor.runs.contract import RunStatus
+from tutor.runs.local import DatabaseRecorder, RunManager
+from tutor.runs.pipeline import run_columns
 from tutor.sandbox.results import ErrorInfo, RunResult, Termination
 from tutor.store.class_report import (
     build_class_grid,
@@ -26,9 +28,8 @@ from tutor.store.class_report import (
     list_workshops,
     time_to_pass,
 )
-from tutor.store.db import MIGRATIONS, IdentitySource, Run, RunStatus, migrate_database, open_database
+from tutor.store.db import MIGRATIONS, IdentitySource, Run, migrate_database, open_database
 from tutor.store.progress import (
-    DatabaseRecorder,
     claim_or_create_browser_learner,
     find_learner_by_token,
     load_code,
@@ -91,7 +92,7 @@ def run_once(db, learner: str, lesson: str, code: str, t0: float, outcome: Verdi
     run_id = record_submitted(db, learner, lesson, code, "server-a", 1, t0)
     assert record_started(db, run_id, t0 + 1)
     status = RunStatus.DONE if outcome is not None else RunStatus.CANCELLED
-    assert record_finished(db, run_id, status, t0 + 5, t0 + 1, outcome)
+    assert record_finished(db, run_id, run_columns(status, outcome, None), t0 + 5, t0 + 1)
     return run_id
 
 
@@ -208,8 +209,9 @@ def test_run_lifecycle_is_recorded_once(db) -> None:
     run_id = record_submitted(db, ada.id, "demo", "model.fit()\n", "server-a", 7, 1000.0)
     assert record_started(db, run_id, 1001.0)
     assert not record_started(db, run_id, 1002.0)  # a second start changes nothing
-    assert record_finished(db, run_id, RunStatus.DONE, 1004.5, 1001.0, verdict(False, ("NameError", "model", 1)))
-    assert not record_finished(db, run_id, RunStatus.DONE, 1009.0, 1001.0, verdict(True))  # never twice
+    failed = verdict(False, ("NameError", "model", 1))
+    assert record_finished(db, run_id, run_columns(RunStatus.DONE, failed, None), 1004.5, 1001.0)
+    assert not record_finished(db, run_id, run_columns(RunStatus.DONE, verdict(True), None), 1009.0, 1001.0)  # once
     with db.sessions() as session:
         run = session.scalars(select(Run)).one()
     assert (run.status, run.passed, run.outcome) == ("done", False, "NameError: model")
@@ -233,7 +235,7 @@ def test_interrupted_runs_are_kept_and_not_finished_later(db) -> None:
         status = dict(session.execute(select(Run.id, Run.status)).all())
     assert status == {queued: "interrupted", running: "interrupted", done: "done", mine: "queued"}
     # The old server's late report (it cannot come, but if it did) does not overwrite "interrupted".
-    assert not record_finished(db, running, RunStatus.DONE, 1020.0, 1001.0, verdict(True))
+    assert not record_finished(db, running, run_columns(RunStatus.DONE, verdict(True), None), 1020.0, 1001.0)
     assert summarize_learner(db, ada.id)["demo"].attempts == 4
 
 
@@ -333,7 +335,7 @@ def test_run_manager_records_every_job_exactly_once(db) -> None:
     assert all(by_job[job.id].started_at is not None for job in jobs[:3])
     assert runs[failed_job.record_id].status == "failed"
     assert "sandbox exploded" in runs[failed_job.record_id].grader_error
-    assert jobs[0].snapshot().state is JobState.DONE
+    assert jobs[0].snapshot().state is RunStatus.DONE
 
 
 def test_a_broken_database_does_not_stop_runs(tmp_path: Path) -> None:
@@ -378,7 +380,7 @@ def test_runs_of_the_unchanged_starter_are_not_attempts(db) -> None:
     assert is_real_attempt(LESSON, LESSON.starter.replace("build_model()\n", "model = build_model()\n", 1))
     run_id = record_submitted(db, ada.id, "one", LESSON.starter, "server-a", 1, 0.0, attempt=False)
     record_started(db, run_id, 1.0)
-    record_finished(db, run_id, RunStatus.DONE, 5.0, 1.0, verdict(False, name_error))
+    record_finished(db, run_id, run_columns(RunStatus.DONE, verdict(False, name_error), None), 5.0, 1.0)
     grid = build_class_grid(db, ["one"])
     assert grid.cell(ada.id, "one").label == "not started"
     assert count_common_errors(db) == {}

@@ -12,6 +12,8 @@ import pytest
 
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
+from tutor.runs.contract import RunStatus
+from tutor.runs.pipeline import describe_outcome
 from tutor.sandbox.protocol import (
     EVENT_FIELDS,
     PROTOCOL_VERSION,
@@ -24,8 +26,6 @@ from tutor.sandbox.protocol import (
 )
 from tutor.sandbox.results import Termination
 from tutor.sandbox.runner import RunRequest, run_program
-from tutor.store.db import RunStatus
-from tutor.store.progress import describe_outcome
 
 TOKEN = "t0ken"
 LINK = "[Teacher: your session expired, sign in again](https://example.invalid/login)"

@@ -23,7 +23,7 @@ from tests.queue_support import (
 from tests.test_app import texts
 from tutor import settings
 from tutor.lessons.lesson import load_lessons
-from tutor.runs.local import JobState
+from tutor.runs.contract import RunStatus
 from tutor.store.db import IdentitySource, Learner, Run, open_database
 from tutor.store.migrations import current_revision, head_revision
 from tutor.store.progress import sign_in_learner
@@ -140,7 +140,7 @@ def test_a_run_service_dropped_from_the_cache_stops_listening(queue_url: str) ->
 
     restart_app_server()
     service = state.get_runs()
-    assert service.mode == "queue"
+    assert service.runs_here is False
     wait_until(service._listening.is_set, 10)
     restart_app_server()
     assert not service._listener.is_alive()
@@ -234,12 +234,12 @@ def test_a_postgresql_restart_leaves_no_run_running(queue_url: str, postgres_url
         except AssertionError:
             raise AssertionError(f"{service.snapshot(run_id)}\n{worker.output()}") from None
         final = service.snapshot(run_id)
-        assert final.state is JobState.DONE or "interrupted" in (final.error or ""), (final.state, final.error)
+        assert final.state is RunStatus.DONE or "interrupted" in (final.error or ""), (final.state, final.error)
         # The worker and the server reconnected: the next run goes through.
         bob = sign_in_learner(db, IdentitySource.WORKSHOP, "Bob", "bob", "K").id
         next_id = service.submit(bob, LESSON, "model\n").id
         wait_until(lambda: (s := snapshot_or_none(service, next_id)) is not None and s.state.finished, 90)
-        assert service.snapshot(next_id).state is JobState.DONE
+        assert service.snapshot(next_id).state is RunStatus.DONE
         with db.sessions() as session:
             assert session.scalars(select(Run.status)).all().count("running") == 0
     finally:
@@ -294,14 +294,14 @@ def test_teacher_page_and_doctor_show_the_queue_s_workers(queue_url: str, monkey
 
 def test_the_lesson_page_says_when_a_run_is_retried_on_another_worker() -> None:
     def script() -> None:
-        from tutor.runs.local import JobSnapshot, JobState, Progress
+        from tutor.runs.contract import Progress, RunSnapshot, RunStatus
         from tutor.runs.queue.store import RETRY_NOTE
         from ui.widgets import render_live
 
         queued = Progress(note=RETRY_NOTE)
-        render_live(JobSnapshot(1, "a", "l", "", JobState.QUEUED, queued, "", None, None, 1, 0.0, None, None, 1))
+        render_live(RunSnapshot(1, "a", "l", "", RunStatus.QUEUED, queued, "", None, None, 1, 0.0, None, None, 1))
         running = Progress(phase="running", note=RETRY_NOTE)
-        render_live(JobSnapshot(1, "a", "l", "", JobState.RUNNING, running, "", None, None, None, 0.0, 1.0, None, 2))
+        render_live(RunSnapshot(1, "a", "l", "", RunStatus.RUNNING, running, "", None, None, None, 0.0, 1.0, None, 2))
 
     at = AppTest.from_function(script, default_timeout=30).run()
     assert not at.exception
@@ -320,7 +320,7 @@ def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: st
         "at.run()\n"
         "assert not at.exception, at.exception\n"
         "from ui.state import get_runs\n"
-        "print(type(get_runs()).__name__, get_runs().pool, len(descendants_of(os.getpid())),\n"
+        "print(type(get_runs()).__name__, get_runs().pool_stats(), len(descendants_of(os.getpid())),\n"
         "      sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}),\n"
         "      'tutor.sandbox.pool' in sys.modules)\n"
     )
@@ -331,10 +331,10 @@ def test_an_app_server_in_queue_mode_starts_no_sandbox_and_no_pool(queue_url: st
 
 
 def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url: str) -> None:
-    from tutor.grading.grade import Verdict
+    from tutor.grading.verdict import Verdict
+    from tutor.runs.contract import RunStatus
     from tutor.runs.queue.service import QueueRunService
     from tutor.runs.queue.store import claim_run, finish_run, settle_stalled_run
-    from tutor.store.db import RunStatus
 
     db = open_database(queue_url)
     service = QueueRunService(db, "server")
@@ -362,7 +362,7 @@ def test_a_verdict_is_written_once_and_a_late_attempt_changes_nothing(queue_url:
 def test_the_run_record_and_its_job_are_one_transaction(queue_url: str) -> None:
     """The queue's own lock refuses a second queued job of the same learner and lesson; the run record
     written in the same transaction goes with it."""
-    from tutor.runs.local import RunInFlight
+    from tutor.runs.contract import RunInFlight
     from tutor.runs.queue.service import QueueRunService
     from tutor.runs.queue.store import TASK_NAME
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.queue_support import WorkerProcess, fresh_database_url, printed_runs, queue_env
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
-from tutor.runs.local import JobState
+from tutor.runs.contract import RunStatus
 from tutor.store.class_report import build_class_grid, count_common_errors
 from tutor.store.db import IdentitySource, Run, open_database
 from tutor.store.progress import sign_in_learner
@@ -85,7 +85,7 @@ def test_thirty_learners_through_the_queue_every_run_recorded_once(
             run = by_id[run_id]
             assert (run.learner_id, run.lesson_id, run.code, run.status) == (learner_id, LESSON_ID, code, "done")
             assert run.passed == (code == SOLUTION) and run.attempts == 1
-            assert service.snapshot(run_id).state is JobState.DONE
+            assert service.snapshot(run_id).state is RunStatus.DONE
         assert {run.worker for run in runs} == {"w1", "w2"}
         grid = build_class_grid(db, [LESSON_ID])
         assert all((grid.cell(learner.id, LESSON_ID).attempts, grid.cell(learner.id, LESSON_ID).passed) == (2, True)

@@ -27,13 +27,13 @@ from tests.queue_support import (
 )
 from tutor import settings
 from tutor.lessons.lesson import load_lessons
-from tutor.runs.local import JobState, RunInFlight
+from tutor.runs.contract import RunInFlight, RunStatus
 from tutor.runs.queue.service import QueueRunService
 from tutor.runs.queue.sweeper import sandbox_processes
 from tutor.sandbox.cgroups import GROUP
 from tutor.sandbox.isolation import UID_RANGE
 from tutor.store.db import IdentitySource, Run, open_database
-from tutor.store.progress import sign_in_learner
+from tutor.store.progress import sign_in_learner, summarize_learner
 
 LESSON = load_lessons().get("assign-the-model")
 
@@ -83,7 +83,7 @@ def test_two_workers_share_one_queue_and_every_run_is_recorded_once(workers, ser
     first, second = workers("w1"), workers("w2")
     ids = [service.submit(learner(service, f"L{i}"), LESSON, slow_program(0.5, f"run {i}")).id for i in range(20)]
     snapshots = [wait_finished(service, run_id, 120) for run_id in ids]
-    assert all(s.state is JobState.DONE for s in snapshots), [(s.state, s.error) for s in snapshots]
+    assert all(s.state is RunStatus.DONE for s in snapshots), [(s.state, s.error) for s in snapshots]
     assert all(s.verdict.first_error["name"] == "model" for s in snapshots)
     assert {s.worker for s in snapshots} == {"w1", "w2"}  # both took runs
     assert all(s.attempts == 1 for s in snapshots)
@@ -103,7 +103,7 @@ def test_one_run_in_flight_per_learner_and_lesson(service) -> None:
     other = load_lessons().get("build-before-fit")
     service.submit(ada, other, QUICK_NAME_ERROR)  # another lesson is another run
     assert service.find_active(ada, LESSON.id) == first.id
-    assert service.snapshot(first.id).state is JobState.QUEUED
+    assert service.snapshot(first.id).state is RunStatus.QUEUED
 
 
 def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, service) -> None:
@@ -121,7 +121,7 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
     retried = wait_until(lambda: service.snapshot(run_id).attempts == 2, 30) or service.snapshot(run_id)
     assert retried.worker == "survivor"
     done = wait_finished(service, run_id, 60)
-    assert done.state is JobState.DONE and done.attempts == 2 and done.worker == "survivor"
+    assert done.state is RunStatus.DONE and done.attempts == 2 and done.worker == "survivor"
     assert done.verdict.first_error["name"] == "model"
     with service.db.sessions() as session:
         assert session.scalar(select(func.count(Run.id))) == 1
@@ -157,11 +157,11 @@ def test_a_run_whose_workers_die_twice_is_interrupted(workers, service) -> None:
     for name in ("first", "second"):
         worker = workers(name)
         wait_until(lambda name=name: service.snapshot(run_id).worker == name, 60)
-        wait_until(lambda: service.snapshot(run_id).state is JobState.RUNNING, 30)
+        wait_until(lambda: service.snapshot(run_id).state is RunStatus.RUNNING, 30)
         worker.kill()
     watcher = workers("watcher")  # only its sweeper is needed: no run is left for it
     final = wait_finished(service, run_id, 30)
-    assert final.state is JobState.FAILED and "interrupted" in final.error and final.attempts == 2
+    assert final.state is RunStatus.FAILED and "interrupted" in final.error and final.attempts == 2
     assert f"run {run_id} " not in watcher.output().replace("sweeper: run", "")
 
 
@@ -170,9 +170,9 @@ def test_stop_while_queued_and_while_running(workers, service) -> None:
     running = service.submit(learner(service, "Ada"), LESSON, slow_program(30)).id
     waiting = service.submit(learner(service, "Bob"), LESSON, QUICK_NAME_ERROR).id
     wait_until(lambda: "step 2" in (service.snapshot(running).output or ""), 60)
-    assert service.snapshot(waiting).state is JobState.QUEUED
+    assert service.snapshot(waiting).state is RunStatus.QUEUED
     service.cancel(waiting)
-    assert service.snapshot(waiting).state is JobState.CANCELLED  # at once: its job was still queued
+    assert service.snapshot(waiting).state is RunStatus.CANCELLED  # at once: its job was still queued
     sandbox = worker.descendants()
     assert sandbox
     stopped_at = time.monotonic()
@@ -180,7 +180,7 @@ def test_stop_while_queued_and_while_running(workers, service) -> None:
     wait_until(lambda: not alive(sandbox), 1.0, interval=0.01)  # Stop reaches the sandbox within 1 s
     reached = time.monotonic() - stopped_at
     final = wait_finished(service, running, 10)
-    assert final.state is JobState.CANCELLED, (final.state, final.error)
+    assert final.state is RunStatus.CANCELLED, (final.state, final.error)
     assert reached < 1.0
     # The run's record is written before the task raises JobAborted; procrastinate marks the job a
     # moment later (CI's 2 cores once caught it still "doing"), so wait for that too.
@@ -204,7 +204,7 @@ def test_a_worker_grades_the_lesson_version_the_app_sent(workers, service, tmp_p
     workers("stale", TUTOR_LESSONS_DIR=str(lessons))
     run_id = service.submit(learner(service, "Ada"), LESSON, QUICK_NAME_ERROR).id
     final = wait_finished(service, run_id, 60)
-    assert final.state is JobState.DONE, final.error
+    assert final.state is RunStatus.DONE, final.error
     assert [check.id for check in final.verdict.checks] == [spec.kind for spec in LESSON.checks]
     assert final.verdict.checks[0].id == "no_name_error"  # the app's version, which the worker's lacks
 
@@ -215,7 +215,7 @@ def test_a_lesson_that_does_not_match_its_hash_is_a_grader_error(workers, servic
         connection.execute(text("UPDATE procrastinate_jobs SET args = jsonb_set(args, '{lesson_hash}', '\"0\"')"))
     workers("w1")
     final = wait_finished(service, run_id, 60)
-    assert final.state is JobState.FAILED and final.verdict is None
+    assert final.state is RunStatus.FAILED and final.verdict is None
     assert "the lesson sent with the run cannot be used here" in final.error
     assert "differs from the app's (hash)" in final.error
 
@@ -258,11 +258,11 @@ def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
         final = wait_finished(service, quick, 60)
     except AssertionError:
         raise AssertionError(f"{service.snapshot(quick)}\n{worker.output()}") from None
-    assert final.state is JobState.DONE and final.verdict.first_error["name"] == "model"
+    assert final.state is RunStatus.DONE and final.verdict.first_error["name"] == "model"
     assert final.verdict.cases[0].result.warm  # tried in the warm sandbox of the express slot
-    assert service.snapshot(busy).state is JobState.RUNNING  # while the only regular slot was still busy
+    assert service.snapshot(busy).state is RunStatus.RUNNING  # while the only regular slot was still busy
     service.cancel(busy)
-    assert wait_finished(service, busy, 10).state is JobState.CANCELLED
+    assert wait_finished(service, busy, 10).state is RunStatus.CANCELLED
 
 
 def test_stop_after_the_worker_died_ends_the_run_cancelled(workers, service) -> None:
@@ -271,9 +271,27 @@ def test_stop_after_the_worker_died_ends_the_run_cancelled(workers, service) -> 
     wait_until(lambda: "step 2" in (service.snapshot(run_id).output or ""), 60)
     doomed.kill()
     service.cancel(run_id)  # the job is still 'doing' for procrastinate: abort requested, nobody to hear it
-    assert service.snapshot(run_id).state is JobState.RUNNING
+    assert service.snapshot(run_id).state is RunStatus.RUNNING
     workers("sweeper")  # its sweeper finds the dead worker's job and ends it, as Stop asked
     final = wait_finished(service, run_id, 30)
-    assert final.state is JobState.CANCELLED and final.attempts == 1
+    assert final.state is RunStatus.CANCELLED and final.attempts == 1
     with service.db.sessions() as session:
         assert session.execute(text("SELECT status FROM procrastinate_jobs")).scalar() == "failed"
+
+
+def test_the_unchanged_starter_through_the_queue_is_no_attempt(workers, service) -> None:
+    """As in local mode (tests/test_app.py): the starter as given shows what happens, counts nothing, and its
+    verdict says so on whichever page reads it back from the run's row. A changed program is an attempt."""
+    workers("w-starter")
+    ada = learner(service, "Ada")
+    starter = wait_finished(service, service.submit(ada, LESSON, LESSON.starter).id, 120)
+    assert starter.state is RunStatus.DONE, starter.error
+    assert starter.verdict.attempt is False and starter.verdict.empty is False
+    assert starter.verdict.first_error["name"] == "model"
+    changed = wait_finished(service, service.submit(ada, LESSON, LESSON.starter + "\n# my fix\n").id, 120)
+    assert changed.verdict.attempt is True
+    with service.db.sessions() as session:
+        attempts = dict(session.execute(select(Run.id, Run.real_attempt)).all())
+    assert attempts == {starter.id: False, changed.id: True}
+    assert summarize_learner(service.db, ada)[LESSON.id].attempts == 1
+    assert service.last_run(ada, LESSON.id).verdict.attempt is True

@@ -18,9 +18,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tutor.lessons.lesson import Lesson, load_lesson  # noqa: E402
-from tutor.runs.local import Job, RunManager  # noqa: E402
+from tutor.runs.local import DatabaseRecorder, Job, RunManager  # noqa: E402
 from tutor.store.db import Database, open_database  # noqa: E402
-from tutor.store.progress import DatabaseRecorder, mark_interrupted_runs, new_server_id  # noqa: E402
+from tutor.store.progress import mark_interrupted_runs, new_server_id  # noqa: E402
 
 LESSON_ID = "tiny-fit"
 STARTER = """import numpy as np

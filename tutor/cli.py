@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_grade(args: argparse.Namespace) -> int:
-    from tutor.grading.grade import Verdict, grade_source
+    from tutor.grading.grade import grade_source
     from tutor.grading.report import format_verdict
+    from tutor.grading.verdict import Verdict
 
     def fail(message: str, code: int) -> int:
         if args.json:  # the same shape as any verdict: nothing graded, grader_error says why
@@ -125,7 +126,7 @@ def command_worker(args: argparse.Namespace) -> int:
 
 
 def command_submit(args: argparse.Namespace) -> int:
-    from tutor.runs.queue.submit import submit_and_wait
+    from tutor.runs.submit import submit_and_wait
 
     return submit_and_wait(args.path, args.lesson, args.learner, args.json, args.timeout)
 

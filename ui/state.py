@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,21 @@ import streamlit as st
 
 from tutor import settings
 from tutor.authoring.publishing import LessonLibrary, ProofStore
+from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import LessonSet
-from tutor.runs.service import RunService, open_run_service
+from tutor.runs.contract import INTERRUPTED_WORDS, RunService, RunSnapshot, RunStatus
+from tutor.runs.service import open_run_service, recover_runs
 from tutor.sandbox.dataset import get_dataset_status
 from tutor.store.db import Database, open_database
 from tutor.store.progress import (
     LearnerInfo,
+    ProgressStatus,
     load_code,
-    mark_interrupted_runs,
     new_server_id,
     save_code,
     summarize_learner,
 )
+from tutor.store.reveals import load_reveals, save_reveals
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +39,14 @@ def lessons_fingerprint() -> tuple:
 
 @st.cache_resource(show_spinner=False)
 def _library(lessons_dir: str, solutions_dir: str, proofs_path: str) -> LessonLibrary:
-    manager = get_runs()
+    runs = get_runs()
 
     def learners_waiting() -> bool:  # background proofs wait while learners' runs queue
-        counts = manager.counts()
-        return counts["queued"] > 0 or counts["running"] >= counts["max_running"]
+        return runs.counts().busy
 
-    # In queue mode this server starts no sandbox: a changed lesson is proved by `python -m tutor
+    # Where this server starts no sandbox (queue mode), a changed lesson is proved by `python -m tutor
     # check-lessons` (or the studio) instead of in the background here.
-    background = settings.background_proofs() and settings.runs_mode() == "local"
+    background = settings.background_proofs() and runs.runs_here
     return LessonLibrary(
         Path(lessons_dir), Path(solutions_dir), ProofStore(Path(proofs_path)), busy=learners_waiting,
         background=background,
@@ -72,10 +75,7 @@ def server_id() -> str:
 @st.cache_resource(show_spinner=False)
 def _open_database(url: str) -> Database:
     database = open_database(url)
-    # First use in this process = server start: in local mode, runs an earlier process left in flight can
-    # never finish. In queue mode they belong to the queue (other replicas, workers): this start marks none.
-    if settings.runs_mode() == "local":
-        mark_interrupted_runs(database, except_server=server_id())
+    recover_runs(database, server_id())  # first use in this process = server start (tutor.runs.service)
     return database
 
 
@@ -86,12 +86,8 @@ def get_database() -> Database:
 
 
 def _release_run_service(service: RunService) -> None:
-    """A run service dropped from the cache (cleared: a test's restarted server, "Clear caches"): a queue
-    service stops listening, so no thread goes on talking to a database nobody reads. A local run
-    manager's runs finish and are recorded as usual (its threads are daemons; the warm pool closes at
-    exit)."""
-    if service.mode == "queue":
-        service.shutdown()
+    """A run service dropped from the cache (cleared: a test's restarted server, "Clear caches")."""
+    service.release()
 
 
 @st.cache_resource(show_spinner=False, on_release=_release_run_service)
@@ -103,9 +99,6 @@ def get_runs() -> RunService:
     """One run service for the whole server, shared by every session; it records every run. Local mode:
     runs in this process (warm pool, express lane); queue mode: the workers run them."""
     return _run_service(settings.db_url(), settings.runs_mode())
-
-
-get_manager = get_runs  # the name the pages and tests used before the run service had two modes
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -131,45 +124,109 @@ def owner_id() -> str:
     return st.session_state.owner
 
 
-def lesson_state(lesson_id: str) -> dict[str, Any]:
-    """Per-session, per-lesson state: code, status, verdict, hints shown, editor generation. A signed-in
-    learner starts from what the database has: their latest code and passed/attempted."""
-    lessons = st.session_state.setdefault("lessons", {})
+@dataclass
+class ShownVerdict:
+    """The verdict the page shows and the code it judged, set together in one assignment: the page never
+    draws a verdict with another run's code, nor moves focus to a verdict it has not drawn."""
+
+    verdict: Verdict
+    source: str  # the code that was run (the editor marks the failing line while its text is this code)
+    focus: bool = False  # a run just finished: move keyboard focus to the verdict when it is drawn (once)
+
+
+@dataclass
+class LessonPageState:
+    """One browser session's state of one lesson page (app_pages/lesson.py). A signed-in learner's starts
+    from the database: latest code, progress, revealed hints and solution, and their latest run."""
+
+    status: ProgressStatus = ProgressStatus.NOT_STARTED  # this learner's standing in the lesson
+    attempts: int = 0  # real attempts (the unchanged starter is none): the solution opens after a few
+    code: str | None = None  # the editor's newest text; None: the starter
+    saved_code: str | None = None  # the code the database holds as the learner's latest (keep_code)
+    restored: bool = False  # the editor opened on the learner's latest code: the page says so, once
+    generation: int = 0  # part of the editor's key: Reset bumps it (the only way to replace Ace's text)
+    last_token: str | None = None  # the editor's latest Ctrl/Cmd+Enter token, already acted on
+    job: int | None = None  # the run service's id of this page's latest run (in flight or finished)
+    quick: bool = False  # the run just started looks like it stops at once: the next rerun waits for it
+    finished_job: int | None = None  # the run whose outcome is already recorded in this state
+    shown: ShownVerdict | None = None  # the verdict on the page
+    notice: str | None = None  # a warning until the next run (code too large, the grader failed)
+    stopped: str | None = None  # "Stopped after 3.2 s...": until the next run
+    once: str | None = None  # a notice shown once, at the next draw (the last run was interrupted)
+    hints: int = 0  # hints revealed (the first ones); kept in the database for a signed-in learner
+    confirm_solution: bool = False  # "Show me the solution" pressed: the page asks "Sure?"
+    show_solution: bool = False  # the learner confirmed: the solution is open; kept in the database
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self.shown.verdict if self.shown is not None else None
+
+    @property
+    def verdict_source(self) -> str | None:
+        return self.shown.source if self.shown is not None else None
+
+
+def lesson_state(lesson_id: str) -> LessonPageState:
+    """This session's state of a lesson page, made on first use. A signed-in learner (self-paced browsers
+    have one too) starts from the database: their latest code, passed/attempted, the hints and solution
+    they revealed, and their latest run (its verdict again; a run in flight goes on showing its progress;
+    an interrupted one is said once)."""
+    lessons: dict[str, LessonPageState] = st.session_state.setdefault("lessons", {})
     if lesson_id not in lessons:
-        state = {"status": "not started", "code": None, "verdict": None, "job": None, "hints": 0, "generation": 0,
-                 "last_token": None, "attempts": 0, "show_solution": False, "saved_code": None, "notice": None,
-                 "stopped": None, "confirm_solution": False}  # fmt: skip
+        state = LessonPageState()
         learner = current_learner()
         if learner is not None:
-            state["code"] = state["saved_code"] = load_code(get_database(), learner.id, lesson_id)
-            state["restored"] = state["code"] is not None
-            cell = summarize_learner(get_database(), learner.id).get(lesson_id)
-            if cell is not None and cell.attempts:  # real attempts only: the starter as given is none
-                state["status"] = "passed" if cell.passed else "attempted"
-                state["attempts"] = cell.attempts
-        # Queue mode: a run of this lesson already in flight (started on another server of the class, or
-        # before this server restarted) shows its progress here too.
-        if settings.runs_mode() == "queue":
-            state["job"] = get_runs().find_active(owner_id(), lesson_id)
+            database = get_database()
+            state.code = state.saved_code = load_code(database, learner.id, lesson_id)
+            state.restored = state.code is not None
+            cell = summarize_learner(database, learner.id).get(lesson_id)
+            if cell is not None:  # real attempts only: the starter as given is none
+                state.status, state.attempts = cell.status, cell.attempts
+            reveals = load_reveals(database, learner.id, lesson_id)
+            state.hints, state.show_solution = reveals.hints, reveals.solution_shown
+            restore_last_run(state, get_runs().last_run(owner_id(), lesson_id))
         lessons[lesson_id] = state
     return lessons[lesson_id]
 
 
-def keep_code(lesson_id: str, state: dict[str, Any], starter: str) -> None:
+def restore_last_run(state: LessonPageState, run: RunSnapshot | None) -> None:
+    """A new session (a reload, a new tab, a restarted server) picks up the learner's latest run."""
+    if run is None:
+        return
+    if run.state.in_flight:  # still queued or running (here, or on another server of the class)
+        state.job = run.id
+    elif run.state is RunStatus.INTERRUPTED:
+        state.once = run.error or INTERRUPTED_WORDS
+    elif run.verdict is not None:  # finished and graded: its verdict again (no focus: nothing just happened)
+        state.shown = ShownVerdict(run.verdict, run.source)
+
+
+def save_revealed(lesson_id: str, state: LessonPageState) -> None:
+    """Store the hints and solution this learner revealed (a reload shows them again)."""
+    learner = current_learner()
+    if learner is None:
+        return
+    try:
+        save_reveals(get_database(), learner.id, lesson_id, state.hints, state.show_solution)
+    except Exception:  # the database is busy or gone: the page goes on; the next reveal stores it
+        log.exception("saving the reveals of %s for %s failed", learner.id, lesson_id)
+
+
+def keep_code(lesson_id: str, state: LessonPageState, starter: str) -> None:
     """Store the editor's text as the learner's latest code when it changed (a new tab, another day or a
     restarted server opens it again). Merely opening a lesson stores nothing."""
     learner = current_learner()
-    code = state["code"]
-    if learner is None or code is None or code == state.get("saved_code"):
+    code = state.code
+    if learner is None or code is None or code == state.saved_code:
         return
-    if state.get("saved_code") is None and code == starter:
+    if state.saved_code is None and code == starter:
         return
     try:
         save_code(get_database(), learner.id, lesson_id, code)
     except Exception:  # the database is busy or gone: the learner keeps editing; the next edit retries
         log.exception("saving the code of %s for %s failed", learner.id, lesson_id)
         return
-    state["saved_code"] = code
+    state.saved_code = code
 
 
 def register_pages(pages: dict[str, Any]) -> None:
@@ -182,6 +239,6 @@ def lesson_page(lesson_id: str) -> Any:
     return st.session_state.get("_lesson_pages", {}).get(lesson_id, f"/{lesson_id}")
 
 
-def lesson_status(lesson_id: str) -> str:
-    """not started / attempted / passed, for this session's learner."""
-    return lesson_state(lesson_id)["status"]
+def lesson_status(lesson_id: str) -> ProgressStatus:
+    """Not started / attempted / passed, for this session's learner."""
+    return lesson_state(lesson_id).status

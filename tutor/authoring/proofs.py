@@ -8,7 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tutor.grading.grade import GraderError, Verdict, case_by_id, grade_source, prepare_case_files
+from tutor.grading.grade import case_by_id, grade_source, prepare_case_files
+from tutor.grading.verdict import GraderError, Verdict
 from tutor.lessons.fixtures import FixtureError, generate_fixture
 from tutor.lessons.lesson import CaseFile, Claim, Lesson
 from tutor.sandbox.isolation import Limits

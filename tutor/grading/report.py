@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tutor.checks.judge import CheckStatus
-from tutor.grading.grade import Verdict
+from tutor.grading.verdict import Verdict
 
 MARKS = {CheckStatus.PASSED: "x", CheckStatus.FAILED: " ", CheckStatus.NOT_REACHED: "-"}  # [-]: not reached
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tutor import settings
 from tutor.lessons.lesson import Lesson, LessonError, load_lesson
@@ -48,14 +50,16 @@ def fixture_files(lesson: Lesson) -> dict[str, Path]:
 
 
 def content_hash(lesson: Lesson) -> str:
-    """One lesson version: the TOML as written, starter, solution and fixture files (not their paths)."""
+    """One lesson version: the TOML as written, starter, solution and fixture files (not their paths). The
+    one lesson hash: proofs are kept by it, and a queue worker grades a run only for the lesson whose hash
+    the app sent. A lesson built in code (no TOML) is hashed by what it holds."""
     digest = hashlib.sha256()
 
     def add(name: str, data: bytes) -> None:
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
 
-    add("toml", lesson.path.read_bytes() if lesson.path else b"")
+    add("toml", lesson.path.read_bytes() if lesson.path else _described(lesson))
     add("starter", lesson.starter.encode())
     add("solution", lesson.solution.encode())
     for name, path in sorted(fixture_files(lesson).items()):
@@ -64,6 +68,29 @@ def content_hash(lesson: Lesson) -> str:
         except OSError:
             add(f"fixture:{name}", b"(missing)")
     return digest.hexdigest()
+
+
+def _described(value: object, key: str = "") -> bytes:
+    """What a lesson built in code holds (checks, cases, texts), as canonical JSON (paths left out)."""
+
+    def plain(item: Any, name: str = "") -> Any:
+        if name == "path":
+            return None  # where a file lies differs between hosts; its content is what counts
+        if is_dataclass(item) and not isinstance(item, type):
+            return {f.name: plain(getattr(item, f.name), f.name) for f in fields(item)}
+        if hasattr(item, "model_dump"):
+            return plain(item.model_dump())
+        if isinstance(item, dict):
+            return {str(k): plain(v, str(k)) for k, v in sorted(item.items(), key=lambda pair: str(pair[0]))}
+        if isinstance(item, list | tuple):
+            return [plain(entry) for entry in item]
+        if isinstance(item, Path):
+            return hashlib.sha256(item.read_bytes()).hexdigest() if item.is_file() else item.name
+        if item is None or isinstance(item, bool | int | float | str):
+            return item
+        return str(item)
+
+    return json.dumps(plain(value, key), sort_keys=True, default=str).encode()
 
 
 @dataclass

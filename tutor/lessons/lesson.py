@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tutor import settings
+from tutor.checks.kinds import CheckSpec
 from tutor.lessons.schema import (
     DEFAULT_SOLUTION_AFTER,
     CaseFileTable,
@@ -37,14 +38,6 @@ class LessonError(Exception):
     @classmethod
     def of(cls, path: Path, problems: Sequence[tuple[str, str]]) -> LessonError:
         return cls(path, problems[0][0], problems[0][1], problems[1:])
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None  # replaces the default message when the check fails
-    passed_message: str | None = None
 
 
 @dataclass(frozen=True)

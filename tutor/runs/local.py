@@ -1,80 +1,34 @@
-"""One process-wide run manager shared by every learner: a fair queue, a bounded number of runs at a
-time, live progress per run, cancel. It never calls Streamlit; the UI polls ``Job.snapshot()``."""
+"""Local mode (``TUTOR_RUNS=local``): one process-wide run manager shared by every learner: a fair queue, a
+bounded number of runs at a time, live progress per run, cancel, the express lane. It implements
+tutor.runs.contract.RunService; every run is graded and recorded by tutor.runs.pipeline, as in queue mode.
+It never calls Streamlit; the UI polls ``snapshot()``."""
 
 from __future__ import annotations
 
 import collections
-import enum
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tutor import settings
-from tutor.grading.grade import Verdict, grade_source
+from tutor.grading.grade import grade_source, is_real_attempt
 from tutor.grading.name_error import predict_early_name_error
+from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
+from tutor.runs.contract import Progress, RunCounts, RunInFlight, RunSnapshot, RunStatus, WorkerInfo
+from tutor.runs.pipeline import REQUEUE_NOTE, ExpressTry, GradedRun, grade_job, run_columns, snapshot_of
 from tutor.sandbox.protocol import EventType, Phase
-from tutor.sandbox.results import Termination
+from tutor.store.db import Database, utc_now
+from tutor.store.progress import latest_run, new_server_id, record_finished, record_started, record_submitted
 
 if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
-    from tutor.sandbox.pool import WarmPool
+    from tutor.sandbox.pool import PoolStats, WarmPool
 
 OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
-EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
 log = logging.getLogger(__name__)
-
-
-class JobState(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    FAILED = "failed"  # the grader itself broke; never the learner's fault
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobState.DONE, JobState.CANCELLED, JobState.FAILED)
-
-
-class RunInFlight(Exception):
-    """This learner already has a run queued or running."""
-
-
-@dataclass
-class Progress:
-    phase: str = Phase.QUEUED  # a tutor.sandbox.protocol.Phase
-    case: str | None = None
-    case_title: str | None = None
-    epochs: int | None = None
-    epoch: int = 0  # 0-based index of the epoch in progress
-    step: int = 0
-    steps: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)  # metrics per finished epoch (last fit)
-    dataset: str | None = None
-    note: str | None = None  # a word for the learner, e.g. why a run went back to the queue
-
-
-@dataclass
-class JobSnapshot:
-    id: int
-    owner: str
-    lesson_id: str
-    source: str
-    state: JobState
-    progress: Progress
-    output: str
-    verdict: Verdict | None
-    error: str | None
-    queue_position: int | None
-    created: float
-    started: float | None
-    finished: float | None
-    attempts: int = 1  # queue mode: how many workers started it (2: retried after a worker died)
-    worker: str | None = None  # queue mode: the worker of the latest attempt
 
 
 class Job:
@@ -90,7 +44,7 @@ class Job:
         self.owner = owner
         self.lesson = lesson
         self.source = source
-        self.state = JobState.QUEUED
+        self.state = RunStatus.QUEUED
         self.progress = Progress()
         self.output = ""
         self.verdict: Verdict | None = None
@@ -134,10 +88,10 @@ class Job:
             elif kind == EventType.OUTPUT:
                 self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
 
-    def snapshot(self) -> JobSnapshot:
+    def snapshot(self) -> RunSnapshot:
         with self._lock:
             progress = Progress(**{**vars(self.progress), "history": list(self.progress.history)})
-            return JobSnapshot(
+            return RunSnapshot(
                 self.id, self.owner, self.lesson.id, self.source, self.state, progress, self.output,
                 self.verdict, self.error, self.queue_position, self.created, self.started, self.finished,
             )  # fmt: skip
@@ -159,7 +113,7 @@ class RunRecorder(Protocol):
 class RunManager:
     """Runs jobs on ``max_running`` worker threads, first come first served; one job per owner."""
 
-    mode = "local"  # tutor.runs.service.RunService: runs happen in this process
+    runs_here = True  # tutor.runs.contract.RunService: runs happen in this process
 
     def __init__(
         self,
@@ -172,6 +126,7 @@ class RunManager:
         self.max_running = max_running or default_max_running()
         self._grade = grade
         self._recorder = recorder
+        self.db: Database | None = getattr(recorder, "db", None)  # where last_run looks (None: nowhere)
         self.pool = pool  # warm sandboxes; the manager closes it on shutdown
         self._queue: collections.deque[Job] = collections.deque()
         self._jobs: dict[int, Job] = {}
@@ -211,7 +166,7 @@ class RunManager:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def snapshot(self, job_id: int) -> JobSnapshot | None:
+    def snapshot(self, job_id: int) -> RunSnapshot | None:
         """The run service interface (tutor.runs.service.RunService): the pages read runs through it."""
         job = self.get(job_id)
         return job.snapshot() if job is not None else None
@@ -230,18 +185,45 @@ class RunManager:
             if job is None or job.state.finished:
                 return
             job.cancel_event.set()
-            if job.state is JobState.QUEUED:
+            if job.state is RunStatus.QUEUED:
                 self._queue.remove(job)
-                self._finish(job, JobState.CANCELLED)
+                self._finish(job, RunStatus.CANCELLED)
                 self._renumber()
 
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            running = sum(1 for job in self._active.values() if job.state is JobState.RUNNING)
-            return {"queued": len(self._queue), "running": running, "max_running": self.max_running}
+    def last_run(self, owner: str, lesson_id: str) -> RunSnapshot | None:
+        if self.db is None:
+            return None
+        run = latest_run(self.db, owner, lesson_id)
+        if run is None:
+            return None
+        job = self.get(run.job_id) if self._recorder is not None and run.server == self._recorder.server else None
+        return job.snapshot() if job is not None and job.record_id == run.id else snapshot_of(run)
 
-    def workers(self) -> list:
+    def counts(self) -> RunCounts:
+        with self._lock:
+            running = sum(1 for job in self._active.values() if job.state is RunStatus.RUNNING)
+            return RunCounts(len(self._queue), running, self.max_running)
+
+    def workers(self) -> list[WorkerInfo]:
         return []  # local mode: this server process runs every run (see counts)
+
+    def pool_stats(self) -> PoolStats | None:
+        return self.pool.stats() if self.pool is not None else None
+
+    def where_runs_happen(self) -> str:
+        if self.pool is None:
+            return "Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself."
+        stats = self.pool.stats()
+        return (
+            f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
+            f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
+            f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh. Each has "
+            f"{self.pool.prefault_mb} MiB touched ahead for the program's arrays."
+        )
+
+    def release(self) -> None:
+        """Dropped from a server's cache: its runs finish and are recorded as usual (the threads are
+        daemons; the warm pool closes at exit)."""
 
     def shutdown(self, cancel_running: bool = True) -> None:
         with self._lock:
@@ -259,7 +241,7 @@ class RunManager:
         for position, job in enumerate(self._queue, start=1):
             job.queue_position = position
 
-    def _finish(self, job: Job, state: JobState) -> None:
+    def _finish(self, job: Job, state: RunStatus) -> None:
         """Under self._lock."""
         job.state = state
         job.finished = time.time()
@@ -296,10 +278,12 @@ class RunManager:
                 # verdict instead of a long wait) than here (a few seconds off a longer run).
                 use_pool = not (self._express_on and any(self._wants_express(queued) for queued in self._queue))
             self._record("record_started", job)
-            state = self._grade_job(job, job.cancel_event, use_pool)
+            pool = self.pool if use_pool else None
+            graded = grade_job(job.lesson, job.source, job.cancel_event, job.handle_event, pool, grade=self._grade)
             with self._lock:
                 self._busy -= 1
-                self._finish(job, state)
+                self._settle(job, graded)
+                self._finish(job, graded.status)
 
     def _express(self) -> None:
         """The express lane: while every worker is busy (say, with 20-second trainings), the oldest queued
@@ -319,16 +303,15 @@ class RunManager:
                 job.probed = True
                 self._start(job)
             self._record("record_started", job)
-            budget = threading.Event()
-            timer = threading.Timer(EXPRESS_BUDGET_S, budget.set)
-            timer.start()
-            state = self._grade_job(job, AnyEvent(job.cancel_event, budget))
-            timer.cancel()
+            with ExpressTry() as express:
+                graded = grade_job(job.lesson, job.source, job.cancel_event, job.handle_event, self.pool, express,
+                                   grade=self._grade)  # fmt: skip
             with self._lock:
-                if budget.is_set() and not job.cancel_event.is_set() and was_cut_short(job.verdict):
+                if graded.requeue:
                     self._requeue(job)
                 else:
-                    self._finish(job, state)
+                    self._settle(job, graded)
+                    self._finish(job, graded.status)
 
     def _express_candidate(self) -> Job | None:
         """Under the lock: the oldest queued run not tried yet, when every worker is busy (else a worker
@@ -346,7 +329,7 @@ class RunManager:
 
     def _start(self, job: Job) -> None:
         """Under the lock."""
-        job.state = JobState.RUNNING
+        job.state = RunStatus.RUNNING
         job.started = time.time()
         job.queue_position = None
         job.progress.phase = Phase.STARTING
@@ -355,48 +338,44 @@ class RunManager:
     def _requeue(self, job: Job) -> None:
         """Under the lock: back to its place by arrival, with what the try showed cleared."""
         with job._lock:
-            job.state = JobState.QUEUED
+            job.state = RunStatus.QUEUED
             job.verdict = job.error = None
             job.output = ""
-            job.progress = Progress(note="Your program needs more than a quick check: it runs in full as soon as a "
-                                    "sandbox is free.")  # fmt: skip
+            job.progress = Progress(note=REQUEUE_NOTE)
         position = next((i for i, queued in enumerate(self._queue) if queued.id > job.id), len(self._queue))
         self._queue.insert(position, job)
         self._renumber()
         self._wakeup.notify_all()
 
-    def _grade_job(self, job: Job, cancel: Any, use_pool: bool = True) -> JobState:
-        """Grade the job's code; sets its verdict or error and says how it ended."""
-        state = JobState.DONE
-        try:
-            extra = {"pool": self.pool} if self.pool is not None and use_pool else {}
-            job.verdict = self._grade(job.lesson, job.source, on_event=job.handle_event, cancel=cancel, **extra)
-            if job.verdict.grader_error:
-                job.error, state = job.verdict.grader_error, JobState.FAILED
-            elif job.cancel_event.is_set():
-                state = JobState.CANCELLED
-        except Exception as exc:  # the grader broke: tell the learner it is not their code
-            job.error, state = f"{type(exc).__name__}: {exc}", JobState.FAILED
-        return state
-
-
-class AnyEvent:
-    """Set when any of its events is (the learner's Stop, the express lane's time budget): all the grader
-    and the runner ask of a cancel event is ``is_set()``."""
-
-    def __init__(self, *events: threading.Event) -> None:
-        self.events = events
-
-    def is_set(self) -> bool:
-        return any(event.is_set() for event in self.events)
-
-
-def was_cut_short(verdict: Verdict | None) -> bool:
-    """True when a stop ended some case of this verdict before it finished."""
-    if verdict is None:
-        return True
-    return any(case.result is None or case.result.termination is Termination.CANCELLED for case in verdict.cases)
+    @staticmethod
+    def _settle(job: Job, graded: GradedRun) -> None:
+        """Under the lock: what grading said, on the job."""
+        job.verdict, job.error = graded.verdict, graded.error
 
 
 def default_max_running() -> int:
     return settings.max_runs()
+
+
+class DatabaseRecorder:
+    """Plugs the database into RunManager: every job recorded at submit, start and finish, with the columns
+    tutor.runs.pipeline gives (as a queue worker writes them)."""
+
+    def __init__(self, db: Database, server: str | None = None) -> None:
+        self.db = db
+        self.server = server or new_server_id()
+
+    def record_submitted(self, job: Job) -> None:
+        job.record_id = record_submitted(
+            self.db, job.owner, job.lesson.id, job.source, self.server, job.id, job.created,
+            is_real_attempt(job.lesson, job.source),
+        )  # fmt: skip
+
+    def record_started(self, job: Job) -> None:
+        if job.record_id is not None:
+            record_started(self.db, job.record_id, job.started or job.created)
+
+    def record_finished(self, job: Job) -> None:
+        if job.record_id is not None:
+            columns = run_columns(job.state, job.verdict, job.error)
+            record_finished(self.db, job.record_id, columns, job.finished or utc_now().timestamp(), job.started)

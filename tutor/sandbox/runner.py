@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tutor import settings
-from tutor.grading.attribute_error import explain_attribute_error
-from tutor.grading.name_error import analyze_name_error
 from tutor.sandbox import wording
 from tutor.sandbox.cgroups import RunCgroup, cgroups_available
 from tutor.sandbox.dataset import Dataset, ensure_dataset
@@ -463,15 +461,6 @@ def _finish(result: RunResult, supervisor: _Supervisor, request: RunRequest, cgr
         result.detail = wording.exited(result.exit_code)
     if refused_processes:
         result.detail = f"{result.detail} {wording.too_many_processes(limits)}".strip()
-    if result.error is not None and result.error.is_name_error and result.error.name:
-        source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
-        error = result.error
-        analysis = analyze_name_error(source, error.name, error.line, error.function, error.type == "UnboundLocalError")
-        error.analysis = analysis.to_dict()
-    elif result.error is not None and result.error.type == "AttributeError":
-        source = request.source if isinstance(request.source, str) else request.source.decode("utf-8", "replace")
-        explained = explain_attribute_error(source, result.error.line, result.error.message)
-        result.error.analysis = explained.to_dict() if explained else None
 
 
 def _describe_returncode(returncode: int | None) -> tuple[str | None, int | None]:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     insert,
     select,
 )
@@ -41,6 +42,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another before g
 
 
 class RunStatus(enum.StrEnum):
+    """A run's status: the column's vocabulary, and the run contract's (tutor.runs.contract re-exports it)."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"  # graded (passed or not)
@@ -51,6 +54,10 @@ class RunStatus(enum.StrEnum):
     @property
     def in_flight(self) -> bool:
         return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def finished(self) -> bool:
+        return not self.in_flight
 
 
 IN_FLIGHT = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -155,6 +162,20 @@ class LatestCode(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
 
 
+class LessonReveal(Base):
+    """What a learner revealed in a lesson (Alembic revision 0003): how many hints, and whether they asked
+    for the solution and confirmed. A reload, a new tab or a restarted server shows them again
+    (tutor.store.reveals)."""
+
+    __tablename__ = "lesson_reveals"
+
+    learner_id: Mapped[str] = mapped_column(ForeignKey("learners.id"), primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    hints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hints shown, the first ones
+    solution_shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
 def _create_first_tables(connection: Connection) -> None:
     # Creates the tables from today's models; Alembic's revisions then add only what is missing, so an
     # old database (made by version 1) and a new one end the same.
@@ -162,8 +183,7 @@ def _create_first_tables(connection: Connection) -> None:
 
 
 # Applied in order, each once; the length of this list is the newest schema version. Frozen: later
-# changes are Alembic revisions (tutor/store/migrations). Frozen: later
-# changes are Alembic revisions.
+# changes are Alembic revisions (tutor/store/migrations/versions).
 MIGRATIONS: list[Callable[[Connection], None]] = [_create_first_tables]
 
 
@@ -212,21 +232,34 @@ def schema_version(engine: Engine) -> int:
 
 
 def migrate_database(engine: Engine, attempts: int = 5) -> int:
-    """Apply the migrations this database lacks; returns the schema version. Two processes starting at
-    once may race: the loser's insert of the same version (or CREATE TABLE) fails, and it re-reads."""
+    """Apply the migrations this database lacks (the baseline, then Alembic's); returns the schema version.
+
+    Processes starting at once on a new database take turns. PostgreSQL: one holds an advisory lock for the
+    whole migration, the others wait for it and then find the schema done (without it, a loser's CREATE TABLE
+    fails with DuplicateTable, a ProgrammingError). SQLite: its file lock serializes each step, and a loser
+    whose CREATE TABLE or insert of the same version failed re-reads and goes on."""
+    from tutor.store.migrations import migration_lock
+
+    if engine.dialect.name == "postgresql":
+        with migration_lock(engine):
+            return _apply_migrations(engine)
     for attempt in range(attempts):
         try:
-            current = schema_version(engine)
-            for version in range(current + 1, len(MIGRATIONS) + 1):
-                with engine.begin() as connection:
-                    MIGRATIONS[version - 1](connection)
-                    connection.execute(insert(SchemaVersion).values(version=version, applied_at=utc_now()))
-            from tutor.store.migrations import upgrade_to_head  # Alembic, for every change after version 1
-
-            upgrade_to_head(engine)
-            return schema_version(engine)
+            return _apply_migrations(engine)
         except (IntegrityError, OperationalError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _apply_migrations(engine: Engine) -> int:
+    from tutor.store.migrations import upgrade_to_head  # Alembic, for every change after version 1
+
+    current = schema_version(engine)
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        with engine.begin() as connection:
+            MIGRATIONS[version - 1](connection)
+            connection.execute(insert(SchemaVersion).values(version=version, applied_at=utc_now()))
+    upgrade_to_head(engine)
+    return schema_version(engine)

@@ -1,20 +1,21 @@
-"""Progress that lasts: learners, every run and its verdict, the latest code; and the teacher's views of
-the class (grid, common errors, time to pass, CSV). Plain functions over ``tutor.store.db``; no Streamlit."""
+"""Progress that lasts: learners, every run's record, the latest code, and where each learner stands in each
+lesson. Plain functions over ``tutor.store.db``; no Streamlit, no grading (a run's columns come ready-made
+from tutor.runs.pipeline)."""
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 import socket
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 
-from tutor.grading.attribute_error import AttributeCause
 from tutor.store.db import (
     IN_FLIGHT,
     Database,
@@ -28,11 +29,15 @@ from tutor.store.db import (
 )
 from tutor.store.text import clean_display_name
 
-if TYPE_CHECKING:
-    from tutor.grading.grade import Verdict
-    from tutor.runs.local import Job
+PASSED = "passed"  # a run's outcome label when it passed (tutor.runs.pipeline.describe_outcome)
 
-PASSED = "passed"
+
+class ProgressStatus(enum.StrEnum):
+    """Where a learner stands in one lesson: the words every page and the teacher's grid use."""
+
+    NOT_STARTED = "not started"
+    ATTEMPTED = "attempted"
+    PASSED = "passed"
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,18 @@ class LessonProgress:
     passed: bool = False
 
     @property
+    def status(self) -> ProgressStatus:
+        if not self.attempts:
+            return ProgressStatus.NOT_STARTED
+        return ProgressStatus.PASSED if self.passed else ProgressStatus.ATTEMPTED
+
+    @property
     def label(self) -> str:
         """One wording for every cell: "passed (2 attempts)", "attempted (1 attempt)", "not started"."""
         if not self.attempts:
-            return "not started"
+            return str(self.status)
         tries = f"{self.attempts} {'attempt' if self.attempts == 1 else 'attempts'}"
-        return f"{'passed' if self.passed else 'attempted'} ({tries})"
+        return f"{self.status} ({tries})"
 
 
 def new_server_id() -> str:
@@ -170,67 +181,25 @@ def record_started(db: Database, run_id: int, started: float) -> bool:
 
 
 def record_finished(
-    db: Database,
-    run_id: int,
-    status: RunStatus,
-    finished: float,
-    started: float | None = None,
-    verdict: Verdict | None = None,
-    grader_error: str | None = None,
+    db: Database, run_id: int, columns: dict[str, Any], finished: float, started: float | None = None
 ) -> bool:
-    """Write the outcome. Only a run still queued or running changes, so a run is finished exactly once,
-    and a late report never overwrites "interrupted". Returns whether this call finished it."""
-    values: dict[str, Any] = {"status": status.value, "finished_at": utc_from_timestamp(finished)}
+    """Write the outcome (``columns``: tutor.runs.pipeline.run_columns, the same in both modes). Only a run
+    still queued or running changes, so a run is finished exactly once, and a late report never overwrites
+    "interrupted". Returns whether this call finished it."""
+    values: dict[str, Any] = {**columns, "finished_at": utc_from_timestamp(finished)}
     if started is not None:
         values["duration_s"] = round(finished - started, 3)
-    if verdict is not None:
-        error = verdict.first_error or {}
-        values.update(
-            verdict=slim_verdict(verdict),
-            passed=verdict.passed,
-            error_type=error.get("type"),
-            error_name=error.get("name"),
-            error_line=error.get("line"),
-            dataset=verdict.dataset,
-            warm=any(getattr(case.result, "warm", False) for case in verdict.cases),
-        )
-        grader_error = grader_error or verdict.grader_error
-    values["grader_error"] = grader_error
-    values["outcome"] = describe_outcome(status, verdict, grader_error)
     with db.sessions.begin() as session:
         changed = session.execute(update(Run).where(Run.id == run_id, Run.status.in_(IN_FLIGHT)).values(**values))
         return changed.rowcount == 1
 
 
-def slim_verdict(verdict: Verdict) -> dict[str, Any]:
-    """Verdict.to_dict() without each case's full run result (output, tracebacks, predictions): the checks,
-    the first error, and per case how it ended. Kept small so a long workshop stays a small file."""
-    data = verdict.to_dict()
-    data["cases"] = [{k: v for k, v in case.items() if k != "result"} for case in data["cases"]]
-    return data
-
-
-def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: str | None) -> str:
-    """One short label per run, for "most common errors": "passed", "NameError: model", "timeout"..."""
-    if status is not RunStatus.DONE:
-        return status.value
-    if grader_error or verdict is None:
-        return "grader error"
-    if verdict.empty:
-        return "empty editor"
-    if verdict.passed:
-        return PASSED
-    error = verdict.first_error
-    if error:
-        if error.get("cause") in set(AttributeCause):  # which misconception, for "where learners are stuck"
-            return f"{error['type']}: {AttributeCause(error['cause']).label}"
-        return f"{error['type']}: {error['name']}" if error.get("name") else str(error["type"])
-    for case in verdict.cases:
-        result = case.result
-        if result is not None and str(result.termination) not in ("finished", "exited"):
-            return str(result.termination)
-    failed = next((check.id for check in verdict.checks if not check.passed), "checks")
-    return f"failed {failed}"
+def latest_run(db: Database, learner_id: str, lesson_id: str) -> Run | None:
+    """The learner's newest run of this lesson (any status), detached from its session."""
+    with db.sessions() as session:
+        return session.scalar(
+            select(Run).where(Run.learner_id == learner_id, Run.lesson_id == lesson_id).order_by(Run.id.desc()).limit(1)
+        )
 
 
 def mark_interrupted_runs(db: Database, except_server: str | None = None) -> int:
@@ -244,33 +213,6 @@ def mark_interrupted_runs(db: Database, except_server: str | None = None) -> int
             update(Run).where(*condition).values(status=RunStatus.INTERRUPTED.value, outcome="interrupted")
         )
         return changed.rowcount
-
-
-class DatabaseRecorder:
-    """Plugs the database into RunManager: every job recorded at submit, start and finish."""
-
-    def __init__(self, db: Database, server: str | None = None) -> None:
-        self.db = db
-        self.server = server or new_server_id()
-
-    def record_submitted(self, job: Job) -> None:
-        from tutor.grading.grade import is_real_attempt  # (the grader is heavier than this module needs)
-
-        job.record_id = record_submitted(
-            self.db, job.owner, job.lesson.id, job.source, self.server, job.id, job.created,
-            is_real_attempt(job.lesson, job.source),
-        )  # fmt: skip
-
-    def record_started(self, job: Job) -> None:
-        if job.record_id is not None:
-            record_started(self.db, job.record_id, job.started or job.created)
-
-    def record_finished(self, job: Job) -> None:
-        if job.record_id is not None:
-            record_finished(
-                self.db, job.record_id, RunStatus(job.state.value), job.finished or utc_now().timestamp(),
-                job.started, job.verdict, job.error,
-            )  # fmt: skip
 
 
 # Latest code ------------------------------------------------------------------------------------------

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from tutor import settings
 from tutor.grading.name_error import predict_early_name_error
 from tutor.lessons.lesson import Lesson
-from tutor.runs.local import JobSnapshot
+from tutor.runs.contract import IN_FLIGHT, RunCounts, RunSnapshot, WorkerInfo
+from tutor.runs.pipeline import snapshot_of
 from tutor.runs.queue.schema import apply_queue_schema
 from tutor.runs.queue.store import (
     NOTIFY_CHANNEL,
@@ -31,8 +33,11 @@ from tutor.runs.queue.store import (
     request_cancel,
     submit_run,
 )
-from tutor.runs.service import WorkerInfo
 from tutor.store.db import Database
+from tutor.store.progress import latest_run
+
+if TYPE_CHECKING:  # (the pool module is never imported in queue mode: the app starts no sandbox)
+    from tutor.sandbox.pool import PoolStats
 
 log = logging.getLogger(__name__)
 STALE_AFTER_S = 2.0  # a cached run is read again after this long even without a NOTIFY (belt and braces)
@@ -45,17 +50,17 @@ class SubmittedRun:
 
 
 class QueueRunService:
-    """tutor.runs.service.RunService over the queue. Thread-safe: every Streamlit session of the server shares it."""
+    """tutor.runs.contract.RunService over the queue. Thread-safe: every Streamlit session of the server
+    shares it."""
 
-    pool = None  # the workers own the warm sandboxes
-    mode = "queue"
+    runs_here = False  # the workers run the sandboxes (each with its own warm pool)
 
     def __init__(self, database: Database, server: str) -> None:
         self.db = database
         self.server = server
         apply_queue_schema(database)
         self.app = make_queue_app(settings.queue_db_url())
-        self._cache: dict[int, tuple[JobSnapshot, float]] = {}
+        self._cache: dict[int, tuple[RunSnapshot, float]] = {}
         self._lock = threading.Lock()
         self._listening = threading.Event()
         self._stopping = threading.Event()
@@ -66,7 +71,7 @@ class QueueRunService:
         express = predict_early_name_error(source)
         return SubmittedRun(submit_run(self.db, self.app, owner, lesson, source, self.server, express=express))
 
-    def snapshot(self, run_id: int) -> JobSnapshot | None:
+    def snapshot(self, run_id: int) -> RunSnapshot | None:
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(run_id)
@@ -85,11 +90,32 @@ class QueueRunService:
     def find_active(self, owner: str, lesson_id: str) -> int | None:
         return find_active_run(self.db, owner, lesson_id)
 
+    def last_run(self, owner: str, lesson_id: str) -> RunSnapshot | None:
+        run = latest_run(self.db, owner, lesson_id)
+        if run is None:
+            return None
+        return self.snapshot(run.id) if run.status in IN_FLIGHT else snapshot_of(run)
+
+    def pool_stats(self) -> PoolStats | None:
+        return None  # the workers own the warm sandboxes
+
+    def where_runs_happen(self) -> str:
+        alive = sum(worker.alive for worker in self.workers())
+        return (
+            f"Runs go through a queue to the workers ({alive} alive now), each with its own warm sandboxes; the "
+            "teacher page lists them. Start one with `scripts/worker.sh`."
+        )
+
+    def release(self) -> None:
+        """Dropped from the server's cache (a restarted test server, "Clear caches"): stop listening, so no
+        thread goes on talking to a database nobody reads."""
+        self.shutdown()
+
     def cancel(self, run_id: int) -> None:
         request_cancel(self.db, self.app, run_id)
         self._forget(run_id)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> RunCounts:
         return queue_counts(self.db, settings.worker_heartbeat_s())
 
     def workers(self) -> list[WorkerInfo]:

@@ -10,12 +10,9 @@ NOTIFY is not replayed to a listener that reconnects.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from procrastinate import App, SyncPsycopgConnector, exceptions
@@ -23,14 +20,24 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from tutor.grading.grade import is_real_attempt
-from tutor.runs.local import JobSnapshot, JobState, Progress, RunInFlight
-from tutor.runs.service import WorkerInfo
+from tutor.lessons.files import content_hash, draft_of
+from tutor.runs.contract import (
+    IN_FLIGHT,
+    Progress,
+    RunCounts,
+    RunInFlight,
+    RunSnapshot,
+    RunStatus,
+    WorkerInfo,
+    dead_after_s,
+)
+from tutor.runs.pipeline import run_columns, snapshot_of
 from tutor.sandbox.protocol import Phase
-from tutor.store.db import IN_FLIGHT, Database, Learner, Run, RunStatus, WorkerRow, utc_now
-from tutor.store.progress import describe_outcome, save_code, slim_verdict
+from tutor.store.db import Database, Learner, Run, WorkerRow, utc_now
+from tutor.store.progress import save_code
 
 if TYPE_CHECKING:
-    from tutor.grading.grade import Verdict
+    from tutor.grading.verdict import Verdict
     from tutor.lessons.lesson import Lesson
 
 TASK_NAME = "tutor.grade_run"
@@ -39,9 +46,6 @@ EXPRESS_QUEUE = "express"  # runs whose code looks like it stops on an early Nam
 NOTIFY_CHANNEL = "tutor_runs"
 PROGRESS_OUTPUT_CHARS = 16 * 1024  # the live output kept in the row (the page shows the last 30 lines)
 MAX_ATTEMPTS = 2  # a run whose worker died is retried once on another worker, then marked interrupted
-INTERRUPTED_WORDS = (
-    "Your run was interrupted: the worker running it stopped twice (this is not your code). Run it again."
-)
 RETRY_NOTE = "The worker running your code stopped. It runs again from the start on another worker."
 
 
@@ -59,39 +63,12 @@ def make_queue_app(url: str) -> App:
 # Lessons ----------------------------------------------------------------------------------------------
 
 
-def lesson_hash(lesson: Lesson) -> str:
-    """What the lesson grades by (text, checks, cases and the bytes of the files they use), hashed: a
-    worker whose lesson files differ from the app's refuses the run instead of grading it wrongly."""
-
-    def plain(value: Any, key: str = "") -> Any:
-        if key == "path":
-            return None  # where the file lies differs between hosts; its content is what counts
-        if is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name), f.name) for f in fields(value)}
-        if hasattr(value, "model_dump"):
-            return plain(value.model_dump())
-        if isinstance(value, dict):
-            return {str(k): plain(v, str(k)) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
-        if isinstance(value, list | tuple):
-            return [plain(item) for item in value]
-        if isinstance(value, Path):
-            return hashlib.sha256(value.read_bytes()).hexdigest() if value.is_file() else str(value.name)
-        if value is None or isinstance(value, bool | int | float | str):
-            return value
-        return str(value)
-
-    encoded = json.dumps(plain(lesson), sort_keys=True, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()
-
-
 def lesson_files_for_job(lesson: Lesson) -> dict[str, str] | None:
     """The lesson's content as the app serves it (TOML, starter, solution, fixture files; base64 by path
     under lessons/ or solutions/), to travel with the job: a worker grades exactly this version, whatever
     its own lesson folder holds. None for a lesson without a file (built in code)."""
     if lesson.path is None:
         return None
-    from tutor.lessons.files import draft_of
-
     files = draft_of(lesson).files()
     return {name: base64.b64encode(data).decode("ascii") for name, data in files.items()}
 
@@ -115,7 +92,7 @@ def submit_run(
             raise RunInFlight(f"a run is already {busy} for this learner and lesson")
         run = Run(
             learner_id=owner, lesson_id=lesson.id, code=source, server=server, job_id=0,
-            status=RunStatus.QUEUED.value, submitted_at=utc_now(), lesson_hash=lesson_hash(lesson),
+            status=RunStatus.QUEUED.value, submitted_at=utc_now(), lesson_hash=content_hash(lesson),
             attempts=0, progress=asdict(Progress()), updated_at=utc_now(),
             real_attempt=is_real_attempt(lesson, source),  # the starter as given is no attempt (issue 11)
         )  # fmt: skip
@@ -155,7 +132,7 @@ def request_cancel(db: Database, app: App, run_id: int) -> None:
             _notify(session, run_id)
 
 
-def read_snapshot(db: Database, run_id: int) -> JobSnapshot | None:
+def read_snapshot(db: Database, run_id: int) -> RunSnapshot | None:
     """A run as the pages show it, from its row (whichever replica or worker wrote it)."""
     with db.sessions() as session:
         run = session.get(Run, run_id)
@@ -176,35 +153,7 @@ def find_active_run(db: Database, owner: str, lesson_id: str) -> int | None:
         )
 
 
-def snapshot_of(run: Run, position: int | None = None) -> JobSnapshot:
-    progress_data = dict(run.progress or {})
-    output = str(progress_data.pop("output", "") or "")
-    known = {f.name for f in fields(Progress)}
-    progress = Progress(**{k: v for k, v in progress_data.items() if k in known})
-    verdict, error = None, run.grader_error
-    if run.result is not None:
-        from tutor.grading.grade import Verdict
-
-        try:
-            verdict = Verdict.from_dict(run.result)
-        except (KeyError, TypeError, ValueError) as exc:
-            error = f"the worker's verdict could not be read ({type(exc).__name__}: {exc})"
-    state = {
-        RunStatus.QUEUED.value: JobState.QUEUED, RunStatus.RUNNING.value: JobState.RUNNING,
-        RunStatus.DONE.value: JobState.DONE, RunStatus.CANCELLED.value: JobState.CANCELLED,
-    }.get(run.status, JobState.FAILED)  # fmt: skip
-    if run.status == RunStatus.INTERRUPTED.value:
-        error = INTERRUPTED_WORDS
-    if state is JobState.DONE and verdict is None:
-        state = JobState.FAILED
-    return JobSnapshot(
-        run.id, run.learner_id, run.lesson_id, run.code, state, progress, output, verdict, error, position,
-        _timestamp(run.submitted_at), _timestamp(run.started_at), _timestamp(run.finished_at),
-        attempts=run.attempts or 0, worker=run.worker,
-    )  # fmt: skip
-
-
-def queue_counts(db: Database, heartbeat_s: float) -> dict[str, int]:
+def queue_counts(db: Database, heartbeat_s: float) -> RunCounts:
     with db.sessions() as session:
         rows = dict(
             session.execute(
@@ -213,14 +162,10 @@ def queue_counts(db: Database, heartbeat_s: float) -> dict[str, int]:
         )
         capacity = session.scalar(
             select(func.coalesce(func.sum(WorkerRow.capacity), 0)).where(
-                WorkerRow.heartbeat_at >= utc_now() - timedelta(seconds=3 * heartbeat_s)
+                WorkerRow.heartbeat_at >= utc_now() - timedelta(seconds=dead_after_s(heartbeat_s))
             )
         )
-    return {
-        "queued": rows.get(RunStatus.QUEUED.value, 0),
-        "running": rows.get(RunStatus.RUNNING.value, 0),
-        "max_running": int(capacity or 0),
-    }
+    return RunCounts(rows.get(RunStatus.QUEUED.value, 0), rows.get(RunStatus.RUNNING.value, 0), int(capacity or 0))
 
 
 def list_workers(db: Database, heartbeat_s: float) -> list[WorkerInfo]:
@@ -230,7 +175,8 @@ def list_workers(db: Database, heartbeat_s: float) -> list[WorkerInfo]:
     infos = []
     for row in rows:
         age = max(0.0, (now - row.heartbeat_at).total_seconds())
-        infos.append(WorkerInfo(row.name, row.host, row.capacity, row.running, row.warm, age, age < 3 * heartbeat_s))
+        alive = age < dead_after_s(heartbeat_s)
+        infos.append(WorkerInfo(row.name, row.host, row.capacity, row.running, row.warm, age, alive))
     return infos
 
 
@@ -348,7 +294,7 @@ def run_owner(db: Database, run_id: int, heartbeat_s: float) -> RunOwner | None:
     """A stalled job's run, and whether its worker is in fact alive: procrastinate's heartbeat of a worker
     that reconnected after a database restart is stale, while the process still runs the sandbox. Only a
     run whose worker is silent in both is taken for orphaned."""
-    fresh = utc_now() - timedelta(seconds=3 * heartbeat_s)
+    fresh = utc_now() - timedelta(seconds=dead_after_s(heartbeat_s))
     with db.sessions() as session:
         row = session.execute(select(Run.status, Run.attempts, Run.worker).where(Run.id == run_id)).first()
         if row is None:
@@ -389,28 +335,15 @@ def remove_worker(db: Database, name: str) -> None:
 def _finish_values(
     run: Run, status: RunStatus, verdict: Verdict | None, error: str | None, started: float | None = None
 ) -> None:
-    """The same columns tutor.store.progress.record_finished writes in local mode, plus the whole verdict."""
+    """The columns tutor.runs.pipeline.run_columns gives (local mode writes the same ones)."""
     now = utc_now()
-    run.status, run.finished_at, run.updated_at = status.value, now, now
+    for column, value in run_columns(status, verdict, error).items():
+        setattr(run, column, value)
+    run.finished_at, run.updated_at = now, now
     if started is not None:
         run.duration_s = round(time.time() - started, 3)
-    if verdict is not None:
-        first = verdict.first_error or {}
-        run.verdict, run.result, run.passed = slim_verdict(verdict), verdict.to_dict(), verdict.passed
-        run.error_type, run.error_name, run.error_line = first.get("type"), first.get("name"), first.get("line")
-        run.dataset = verdict.dataset
-        run.warm = any(getattr(case.result, "warm", False) for case in verdict.cases)
-        error = error or verdict.grader_error
-    run.grader_error = error
-    run.outcome = describe_outcome(status, verdict, error)
 
 
 def _notify(session: Any, run_id: int) -> None:
     # Sent at commit; only the id ("changed"): the row holds the state, so the payload stays tiny.
     session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": str(run_id)})
-
-
-def _timestamp(value: Any) -> float | None:
-    from datetime import UTC
-
-    return None if value is None else value.replace(tzinfo=UTC).timestamp()

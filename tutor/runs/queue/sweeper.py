@@ -19,12 +19,12 @@ import logging
 import os
 import signal
 import time
-from typing import TYPE_CHECKING
 
 import procrastinate
 from procrastinate import exceptions
 
 from tutor import settings
+from tutor.runs.contract import RunStatus, dead_after_s
 from tutor.runs.queue.store import (
     MAX_ATTEMPTS,
     RUNS_QUEUE,
@@ -33,23 +33,21 @@ from tutor.runs.queue.store import (
     run_owner,
     settle_stalled_run,
 )
-from tutor.store.db import Database, RunStatus
-
-if TYPE_CHECKING:
-    from tutor.runs.queue.worker import RunWorker
+from tutor.store.db import Database
 
 log = logging.getLogger("tutor.runs.queue.worker")
 RECLAIM_EVERY_S = 5.0  # how often a worker looks for what killed processes left of their sandboxes
 PRUNE_EVERY_S = 600.0  # how often a worker deletes finished jobs older than TUTOR_QUEUE_KEEP_JOBS_HOURS
 
 
-async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: float) -> None:
+async def sweep_forever(app: procrastinate.App, db: Database, worker: str, heartbeat: float) -> None:
+    """Every TUTOR_QUEUE_SWEEP_S: stalled runs, old jobs, silent workers' rows, orphaned sandboxes."""
     last_reclaim = 0.0
     last_prune = -PRUNE_EVERY_S  # the first sweep prunes too
     while True:
         await asyncio.sleep(settings.queue_sweep_s())
         try:
-            await sweep_stalled(app, state.db, heartbeat)
+            await sweep_stalled(app, db, heartbeat)
         except Exception as exc:  # two sweepers raced, or the database blinked: the next sweep retries
             log.warning("sweep failed (%s)", exc)
         if time.monotonic() - last_prune > PRUNE_EVERY_S:
@@ -61,12 +59,12 @@ async def sweep_forever(app: procrastinate.App, state: RunWorker, heartbeat: flo
         if time.monotonic() - last_reclaim > RECLAIM_EVERY_S:
             last_reclaim = time.monotonic()
             try:
-                await asyncio.to_thread(forget_silent_workers, state.db)
+                await asyncio.to_thread(forget_silent_workers, db)
             except Exception as exc:
                 log.warning("silent workers not forgotten (%s)", exc)
             reclaimed = await asyncio.to_thread(reclaim_orphaned_sandboxes)
             if reclaimed:
-                print(f"worker {state.name}: removed what was left of sandbox uids {reclaimed}", flush=True)
+                print(f"worker {worker}: removed what was left of sandbox uids {reclaimed}", flush=True)
 
 
 async def prune_finished_jobs(app: procrastinate.App, keep_hours: int) -> None:
@@ -128,7 +126,9 @@ async def sweep_stalled(app: procrastinate.App, db: Database, heartbeat: float) 
     """Runs whose worker stopped sending heartbeats: retried once (procrastinate's retry, on the regular
     queue), else ended (interrupted, or cancelled when Stop was pressed). Returns (run id, what happened)."""
     settled = []
-    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=3 * heartbeat, task_name=TASK_NAME)
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=dead_after_s(heartbeat), task_name=TASK_NAME
+    )
     for job in stalled:
         run_id = int(job.task_kwargs["run_id"])
         owner = await asyncio.to_thread(run_owner, db, run_id, heartbeat)

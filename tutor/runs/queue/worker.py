@@ -30,9 +30,12 @@ from procrastinate.job_context import JobContext
 from procrastinate.worker import Worker
 
 from tutor import settings
-from tutor.grading.grade import Verdict, grade_source
+from tutor.grading.verdict import Verdict
+from tutor.lessons.files import content_hash
 from tutor.lessons.lesson import Lesson, LessonError, LessonSet, load_lesson, load_lessons
-from tutor.runs.local import EXPRESS_BUDGET_S, Job, JobState, default_max_running, was_cut_short
+from tutor.runs.contract import RunStatus, dead_after_s
+from tutor.runs.local import Job, default_max_running
+from tutor.runs.pipeline import EXPRESS_BUDGET_S, REQUEUE_NOTE, ExpressTry, describe_outcome, grade_job
 from tutor.runs.queue.schema import apply_queue_schema
 from tutor.runs.queue.store import (
     EXPRESS_QUEUE,
@@ -43,7 +46,6 @@ from tutor.runs.queue.store import (
     conninfo,
     finish_run,
     learner_names,
-    lesson_hash,
     remove_worker,
     report_progress,
     requeue_run,
@@ -51,12 +53,11 @@ from tutor.runs.queue.store import (
 )
 from tutor.runs.queue.sweeper import reclaim_orphaned_sandboxes, sweep_forever
 from tutor.sandbox.pool import WarmPool
-from tutor.store.db import Database, RunStatus, open_database
-from tutor.store.progress import describe_outcome
+from tutor.sandbox.protocol import EventType
+from tutor.store.db import Database, open_database
 
 log = logging.getLogger("tutor.runs.queue.worker")
 PROGRESS_EVERY_S = 0.25  # at most this often a run's row is written while it streams output
-EXPRESS_NOTE = "Your program needs more than a quick check: it runs in full as soon as a sandbox is free."
 
 
 class ExpressRequeue(Exception):
@@ -72,16 +73,14 @@ class ExpressRetry(retry.BaseRetryStrategy):
         return None
 
 
-class AbortFlag:
-    """The cancel event grade_source polls: the learner's Stop (procrastinate's abort) or the express
-    lane's time budget."""
+class AbortRequested:
+    """The learner's Stop as the grader polls it: procrastinate's abort of this job."""
 
-    def __init__(self, context: JobContext, budget: threading.Event | None = None) -> None:
+    def __init__(self, context: JobContext) -> None:
         self.context = context
-        self.budget = budget
 
     def is_set(self) -> bool:
-        return self.context.should_abort() or (self.budget is not None and self.budget.is_set())
+        return self.context.should_abort()
 
 
 class RunWorker:
@@ -138,7 +137,7 @@ class RunWorker:
             except OSError:  # another run of this worker (or host) wrote it first
                 shutil.rmtree(staging, ignore_errors=True)
         lesson = load_lesson(folder / "lessons" / f"{lesson_id}.toml", folder / "solutions")
-        if lesson_hash(lesson) != expected:
+        if content_hash(lesson) != expected:
             raise LessonError(folder / "lessons" / f"{lesson_id}.toml", "content", "differs from the app's (hash)")
         self._sent[expected] = lesson
         return lesson
@@ -184,7 +183,7 @@ class RunWorker:
         else:  # an app that sends only the hash: this worker's own lesson files must match it
             lesson = self.lessons().get(claim.lesson_id)
             problem = None
-            if lesson is None or lesson_hash(lesson) != expected_hash:
+            if lesson is None or content_hash(lesson) != expected_hash:
                 found = "is missing" if lesson is None else "differs from the app's"
                 problem = f"its lesson {claim.lesson_id!r} {found}"
                 lesson = None
@@ -197,26 +196,26 @@ class RunWorker:
             self._print(claim, "grader error: lesson files differ", claim.started)
             return "lesson mismatch"
         job = Job(claim.run_id, claim.learner_id, lesson, claim.code)
-        budget = threading.Event() if express else None
-        timer = threading.Timer(EXPRESS_BUDGET_S, budget.set) if budget is not None else None
-        if timer is not None:
-            timer.start()
-        cancel = AbortFlag(context, budget)
         reporter = ProgressReporter(self.db, claim, job)
-        verdict, error, state = self._grade(lesson, claim.code, job, reporter, cancel)
-        if timer is not None:
-            timer.cancel()
-        aborted = context.should_abort()
-        if budget is not None and budget.is_set() and not aborted and was_cut_short(verdict):
-            requeue_run(self.db, claim, EXPRESS_NOTE)
+
+        def on_event(event: dict[str, Any]) -> None:
+            job.handle_event(event)
+            reporter.changed(urgent=event.get("type") not in (EventType.OUTPUT, EventType.BATCH))
+
+        stop = AbortRequested(context)
+        if express:
+            with ExpressTry() as quick:
+                graded = grade_job(lesson, claim.code, stop, on_event, self.pool, quick)
+        else:
+            graded = grade_job(lesson, claim.code, stop, on_event, self.pool)
+        if graded.requeue:
+            requeue_run(self.db, claim, REQUEUE_NOTE)
             raise ExpressRequeue
-        if aborted and state is JobState.DONE:
-            state = JobState.CANCELLED
-        status = RunStatus(state.value)
-        written = self._finish(claim, status, verdict, error, job)
-        outcome = describe_outcome(status, verdict, error) + ("" if written else " (not recorded: run taken over)")
+        written = self._finish(claim, graded.status, graded.verdict, graded.error, job)
+        outcome = describe_outcome(graded.status, graded.verdict, graded.error)
+        outcome += "" if written else " (not recorded: run taken over)"
         self._print(claim, outcome, claim.started)
-        if aborted:
+        if stop.is_set():
             raise exceptions.JobAborted
         return outcome
 
@@ -230,26 +229,6 @@ class RunWorker:
             except Exception as exc:
                 log.warning("run %s: verdict not written yet (%s)", claim.run_id, exc)
         return False
-
-    def _grade(
-        self, lesson: Lesson, source: str, job: Job, reporter: ProgressReporter, cancel: AbortFlag
-    ) -> tuple[Verdict | None, str | None, JobState]:
-        """As RunManager._grade_job: learner errors are in the verdict, a broken grader is FAILED."""
-
-        def on_event(event: dict[str, Any]) -> None:
-            job.handle_event(event)
-            reporter.changed(urgent=event.get("type") != "output" and event.get("type") != "batch")
-
-        try:
-            extra = {"pool": self.pool} if self.pool is not None else {}
-            verdict = grade_source(lesson, source, on_event=on_event, cancel=cancel, **extra)
-        except Exception as exc:  # the grader broke: not the learner's code
-            return None, f"{type(exc).__name__}: {exc}", JobState.FAILED
-        if verdict.grader_error:
-            return verdict, verdict.grader_error, JobState.FAILED
-        if cancel.is_set():
-            return verdict, None, JobState.CANCELLED
-        return verdict, None, JobState.DONE
 
     def _print(self, claim: Claim, outcome: str, started: float) -> None:
         try:
@@ -339,8 +318,9 @@ async def serve(state: RunWorker, url: str) -> None:
 
 async def run_workers(app: procrastinate.App, state: RunWorker, stop: asyncio.Event, heartbeat: float) -> None:
     common = dict(
-        install_signal_handlers=False, update_heartbeat_interval=heartbeat, stalled_worker_timeout=3 * heartbeat,
-        abort_job_polling_interval=1.0, fetch_job_polling_interval=2.0, shutdown_graceful_timeout=None,
+        install_signal_handlers=False, update_heartbeat_interval=heartbeat,
+        stalled_worker_timeout=dead_after_s(heartbeat), abort_job_polling_interval=1.0,
+        fetch_job_polling_interval=2.0, shutdown_graceful_timeout=None,
     )  # fmt: skip
     workers = [
         Worker(app, queues=[RUNS_QUEUE, EXPRESS_QUEUE], concurrency=state.capacity, name=f"{state.name}/runs",
@@ -354,7 +334,7 @@ async def run_workers(app: procrastinate.App, state: RunWorker, stop: asyncio.Ev
     runners = [asyncio.create_task(worker.run()) for worker in workers]
     sides = [
         asyncio.create_task(keep_heartbeat(state, heartbeat)),
-        asyncio.create_task(sweep_forever(app, state, heartbeat)),
+        asyncio.create_task(sweep_forever(app, state.db, state.name, heartbeat)),
     ]
     stopper = asyncio.create_task(stop.wait())
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor import settings
-from tutor.runs.local import JobSnapshot, JobState, RunInFlight
+from tutor.runs.contract import RunInFlight, RunSnapshot, RunStatus
 
 EXIT_OK, EXIT_USAGE, EXIT_GRADER = 0, 2, 3  # as tutor.cli
 
@@ -65,7 +65,7 @@ def submit_and_wait(path: Path, lesson_id: str, learner_name: str, as_json: bool
     if snapshot is None or not snapshot.state.finished:
         return fail(f"no verdict within {timeout_s:g} s (run {run.id} stopped)", EXIT_GRADER, **extra)
     if snapshot.verdict is None:
-        words = "stopped" if snapshot.state is JobState.CANCELLED else snapshot.error or "no verdict"
+        words = "stopped" if snapshot.state is RunStatus.CANCELLED else snapshot.error or "no verdict"
         return fail(words, EXIT_GRADER, **extra)
     if as_json:
         print(json.dumps({**snapshot.verdict.to_dict(), **extra}))
@@ -77,7 +77,7 @@ def submit_and_wait(path: Path, lesson_id: str, learner_name: str, as_json: bool
     return EXIT_GRADER if snapshot.verdict.grader_error else EXIT_OK
 
 
-def wait_for_run(service: Any, run_id: int, timeout_s: float) -> JobSnapshot | None:
+def wait_for_run(service: Any, run_id: int, timeout_s: float) -> RunSnapshot | None:
     """Until the run ends; Ctrl-C or the timeout stops it (through the queue, like the page's Stop)."""
     deadline = time.monotonic() + timeout_s
     snapshot = None

@@ -1,0 +1,23 @@
+"""Why the run's error happened, from the learner's source: a NameError's missing name (where it is
+assigned, if anywhere: tutor.grading.name_error) and the AttributeError one step after it
+(tutor.grading.attribute_error). Teaching work: the sandbox only runs and reports; grading diagnoses."""
+
+from __future__ import annotations
+
+from tutor.grading.attribute_error import explain_attribute_error
+from tutor.grading.name_error import analyze_name_error
+from tutor.sandbox.results import RunResult
+
+
+def diagnose_result(result: RunResult, source: str | bytes) -> None:
+    """Fill ``result.error.analysis`` (diagnosis, fix, summary) when the source explains the error."""
+    error = result.error
+    if error is None:
+        return
+    text = source if isinstance(source, str) else source.decode("utf-8", "replace")
+    if error.is_name_error and error.name:
+        unbound_local = error.type == "UnboundLocalError"
+        error.analysis = analyze_name_error(text, error.name, error.line, error.function, unbound_local).to_dict()
+    elif error.type == "AttributeError":
+        explained = explain_attribute_error(text, error.line, error.message)
+        error.analysis = explained.to_dict() if explained else None
