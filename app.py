@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.lesson import render_lesson
 from tutor.store.db import IdentitySource
+from tutor.store.progress import ProgressStatus
 from ui.auth import auth_mode, render_account, resolve_learner
 from ui.state import get_lessons, get_runs, lesson_status, register_pages
 from ui.widgets import page_chrome
@@ -37,7 +38,7 @@ lesson_pages = {
         url_path=lesson.id,
         # a passed lesson is marked in the sidebar (the icon's name is read out as "passed" nowhere: the
         # overview says it in words)
-        icon=":material/check_circle:" if lesson_status(lesson.id) == "passed" else ":material/code:",
+        icon=":material/check_circle:" if lesson_status(lesson.id) is ProgressStatus.PASSED else ":material/code:",
     )
     for lesson in lesson_set.lessons
 }

@@ -7,13 +7,25 @@ import time
 import streamlit as st
 
 from tutor import settings
-from tutor.grading.grade import Verdict, is_empty, is_real_attempt
+from tutor.grading.grade import is_empty, is_real_attempt
 from tutor.grading.name_error import predict_early_name_error
+from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
-from tutor.runs.local import JobSnapshot, JobState, RunInFlight
+from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, RunStatus
+from tutor.store.progress import ProgressStatus
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
-from ui.state import get_lessons, get_runs, keep_code, lesson_page, lesson_state, owner_id
+from ui.state import (
+    LessonPageState,
+    ShownVerdict,
+    get_lessons,
+    get_runs,
+    keep_code,
+    lesson_page,
+    lesson_state,
+    owner_id,
+    save_revealed,
+)
 from ui.widgets import (
     dataset_note,
     error_marks,
@@ -25,8 +37,8 @@ from ui.widgets import (
 )
 
 POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alone, not the page)
-# The rerun right after a click on Run waits this long for a run that should stop at once (the starter's
-# early NameError, guessed from the code): its verdict is drawn in that same rerun, with no polling.
+# The rerun right after Run (a click or Ctrl/Cmd+Enter) waits this long for a run that should stop at once
+# (the starter's early NameError, guessed from the code): its verdict is drawn in that rerun, no polling.
 QUICK_WAIT_S = 2.0
 QUICK_POLL_S = 0.03
 
@@ -37,49 +49,63 @@ def render_lesson(lesson_id: str) -> None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
     state = lesson_state(lesson.id)
-    settle_quick_run(state)
+    # One look at this page's run for the whole rerun, before anything is drawn: a finished run's verdict is
+    # recorded here, so the editor's marks, the buttons, the live panel and the verdict all agree on it.
+    run = settle_run(state)
+    active = run is not None and not run.state.finished
     st.title(lesson.title)
     st.caption(lesson.summary)
-    if state.pop("restored", False):
+    if state.restored:
+        state.restored = False
         st.info(":material/history: Your latest code for this lesson is back in the editor. **Reset** puts the "
                 "starter code back.")  # fmt: skip
-    with st.expander("The problem", expanded=state["verdict"] is None):
+    with st.expander("The problem", expanded=state.shown is None):
         st.markdown(lesson.explanation)
-    render_editor(lesson, state)
+    render_editor(lesson, state, active)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        live_panel(lesson.id)
-        if state.get("notice"):
-            plain.show(state["notice"], tone="warning")
-        if state["verdict"] is not None and not job_active(state):
-            with st.container(key="verdict"):
-                render_verdict(state["verdict"], reveal_fix=solution_open(lesson, state))
-            if state.pop("focus_verdict", False):
-                focus_verdict()
-            if state["verdict"].passed:
-                render_next_lesson(lesson)
+        live_panel(lesson.id, active)
+        if state.once is not None:
+            plain.show(state.once, tone="info")
+            state.once = None
+        if state.notice:
+            plain.show(state.notice, tone="warning")
+        if state.shown is not None and not active:
+            render_shown_verdict(lesson, state, state.shown)
     with right:
         render_hints(lesson, state)
         render_solution_panel(lesson, state)
     dataset_note()
 
 
-def render_editor(lesson: Lesson, state: dict) -> None:
-    code = state["code"] if state["code"] is not None else lesson.starter
+def render_shown_verdict(lesson: Lesson, state: LessonPageState, shown: ShownVerdict) -> None:
+    """The verdict, drawn whole in this rerun, then focused (once) when a run just finished."""
+    with st.container(key="verdict"):
+        render_verdict(shown.verdict, reveal_fix=solution_open(lesson, state))
+    if shown.focus:
+        shown.focus = False
+        focus_verdict()
+    if shown.verdict.passed:
+        render_next_lesson(lesson)
+
+
+def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
+    code = state.code if state.code is not None else lesson.starter
     key = editor_key(lesson, state)
     # The editor's newest text is in session state before the editor renders: mark the failing line only
     # while the text is still the code that failed.
     newest, _ = split_run_marker(st.session_state.get(key))
-    ran_this_code = state["verdict"] is not None and state.get("verdict_source") == (newest or code)
-    annotations, markers = error_marks(state["verdict"]) if ran_this_code else ([], [])
+    ran_this_code = state.shown is not None and state.shown.source == (newest or code)
+    annotations, markers = error_marks(state.verdict) if ran_this_code else ([], [])
     text, token = code_editor(code, key, annotations, markers)
-    state["code"] = text
+    state.code = text
     keep_code(lesson.id, state, lesson.starter)
-    if token and token != state["last_token"]:  # Ctrl/Cmd+Enter in the editor: the text is fresh
-        state["last_token"] = token
+    if token and token != state.last_token:  # Ctrl/Cmd+Enter in the editor: the text is fresh
+        state.last_token = token
         start_run(lesson, state, text)
-        state.pop("quick", None)  # (this rerun is past the wait: the live panel polls for it)
-    active = job_active(state)
+        # The page starts over, as after a click on Run: settle_run looks at the new run first (and waits
+        # for one that stops at once), so nothing below is drawn from the state before it.
+        st.rerun()
     run_col, stop_col, reset_col, keys_col = st.columns([1, 1, 1, 2], vertical_alignment="center")
     run_col.button(
         ":material/play_arrow: Run",
@@ -105,167 +131,169 @@ def render_editor(lesson: Lesson, state: dict) -> None:
         keys_col.caption("Press Run to run your code · Esc then Tab leaves the editor")
 
 
-def editor_key(lesson: Lesson, state: dict) -> str:
-    return f"editor-{lesson.id}-{state['generation']}"
+def editor_key(lesson: Lesson, state: LessonPageState) -> str:
+    return f"editor-{lesson.id}-{state.generation}"
 
 
-def request_run(lesson: Lesson, state: dict) -> None:
+def request_run(lesson: Lesson, state: LessonPageState) -> None:
     """Run clicked. The editor sent its newest text with the click (ui/editor.py flushes it on the button's
     pointer/key down), so the text in session state now is what the learner sees: run it at once."""
     text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state)))
-    code = text if text is not None else state["code"] if state["code"] is not None else lesson.starter
-    state["code"] = code
+    code = text if text is not None else state.code if state.code is not None else lesson.starter
+    state.code = code
     start_run(lesson, state, code)
 
 
-def start_run(lesson: Lesson, state: dict, code: str) -> None:
-    state["notice"] = None
-    state["stopped"] = None
+def start_run(lesson: Lesson, state: LessonPageState, code: str) -> None:
+    state.notice = None
+    state.stopped = None
+    state.once = None
     if len(code.encode("utf-8")) > settings.MAX_CODE_BYTES:  # the browser refuses it first; this is the guard
-        state["notice"] = too_large_message(len(code.encode("utf-8")))
+        state.notice = too_large_message(len(code.encode("utf-8")))
         return
     if is_empty(code):  # nothing to run: said at once, no sandbox
-        state["verdict"], state["verdict_source"] = Verdict(lesson.id, False, [], attempt=False, empty=True), code
-        state["focus_verdict"] = True
+        state.shown = ShownVerdict(Verdict(lesson.id, False, [], attempt=False, empty=True), code, focus=True)
         return
     try:
         job = get_runs().submit(owner_id(), lesson, code)
     except RunInFlight:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
-    state["job"] = job.id
-    state["quick"] = predict_early_name_error(code)
-    state["saved_code"] = code  # the run's record keeps it as the latest code
+    state.job = job.id
+    state.quick = predict_early_name_error(code)
+    state.saved_code = code  # the run's record keeps it as the latest code
     if is_real_attempt(lesson, code):  # the starter as given shows what happens; it is no attempt
-        state["attempts"] += 1
-        if state["status"] == "not started":
-            state["status"] = "attempted"
+        state.attempts += 1
+        if state.status is ProgressStatus.NOT_STARTED:
+            state.status = ProgressStatus.ATTEMPTED
 
 
-def stop_run(state: dict) -> None:
-    if state["job"] is not None:
-        get_runs().cancel(state["job"])
+def stop_run(state: LessonPageState) -> None:
+    if state.job is not None:
+        get_runs().cancel(state.job)
 
 
-def reset_editor(lesson: Lesson, state: dict) -> None:
-    state["generation"] += 1  # a new editor key is the only way to replace streamlit-ace's text
-    state["code"] = lesson.starter
-    state["verdict"] = None
-    state["notice"] = None
+def reset_editor(lesson: Lesson, state: LessonPageState) -> None:
+    state.generation += 1  # a new editor key is the only way to replace streamlit-ace's text
+    state.code = lesson.starter
+    state.shown = None
+    state.notice = None
 
 
-def current_job(state: dict, wait_s: float = 0.0) -> JobSnapshot | None:
+def current_job(state: LessonPageState, wait_s: float = 0.0) -> RunSnapshot | None:
     """The one place this page asks the run service about its run (``wait_s``: first wait up to that long
     for it to finish, looking every QUICK_POLL_S)."""
-    if state["job"] is None:
+    if state.job is None:
         return None
     runs = get_runs()
-    snapshot = runs.snapshot(state["job"])
+    snapshot = runs.snapshot(state.job)
     deadline = time.monotonic() + wait_s
     while snapshot is not None and not snapshot.state.finished and time.monotonic() < deadline:
         time.sleep(QUICK_POLL_S)
-        snapshot = runs.snapshot(state["job"])
+        snapshot = runs.snapshot(state.job)
     return snapshot
 
 
-def settle_quick_run(state: dict) -> None:
-    """Just after Run, for code that stops at once: wait for its verdict (engine speed, no poll)."""
-    if not state.pop("quick", False):
-        return
-    snapshot = current_job(state, QUICK_WAIT_S)
-    if snapshot is not None and snapshot.state.finished and state.get("finished_job") != snapshot.id:
+def settle_run(state: LessonPageState) -> RunSnapshot | None:
+    """This page's run as the rerun draws it; recorded first when it finished. Just after Run, for code
+    that stops at once, it first waits for the verdict (engine speed, no poll)."""
+    wait_s = QUICK_WAIT_S if state.quick else 0.0
+    state.quick = False
+    snapshot = current_job(state, wait_s)
+    if snapshot is not None and snapshot.state.finished and state.finished_job != snapshot.id:
         record_finished(state, snapshot)
+    return snapshot
 
 
-def job_active(state: dict) -> bool:
-    snapshot = current_job(state)
-    return snapshot is not None and not snapshot.state.finished
-
-
-def live_panel(lesson_id: str) -> None:
+def live_panel(lesson_id: str, active: bool) -> None:
+    """The run in flight: it polls (and reruns alone) while ``active``, as the page drew it."""
     state = lesson_state(lesson_id)
-    every = POLL_S if job_active(state) else None
 
-    @st.fragment(run_every=every)
+    @st.fragment(run_every=POLL_S if active else None)
     def panel() -> None:
         lesson = get_lessons().get(lesson_id)
         snapshot = current_job(state)
-        if snapshot is not None and snapshot.state.finished and state.get("finished_job") != snapshot.id:
-            record_finished(state, snapshot)  # the first time it is seen finished
-            if every is not None:  # the page drew it as running: redraw it all (editor marks, verdict)
-                st.rerun(scope="app")
-        if state.get("stopped"):
-            plain.show(state["stopped"], tone="info")
+        if snapshot is not None and snapshot.state.finished and state.finished_job != snapshot.id:
+            # The page drew this run as running (settle_run records every finished run it sees): record it
+            # and redraw the whole page from this state (editor marks, buttons, verdict).
+            record_finished(state, snapshot)
+            st.rerun(scope="app")
+        if state.stopped:
+            plain.show(state.stopped, tone="info")
         if snapshot is not None and not snapshot.state.finished:
             render_live(snapshot, lesson.time_s if lesson else None)
 
     panel()
 
 
-def record_finished(state: dict, snapshot: JobSnapshot) -> None:
-    state["finished_job"] = snapshot.id
-    state["verdict"] = snapshot.verdict
-    state["verdict_source"] = snapshot.source
-    state["focus_verdict"] = True
-    if snapshot.state is JobState.CANCELLED:
-        state["verdict"] = None
+def record_finished(state: LessonPageState, snapshot: RunSnapshot) -> None:
+    """A finished run, recorded once: its verdict (with the code it judged, focused when next drawn), or
+    why there is none."""
+    state.finished_job = snapshot.id
+    verdict = snapshot.verdict if snapshot.state is not RunStatus.CANCELLED else None
+    state.shown = ShownVerdict(verdict, snapshot.source, focus=True) if verdict is not None else None
+    if snapshot.state is RunStatus.CANCELLED:
         ran = (snapshot.finished or time.time()) - (snapshot.started or snapshot.created)
-        state["stopped"] = f"Stopped after {ran:.1f} s. Nothing was checked; change the code and run it again."
-    elif snapshot.state is JobState.FAILED and snapshot.verdict is None:
-        state["notice"] = f"The grader failed (not your code): {snapshot.error}"
-    elif snapshot.verdict is not None and snapshot.verdict.passed:
-        state["status"] = "passed"
+        state.stopped = f"Stopped after {ran:.1f} s. Nothing was checked; change the code and run it again."
+    elif snapshot.state is RunStatus.INTERRUPTED:
+        state.notice = snapshot.error or INTERRUPTED_WORDS
+    elif snapshot.state is RunStatus.FAILED and verdict is None:
+        state.notice = f"The grader failed (not your code): {snapshot.error}"
+    elif verdict is not None and verdict.passed:
+        state.status = ProgressStatus.PASSED
 
 
-def render_hints(lesson: Lesson, state: dict) -> None:
-    shown = state["hints"]
+def render_hints(lesson: Lesson, state: LessonPageState) -> None:
+    shown = state.hints
     for number, hint in enumerate(lesson.hints[:shown], start=1):
         st.info(f"**Hint {number} of {len(lesson.hints)}.** {hint}")
     if shown < len(lesson.hints):
         label = ":material/lightbulb: Show a hint" if shown == 0 else ":material/lightbulb: Show another hint"
         if st.button(label, key=f"hint-{lesson.id}"):
-            state["hints"] += 1
+            state.hints += 1
+            save_revealed(lesson.id, state)
             st.rerun()
 
 
-def solution_open(lesson: Lesson, state: dict) -> bool:
+def solution_open(lesson: Lesson, state: LessonPageState) -> bool:
     """The solution (and the verdict's "how to fix it") opens after every hint, after a few real attempts
     (the lesson says how many), after passing, or when the learner asked for it and confirmed."""
     return (
-        state["status"] == "passed"
-        or state["show_solution"]
-        or state["hints"] >= len(lesson.hints)
-        or state["attempts"] >= lesson.solution_after
+        state.status is ProgressStatus.PASSED
+        or state.show_solution
+        or state.hints >= len(lesson.hints)
+        or state.attempts >= lesson.solution_after
     )
 
 
-def render_solution_panel(lesson: Lesson, state: dict) -> None:
+def render_solution_panel(lesson: Lesson, state: LessonPageState) -> None:
     opened = solution_open(lesson, state)
-    with st.expander("Reference solution", expanded=opened and state["status"] != "passed"):
+    with st.expander("Reference solution", expanded=opened and state.status is not ProgressStatus.PASSED):
         if opened:
-            render_solution(lesson.solution, state["code"] or lesson.starter)
+            render_solution(lesson.solution, state.code or lesson.starter)
             return
-        left = lesson.solution_after - state["attempts"]
+        left = lesson.solution_after - state.attempts
         st.markdown(
             f"Try first: the solution opens after all the hints, or after {left} more "
             f"{'try' if left == 1 else 'tries'} that change the code."
         )
-        if not state.get("confirm_solution"):
+        if not state.confirm_solution:
             st.button("Show me the solution", key=f"solution-{lesson.id}", on_click=_set, args=(state, True))
             return
         st.warning("Sure? Working it out yourself is how it sticks. The hints get you there too.")
         yes, no = st.columns(2)
-        yes.button("Yes, show it", key=f"solution-yes-{lesson.id}", on_click=_open_solution, args=(state,))
+        yes.button("Yes, show it", key=f"solution-yes-{lesson.id}", on_click=_open_solution, args=(lesson, state))
         no.button("Not yet", key=f"solution-no-{lesson.id}", on_click=_set, args=(state, False))
 
 
-def _set(state: dict, value: bool) -> None:
-    state["confirm_solution"] = value
+def _set(state: LessonPageState, value: bool) -> None:
+    state.confirm_solution = value
 
 
-def _open_solution(state: dict) -> None:
-    state["show_solution"] = True
-    state["confirm_solution"] = False
+def _open_solution(lesson: Lesson, state: LessonPageState) -> None:
+    state.show_solution = True
+    state.confirm_solution = False
+    save_revealed(lesson.id, state)
 
 
 def render_next_lesson(lesson: Lesson) -> None:

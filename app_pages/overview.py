@@ -3,15 +3,15 @@ when signed in, so it survives reloads and restarts)."""
 
 import streamlit as st
 
-from tutor.store.progress import summarize_learner
+from tutor.store.progress import ProgressStatus, summarize_learner
 from ui import plain
 from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
 from ui.widgets import dataset_note
 
 BADGES = {
-    "not started": ":material/radio_button_unchecked: not started",
-    "attempted": ":material/pending: attempted",
-    "passed": ":green[:material/check_circle: passed]",
+    ProgressStatus.NOT_STARTED: ":material/radio_button_unchecked: not started",
+    ProgressStatus.ATTEMPTED: ":material/pending: attempted",
+    ProgressStatus.PASSED: ":green[:material/check_circle: passed]",
 }
 
 learner = current_learner()
@@ -28,15 +28,15 @@ st.markdown(
 )
 lesson_set = get_lessons()
 summary = summarize_learner(get_database(), learner.id) if learner is not None else {}
-statuses = {}
+statuses: dict[str, ProgressStatus] = {}
 for lesson in lesson_set.lessons:
     cell = summary.get(lesson.id)
-    statuses[lesson.id] = lesson_state(lesson.id)["status"]
-    if cell is not None and cell.attempts:
-        statuses[lesson.id] = "passed" if cell.passed else "attempted"
-start = next((lesson for lesson in lesson_set.lessons if statuses[lesson.id] != "passed"), None)
+    # the database's word when it has runs (another tab may have run since); else this session's
+    statuses[lesson.id] = cell.status if cell is not None and cell.attempts else lesson_state(lesson.id).status
+start = next((lesson for lesson in lesson_set.lessons if statuses[lesson.id] is not ProgressStatus.PASSED), None)
 if start is not None:
-    where = "Start here" if all(status == "not started" for status in statuses.values()) else "Continue with"
+    first_visit = all(status is ProgressStatus.NOT_STARTED for status in statuses.values())
+    where = "Start here" if first_visit else "Continue with"
     with st.container(border=True):
         st.page_link(
             lesson_page(start.id), label=f"{where}: {start.order}. {start.title}", icon=":material/arrow_forward:"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def test_running_the_starter_shows_what_happened_but_not_the_fix() -> None:
     assert "model = build_model()" not in page and "How to fix it" not in page  # ...not the fix
     assert "checks" not in page.lower().split("the grader checks")[-1]  # no check list for the starter
     state = at.session_state["lessons"]["assign-the-model"]
-    assert (state["status"], state["attempts"]) == ("not started", 0)
+    assert (state.status, state.attempts) == ("not started", 0)
     assert not [c for c in at.code if c.language == "diff"]  # the solution stays closed
 
 
@@ -80,7 +81,7 @@ def test_a_real_attempt_gets_one_headline_and_not_reached_checks() -> None:
     from ui.state import get_lessons
 
     starter = get_lessons().get("assign-the-model").starter
-    at.session_state["lessons"]["assign-the-model"]["code"] = starter + "# my first try\n"
+    at.session_state["lessons"]["assign-the-model"].code = starter + "# my first try\n"
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Not yet.")
     page = texts(at)
@@ -92,7 +93,7 @@ def test_a_real_attempt_gets_one_headline_and_not_reached_checks() -> None:
     assert repeated_sentences(page) == []  # no sentence twice
     assert "How to fix it" not in page  # one real try: the fix is still the last hint's
     state = at.session_state["lessons"]["assign-the-model"]
-    assert (state["status"], state["attempts"]) == ("attempted", 1)
+    assert (state.status, state.attempts) == ("attempted", 1)
 
 
 def repeated_sentences(page: str) -> list[str]:
@@ -107,7 +108,7 @@ def test_a_syntax_error_or_a_flood_of_output_is_said_once() -> None:
         ("while True:\n    print('x' * 1000)\n", "output"),
     ):
         at = lesson_app().run()
-        at.session_state["lessons"]["assign-the-model"]["code"] = code
+        at.session_state["lessons"]["assign-the-model"].code = code
         at.button(key="run-assign-the-model").click().run()
         run_until(at, "Not yet.")
         page = texts(at)
@@ -117,7 +118,7 @@ def test_a_syntax_error_or_a_flood_of_output_is_said_once() -> None:
 
 def test_learner_code_from_the_editor_is_what_runs() -> None:
     at = lesson_app().run()
-    at.session_state["lessons"]["assign-the-model"]["code"] = "print('mine')\nmodle = 1\nmodel.fit()\n"
+    at.session_state["lessons"]["assign-the-model"].code = "print('mine')\nmodle = 1\nmodel.fit()\n"
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Not yet.")
     assert "Line 3: NameError" in texts(at)
@@ -126,15 +127,15 @@ def test_learner_code_from_the_editor_is_what_runs() -> None:
 
 def test_empty_editor_and_oversized_code_are_refused_at_once() -> None:
     at = lesson_app().run()
-    at.session_state["lessons"]["assign-the-model"]["code"] = "  \n\n"
+    at.session_state["lessons"]["assign-the-model"].code = "  \n\n"
     at.button(key="run-assign-the-model").click().run()
     page = texts(at)
     assert "Your editor is empty" in page and "failed" not in page and "passed" not in page
-    assert at.session_state["lessons"]["assign-the-model"]["job"] is None  # nothing ran
-    at.session_state["lessons"]["assign-the-model"]["code"] = "x = 1\n" * 40_000  # 240 KB
+    assert at.session_state["lessons"]["assign-the-model"].job is None  # nothing ran
+    at.session_state["lessons"]["assign-the-model"].code = "x = 1\n" * 40_000  # 240 KB
     at.button(key="run-assign-the-model").click().run()
     assert "Not run: your code is 240 KB; the limit is 200 KB." in texts(at)
-    assert at.session_state["lessons"]["assign-the-model"]["job"] is None
+    assert at.session_state["lessons"]["assign-the-model"].job is None
 
 
 def test_solution_opens_after_the_hints_or_on_a_confirmed_request() -> None:
@@ -162,11 +163,11 @@ def test_solution_opens_after_the_hints_or_on_a_confirmed_request() -> None:
 def test_reset_restores_the_starter() -> None:
     at = lesson_app().run()
     state = at.session_state["lessons"]["assign-the-model"]
-    state["code"] = "something else\n"
+    state.code = "something else\n"
     at.button(key="reset-assign-the-model").click().run()
     state = at.session_state["lessons"]["assign-the-model"]
-    assert state["generation"] == 1
-    assert state["code"].startswith("import tensorflow as tf")
+    assert state.generation == 1
+    assert state.code.startswith("import tensorflow as tf")
 
 
 def test_streamlit_process_never_imports_tensorflow() -> None:
@@ -184,7 +185,7 @@ def test_streamlit_process_never_imports_tensorflow() -> None:
 
 def test_stop_cancels_a_running_program() -> None:
     at = lesson_app().run()
-    at.session_state["lessons"]["assign-the-model"]["code"] = "import time\nprint('working')\ntime.sleep(60)\n"
+    at.session_state["lessons"]["assign-the-model"].code = "import time\nprint('working')\ntime.sleep(60)\n"
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Running your code", timeout=30)
     assert re.search(r"Running your code\*\* · \d+\.\d s of at most 120 s", texts(at))
@@ -192,9 +193,9 @@ def test_stop_cancels_a_running_program() -> None:
     started = time.monotonic()
     stop.click().run()
     state = at.session_state["lessons"]["assign-the-model"]
-    from ui.state import get_manager
+    from ui.state import get_runs
 
-    job = get_manager().get(state["job"])
+    job = get_runs().get(state.job)
     assert job.done.wait(15)
     assert job.snapshot().state.value == "cancelled"
     assert time.monotonic() - started < 15
@@ -258,7 +259,7 @@ def test_every_browser_is_its_own_learner_without_a_workshop_code(tmp_path, monk
     lesson.query_params["lesson"] = "assign-the-model"
     lesson.query_params["learner"] = second.session_state["learner"].token
     lesson.run()
-    code = lesson.session_state["lessons"]["assign-the-model"]["code"]
+    code = lesson.session_state["lessons"]["assign-the-model"].code
     assert code.startswith("import tensorflow") and "yesterday" not in code  # not the other browser's code
     assert "Your latest code for this lesson is back" not in texts(lesson)
 
@@ -270,11 +271,11 @@ def test_after_a_few_real_attempts_the_fix_and_the_solution_open() -> None:
     assert lesson.solution_after == 3  # the default (the lesson may set solution_after_attempts)
     at = lesson_app().run()
     state = at.session_state["lessons"]["assign-the-model"]
-    state["attempts"] = 2
-    state["code"] = lesson.starter + "# third try\n"
+    state.attempts = 2
+    state.code = lesson.starter + "# third try\n"
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Not yet.")
-    assert at.session_state["lessons"]["assign-the-model"]["attempts"] == 3
+    assert at.session_state["lessons"]["assign-the-model"].attempts == 3
     assert "How to fix it: Return it and assign the result at module level. Write model = build_model()." in texts(at)
     assert [c for c in at.code if c.language == "diff"]
 
@@ -285,11 +286,11 @@ def test_a_run_that_waits_for_nothing_shows_no_queue() -> None:
     def script(created_ago: float, state: str) -> None:
         import time
 
-        from tutor.runs.local import JobSnapshot, JobState, Progress
+        from tutor.runs.contract import Progress, RunSnapshot, RunStatus
         from ui.widgets import render_live
 
         started = None if state == "queued" else time.time() - 4.2
-        snapshot = JobSnapshot(1, "me", "demo", "", JobState(state), Progress(phase="running"), "", None, None, 1,
+        snapshot = RunSnapshot(1, "me", "demo", "", RunStatus(state), Progress(phase="running"), "", None, None, 1,
                                time.time() - created_ago, started, None)  # fmt: skip
         render_live(snapshot, 120)
 
@@ -306,7 +307,7 @@ def test_one_error_in_several_cases_is_explained_once() -> None:
     from ui.state import get_lessons
 
     at = lesson_app("load-or-build").run()
-    at.session_state["lessons"]["load-or-build"]["code"] = get_lessons().get("load-or-build").starter + "# try\n"
+    at.session_state["lessons"]["load-or-build"].code = get_lessons().get("load-or-build").starter + "# try\n"
     at.button(key="run-load-or-build").click().run()
     run_until(at, "Not yet.", timeout=180)
     page = texts(at)
@@ -323,7 +324,7 @@ def test_the_function_itself_instead_of_its_result_is_explained() -> None:
     lesson = get_lessons().get("assign-the-model")
     at = lesson_app().run()
     state = at.session_state["lessons"]["assign-the-model"]
-    state["code"] = lesson.starter.replace("\nbuild_model()\n", "\nmodel = build_model\n")
+    state.code = lesson.starter.replace("\nbuild_model()\n", "\nmodel = build_model\n")
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Not yet.")
     page = texts(at)
@@ -332,7 +333,29 @@ def test_the_function_itself_instead_of_its_result_is_explained() -> None:
     assert "How to fix it" not in page  # one real try
     assert repeated_sentences(page) == []
     state = at.session_state["lessons"]["assign-the-model"]
-    state["attempts"] = 2
+    state.attempts = 2
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "How to fix it")
     assert "How to fix it: Call it and keep what it returns: model = build_model()." in texts(at)
+
+
+@pytest.mark.tf
+def test_ctrl_enter_on_the_starter_shows_the_whole_verdict() -> None:
+    """The "blank gap" report: once, after Ctrl+Enter, the verdict had no "What happened", only a gap. A
+    Ctrl+Enter run now starts the page over, as a click on Run does: the run is looked at once, before
+    anything is drawn, and the verdict is drawn whole with its code, then focused once."""
+    from ui.editor import RUN_MARKER
+    from ui.state import get_lessons
+
+    starter = get_lessons().get("assign-the-model").starter
+    at = lesson_app().run()
+    for token in ("1", "2"):  # the second run replaces a verdict already on the page
+        at.session_state["editor-assign-the-model-0"] = starter + RUN_MARKER + token
+        at.run()
+        run_until(at, "This is the starter code, as given.")
+        page = texts(at)
+        assert page.count("What happened") == 1, page
+        assert "On line 24, Python looked for the name model and found nothing." in page
+        state = at.session_state["lessons"]["assign-the-model"]
+        assert state.last_token == token and state.finished_job == state.job
+        assert state.shown is not None and state.shown.source == starter and not state.shown.focus

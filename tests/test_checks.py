@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from tutor.checks.judge import CheckStatus, run_check, run_checks
-from tutor.lessons.lesson import CheckSpec
+from typing import Literal
+
+import pytest
+
+from tutor.checks.builtin import NoErrorCheck
+from tutor.checks.judge import CheckResult, CheckStatus, run_check, run_checks
+from tutor.checks.kinds import (
+    CHECK_KINDS,
+    INT,
+    CheckBase,
+    CheckKind,
+    CheckSpec,
+    FactPath,
+    Finding,
+    Outcome,
+    check_kind,
+    check_title,
+    kind_name,
+    register,
+)
 from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 
@@ -144,6 +162,7 @@ def test_one_bug_is_one_failure_and_the_rest_not_reached() -> None:
     assert [r.status for r in results] == [CheckStatus.FAILED, CheckStatus.FAILED, *[CheckStatus.NOT_REACHED] * 4]
     assert results[0].message == "Line 24: NameError: name 'model' is not defined. Not kept."  # no fix in it
     assert results[1].message == "Failed on the same NameError (line 24)."
+    assert [r.same_error for r in results] == [False, True, *[False] * 4]
     assert len({r.message for r in results[2:]}) == 1 and "stopped at line 24" in results[2].message
     syntax = ErrorInfo(type="SyntaxError", message="invalid syntax", line=3)
     statuses = [r.status for r in run_checks(specs, finished(error=syntax), "model")]
@@ -153,3 +172,89 @@ def test_one_bug_is_one_failure_and_the_rest_not_reached() -> None:
 def test_one_epoch_is_singular() -> None:
     one = check("training_completed", finished(fits=[fit(epochs=1, run=1)]))
     assert one.passed and "ran 1 epoch." in one.message
+
+
+def test_same_error_is_a_field_that_survives_the_round_trip() -> None:
+    """The UI counts "more on the same error" by the field, never by the message's wording."""
+    specs = (CheckSpec("no_error"), CheckSpec("no_name_error"), CheckSpec("training_completed"))
+    results = run_checks(specs, finished(error=NAME_ERROR), "model")
+    assert [(r.status, r.same_error) for r in results] == [
+        (CheckStatus.FAILED, False),
+        (CheckStatus.FAILED, True),  # the second failing error check, whichever kind comes first
+        (CheckStatus.NOT_REACHED, False),
+    ]
+    for result in results:
+        assert CheckResult.from_dict(result.to_dict()) == result
+    old = {key: value for key, value in results[1].to_dict().items() if key != "same_error"}
+    assert CheckResult.from_dict(old).same_error is False  # a result stored before the field: accepted
+    positional = CheckResult("no_error", False, "bad", "default", CheckStatus.FAILED)
+    assert positional.same_error is False and CheckResult.from_dict(positional.to_dict()) == positional
+    one = run_checks((CheckSpec("no_error"),), finished(error=NAME_ERROR), "model")
+    assert not one[0].same_error
+
+
+def test_every_kind_is_declared_once_with_its_whole_contract() -> None:
+    assert sorted(CHECK_KINDS) == [
+        "loaded_saved_model", "min_accuracy", "model_is_keras_model", "model_was_trained", "no_error",
+        "no_name_error", "training_completed",
+    ]  # fmt: skip
+    for name, kind in CHECK_KINDS.items():
+        assert kind.name == name == kind_name(kind.params) and issubclass(kind.params, CheckBase)
+        assert kind.title.strip() and check_title(name) == kind.title
+        assert set(kind.fact_paths) == set(Outcome) and all(kind.fact_paths[side] for side in Outcome)
+        assert callable(kind.function)
+    assert {name for name, kind in CHECK_KINDS.items() if kind.reports_error} == {"no_name_error", "no_error"}
+    assert check_title("retired_kind") == "retired kind"  # a stored result of a kind no longer known
+
+
+class ProbeCheck(CheckBase):
+    kind: Literal["probe"]
+    level: int = 2
+
+
+def probe(result: RunResult, params: dict, model_name: str) -> Finding:
+    return Finding(True, f"level {params['level']}")
+
+
+PATHS = {Outcome.FAILED: (FactPath("it failed", {}),), Outcome.PASSED: (FactPath("it passed", {}),)}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"name": "Probe"}, "lowercase Python name"),
+        ({"title": " "}, "needs a title"),
+        ({"params": None}, "params must be a CheckBase model"),
+        ({"params": NoErrorCheck}, "declares kind 'no_error'"),
+        ({"fact_paths": {Outcome.FAILED: PATHS[Outcome.FAILED]}}, "both outcomes"),
+        ({"fact_paths": {**PATHS, Outcome.PASSED: ()}}, "at least one FactPath when it passed"),
+        ({"fact_paths": {**PATHS, Outcome.FAILED: (FactPath("not run", {}, judged=False),)}}, "a judged path"),
+        ({"function": None}, "needs a function"),
+        ({"function": lambda result: None}, "must take"),
+    ],
+)
+def test_a_kind_missing_part_of_its_contract_fails_registration(change: dict, problem: str) -> None:
+    registry: dict[str, CheckKind] = {}
+    parts = {"name": "probe", "title": "Probe", "params": ProbeCheck, "fact_paths": PATHS, "function": probe}
+    with pytest.raises(ValueError, match=problem):
+        register(CheckKind(**{**parts, **change}), registry)
+    assert registry == {}
+
+
+def test_registering_a_kind() -> None:
+    registry: dict[str, CheckKind] = {}
+    declared = check_kind(ProbeCheck, title="Probe", failed=PATHS[Outcome.FAILED], passed=PATHS[Outcome.PASSED],
+                          registry=registry)(probe)  # fmt: skip
+    assert declared is probe and set(registry) == {"probe"} and "probe" not in CHECK_KINDS
+    kind = registry["probe"]
+    assert kind.defaults == {"level": 2} and kind.param_facts == {"level": INT}
+    assert kind.template_facts(Outcome.PASSED) == {"default": ("text",), "model_name": ("text",), "level": INT}
+    with pytest.raises(ValueError, match="registered twice"):
+        register(CheckKind("probe", "Probe again", ProbeCheck, PATHS, probe), registry)
+
+    class ListCheck(CheckBase):
+        kind: Literal["lists"]
+        items: list[int] = []
+
+    with pytest.raises(ValueError, match="parameter 'items'.*no sample values"):
+        CheckKind("lists", "Lists", ListCheck, PATHS, probe)

@@ -22,8 +22,10 @@ from streamlit.testing.v1 import AppTest
 from tests.test_app import texts
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
+from tutor.runs.contract import RunStatus
+from tutor.runs.pipeline import run_columns
 from tutor.store.class_report import export_grid_csv, export_runs_csv
-from tutor.store.db import IdentitySource, Run, RunStatus, open_database
+from tutor.store.db import IdentitySource, Run, open_database
 from tutor.store.progress import list_learners, record_finished, record_started, record_submitted, sign_in_learner
 from tutor.store.text import FORMULA_STARTS, clean_display_name, restore_cell
 
@@ -63,7 +65,7 @@ def make_hostile_class(db_path: Path) -> dict[str, str]:
         code = f"=cmd|' /C calc'!A0\n# {name}\n"
         run_id = record_submitted(db, learner.id, LESSON, code, "server", index, 1000.0 + index)
         record_started(db, run_id, 1001.0 + index)
-        record_finished(db, run_id, RunStatus.FAILED, 1002.0 + index, grader_error="x")
+        record_finished(db, run_id, run_columns(RunStatus.FAILED, None, "x"), 1002.0 + index)
         outcome = HOSTILE_OUTCOMES[index % len(HOSTILE_OUTCOMES)]
         with db.sessions.begin() as session:  # as an older version, without validation, could have stored
             session.execute(
@@ -171,7 +173,7 @@ def test_a_crafted_name_error_reaches_the_teacher_as_a_plain_name_error(tmp_path
     run_id = record_submitted(db, learner.id, LESSON, source, "server", 1, 1000.0)
     record_started(db, run_id, 1000.5)
     verdict = grade_source(lesson, source)
-    record_finished(db, run_id, RunStatus.DONE, 1001.0, verdict=verdict)
+    record_finished(db, run_id, run_columns(RunStatus.DONE, verdict, None), 1001.0)
     rows = list(csv.reader(io.StringIO(export_runs_csv(db))))
     assert rows[1][5] == "NameError" and rows[1][8] == ""  # outcome; error_name unknown
     assert "example.invalid" not in texts_of_checks(verdict)

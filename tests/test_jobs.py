@@ -62,7 +62,7 @@ def test_bounded_concurrency_and_fifo_queue() -> None:
         assert job.done.wait(5)
     assert grader.peak == 2
     assert grader.order == [f"code-{i}" for i in range(5)]
-    assert manager.counts() == {"queued": 0, "running": 0, "max_running": 2}
+    assert manager.counts().as_dict() == {"queued": 0, "running": 0, "max_running": 2}
     manager.shutdown()
 
 

@@ -11,11 +11,10 @@ import jsonschema
 import pytest
 
 from tests.test_lessons import GOOD, write_lesson
-from tutor.checks import judge as checks
 from tutor.checks.judge import run_check
-from tutor.checks.kinds import CHECK_MODELS, FACT_PATHS, Outcome, template_problem
+from tutor.checks.kinds import CHECK_KINDS, CheckSpec, Outcome, template_problem
 from tutor.cli import main
-from tutor.lessons.lesson import CheckSpec, LessonError, load_lesson, load_lessons
+from tutor.lessons.lesson import LessonError, load_lesson, load_lessons
 from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 FULL = (
@@ -287,22 +286,21 @@ SCENARIOS = [
 def test_each_check_gives_exactly_the_declared_facts_on_each_path() -> None:
     """The contract a template is validated against is the one the checks keep; every declared path is real."""
     seen: set[tuple[str, Outcome, str]] = set()
-    for kind in CHECK_MODELS:
-        check = getattr(checks, f"check_{kind}")
+    for name, kind in CHECK_KINDS.items():
         for result in SCENARIOS:
             for params in ({"threshold": 0.9, "min_epochs": 1}, {"threshold": 0.9, "min_epochs": 10}):
-                outcome = check(result, params, "model")
-                side = Outcome.PASSED if outcome.passed else Outcome.FAILED
+                finding = kind.function(result, params, "model")
+                side = Outcome.PASSED if finding.passed else Outcome.FAILED
                 paths = [
                     p
-                    for p in FACT_PATHS[kind][side]
-                    if set(p.facts) == set(outcome.facts) and p.judged == outcome.judged
+                    for p in kind.fact_paths[side]
+                    if set(p.facts) == set(finding.facts) and p.judged == finding.judged
                 ]
-                assert paths, f"{kind} {side}: facts {sorted(outcome.facts)} match no declared path"
-                for name, value in outcome.facts.items():
-                    assert any(type(value) is type(sample) for sample in paths[0].facts[name]), (kind, name, value)
-                seen.add((kind, side, paths[0].why))
-    declared = {(k, side, p.why) for k, sides in FACT_PATHS.items() for side, ps in sides.items() for p in ps}
+                assert paths, f"{name} {side}: facts {sorted(finding.facts)} match no declared path"
+                for fact, value in finding.facts.items():
+                    assert any(type(value) is type(sample) for sample in paths[0].facts[fact]), (name, fact, value)
+                seen.add((name, side, paths[0].why))
+    declared = {(k.name, side, p.why) for k in CHECK_KINDS.values() for side, ps in k.fact_paths.items() for p in ps}
     assert declared == seen
 
 
@@ -324,7 +322,7 @@ def test_a_run_that_could_not_be_checked_keeps_the_default_reason() -> None:
 
 
 def test_template_validation_covers_every_kind() -> None:
-    for kind in CHECK_MODELS:
+    for kind in CHECK_KINDS:
         for side in Outcome:
             assert template_problem("{default} / {model_name}", kind, side) is None
             assert "has no fact" in template_problem("{nope}", kind, side)
@@ -390,7 +388,7 @@ def test_schema_command_prints_the_json_schema(capsys) -> None:
     )
     assert set(schema["required"]) >= {"schema_version", "id", "title", "hints", "checks", "starter_fails_with"}
     check_defs = [d for d in schema["$defs"].values() if "kind" in d.get("properties", {})]
-    assert {d["properties"]["kind"]["const"] for d in check_defs} == set(CHECK_MODELS)
+    assert {d["properties"]["kind"]["const"] for d in check_defs} == set(CHECK_KINDS)
     assert all(d["additionalProperties"] is False for d in schema["$defs"].values())
     limits = schema["$defs"]["LimitsTable"]["properties"]["time_s"]
     assert (limits["minimum"], limits["maximum"]) == (1, 1800)

@@ -26,16 +26,17 @@ TRUSTED = {
     "lesson.title", "lesson.summary", "lesson.explanation", "lesson.order", "hint", "number",
     "case", "heading",
     # words and numbers the app computes ("label": a phase name; "problem": a sign-in hint of ours)
+    # (BADGES is keyed by tutor.store.progress.ProgressStatus; its values are our words)
     "label", "position", "runs", "BADGES[status]", "run_facts(verdict)",
-    "stats.ready", "stats.size", "stats.warming", "stats.held_mb:.0f", "stats.memory_mb", "stats.handed_out",
-    "stats.cold_fallbacks", "pool.prefault_mb", "counts['running']", "counts['queued']", "counts['max_running']",
+    # (the setup page's pool figures, stats.* and pool.prefault_mb, are now in runs.where_runs_happen())
+    "counts['running']", "counts['queued']", "counts['max_running']",
     "limits.wall_s:g", "limits.memory_mb / 1024:g", "limits.processes", "limits.output_kb", "limits.file_size_mb",
     "problem",
     # the run service's sentence about where runs happen (counts and settings: tutor.runs.*.where_runs_happen)
     "runs.where_runs_happen()",
     "level[len('error: '):]", "progress.note",
     # queue mode: counts of workers and attempts (numbers the app computes)
-    "len(alive)", "len(workers)", "job.attempts", "sum((w.alive for w in workers))",
+    "len(alive)", "len(workers)", "job.attempts",
     # server-side errors (the sandbox level could not be resolved)
     "str(exc)",
     # issue 11: the keyboard shortcut, counts, seconds, a lesson's title and URL path (lesson files), the

@@ -168,14 +168,14 @@ def test_two_app_servers_share_one_run_and_a_restart_marks_nothing(queue_url: st
     restart_app_server()
     try:
         first = app_of(ada).run()
-        first.session_state["lessons"]["assign-the-model"]["code"] = slow_program(3)
+        first.session_state["lessons"]["assign-the-model"].code = slow_program(3)
         first.button(key="run-assign-the-model").click().run()
         run_until(first, "Queued: position 1", timeout=30)  # no worker yet: it waits in the queue
-        run_id = first.session_state["lessons"]["assign-the-model"]["job"]
+        run_id = first.session_state["lessons"]["assign-the-model"].job
 
         restart_app_server()  # a second server (or this one restarted) opens the same database
         second = app_of(ada).run()
-        assert second.session_state["lessons"]["assign-the-model"]["job"] == run_id
+        assert second.session_state["lessons"]["assign-the-model"].job == run_id
         assert "Queued: position 1" in texts(second)
         with db.sessions() as session:
             assert session.get(Run, run_id).status == "queued"  # the start marked nothing interrupted

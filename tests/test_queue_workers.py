@@ -161,7 +161,7 @@ def test_a_run_whose_workers_die_twice_is_interrupted(workers, service) -> None:
         worker.kill()
     watcher = workers("watcher")  # only its sweeper is needed: no run is left for it
     final = wait_finished(service, run_id, 30)
-    assert final.state is RunStatus.FAILED and "interrupted" in final.error and final.attempts == 2
+    assert final.state is RunStatus.INTERRUPTED and "interrupted" in final.error and final.attempts == 2
     assert f"run {run_id} " not in watcher.output().replace("sweeper: run", "")
 
 

@@ -55,7 +55,13 @@ results = st.builds(
     detail=TEXT, isolation=TEXT, peak_memory_mb=st.none() | FLOAT, warm=st.booleans(),
 )  # fmt: skip
 checks = st.builds(
-    CheckResult, id=NAME, passed=st.booleans(), message=TEXT, case=NAME, status=st.none() | st.sampled_from(CheckStatus)
+    CheckResult,
+    id=NAME,
+    passed=st.booleans(),
+    message=TEXT,
+    case=NAME,
+    status=st.none() | st.sampled_from(CheckStatus),
+    same_error=st.booleans(),
 )
 case_verdicts = st.builds(
     CaseVerdict, case=NAME, title=TEXT, passed=st.booleans(), checks=st.lists(checks, max_size=3),

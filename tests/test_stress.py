@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from tests.test_hostile import HOSTILE, sandbox_processes, strict_only
+from tests.test_hostile import HOSTILE, nothing_left_running, sandbox_processes, strict_only
 from tutor.lessons.lesson import load_lessons
-from tutor.runs.local import JobState, RunManager
+from tutor.runs.contract import RunStatus
+from tutor.runs.local import RunManager
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.pool import WarmPool
@@ -38,18 +39,17 @@ def test_twenty_mixed_runs_all_get_a_verdict() -> None:
         assert job.done.wait(max(1, deadline - time.monotonic())), f"job {job.id} never finished"
     for normal, job in jobs:
         snapshot = job.snapshot()
-        assert snapshot.state is JobState.DONE, (snapshot.state, snapshot.error)
+        assert snapshot.state is RunStatus.DONE, (snapshot.state, snapshot.error)
         assert snapshot.verdict is not None and not snapshot.verdict.passed
         assert snapshot.verdict.grader_error is None
         if normal:
             assert snapshot.verdict.first_error["type"] == "AttributeError"
             assert snapshot.verdict.first_error["line"] == 3
-    assert manager.counts() == {"queued": 0, "running": 0, "max_running": 2}
+    assert manager.counts().as_dict() == {"queued": 0, "running": 0, "max_running": 2}
     warm = [job.verdict.cases[0].result.warm for _, job in jobs]
     assert any(warm), "no run was served by a warm sandbox"
     # A warm sandbox serves one run: a final run, or an express-lane try cut short (then run again).
     tried = sum(job.probed for _, job in jobs)
     assert sum(warm) <= pool.stats().handed_out <= sum(warm) + tried
     manager.shutdown()  # closes the pool too
-    time.sleep(0.3)
-    assert sandbox_processes() == []
+    assert nothing_left_running(), sandbox_processes()

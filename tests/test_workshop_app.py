@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from tests.test_app import texts
@@ -15,6 +16,7 @@ from tutor.authoring.proofs import Proof
 from tutor.authoring.publishing import ProofStore, proof_key
 from tutor.lessons.files import content_hash
 from tutor.lessons.lesson import load_lesson
+from tutor.runs.pipeline import run_columns
 from tutor.store.db import IdentitySource, Run
 from tutor.store.progress import (
     claim_or_create_browser_learner,
@@ -94,17 +96,17 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     learner = first.session_state["learner"]
     # A run she made earlier (its code becomes her latest), then she keeps editing lesson 1: the editor's
     # text reaches the server as session state, and is stored.
-    from tutor.store.db import RunStatus
+    from tutor.runs.contract import RunStatus
     from ui.state import get_database
 
     db = get_database()
     run_id = record_submitted(db, learner.id, LESSON, "model.fit()\n", "elsewhere", 1, 1000.0)
-    record_finished(db, run_id, RunStatus.CANCELLED, 1001.0)
+    record_finished(db, run_id, run_columns(RunStatus.CANCELLED, None, None), 1001.0)
     left_running = record_submitted(db, learner.id, "build-before-fit", "x = 1\n", "old-server", 2, 1002.0)
     lesson = app(learner=learner.token, lesson=LESSON)
     assert lesson.title[0].value == "Keep what build_model() returns"
-    assert lesson.session_state["lessons"][LESSON]["code"] == "model.fit()\n"
-    lesson.session_state["lessons"][LESSON]["code"] = "print('my fix in progress')\n"
+    assert lesson.session_state["lessons"][LESSON].code == "model.fit()\n"
+    lesson.session_state["lessons"][LESSON].code = "print('my fix in progress')\n"
     lesson.run()
     restart_server()
 
@@ -116,9 +118,73 @@ def test_code_and_progress_come_back_in_a_new_tab_and_after_a_restart(workshop: 
     with get_database().sessions() as session:  # the restarted server marked the run left in flight
         assert session.get(Run, left_running).status == "interrupted"
     reopened = app(learner=again.session_state["learner"].token, lesson=LESSON)
-    assert reopened.session_state["lessons"][LESSON]["code"] == "print('my fix in progress')\n"
+    assert reopened.session_state["lessons"][LESSON].code == "print('my fix in progress')\n"
     assert "Your latest code for this lesson is back" in texts(reopened)
-    assert reopened.session_state["lessons"][LESSON]["status"] == "attempted"
+    assert reopened.session_state["lessons"][LESSON].status == "attempted"
+
+
+def diffs(at: AppTest) -> list[str]:
+    return [c.value for c in at.code if c.language == "diff"]
+
+
+@pytest.mark.tf
+def test_a_reload_shows_the_last_verdict_and_what_was_revealed(workshop: Path) -> None:
+    """A reload (a new session of the same learner) shows her last verdict again, unfocused, and the hints
+    and the solution she revealed."""
+    from tests.test_app import run_until
+
+    token = sign_in(app(), "Ada", CODE).session_state["learner"].token
+    lesson = app(learner=token, lesson=LESSON)
+    lesson.button(key=f"hint-{LESSON}").click().run()
+    lesson.button(key=f"run-{LESSON}").click().run()
+    run_until(lesson, "This is the starter code, as given.")
+    assert "What happened" in texts(lesson) and "Hint 1 of 3" in texts(lesson)
+
+    reloaded = app(learner=token, lesson=LESSON)
+    page = texts(reloaded)
+    assert "This is the starter code, as given." in page and page.count("What happened") == 1
+    assert "On line 24, Python looked for the name model and found nothing." in page
+    assert "Hint 1 of 3" in page and "Hint 2" not in page
+    state = reloaded.session_state["lessons"][LESSON]
+    assert state.shown is not None and not state.shown.focus and state.job is None
+    assert not diffs(reloaded)  # the solution is still closed: one hint, no real attempt
+    reloaded.button(key=f"solution-{LESSON}").click().run()
+    reloaded.button(key=f"solution-yes-{LESSON}").click().run()
+    assert diffs(reloaded)
+
+    again = app(learner=token, lesson=LESSON)  # the confirmed solution stays open
+    assert diffs(again) and "Sure?" not in texts(again) and "Hint 1 of 3" in texts(again)
+
+
+def test_a_run_an_earlier_server_left_in_flight_is_said_interrupted_once(workshop: Path) -> None:
+    from ui.state import get_database
+
+    learner = sign_in(app(), "Ada", CODE).session_state["learner"]
+    record_submitted(get_database(), learner.id, LESSON, "model.fit()\n", "old-server", 7, 1000.0)
+    restart_server()  # a new server process: its start marks the run interrupted
+    lesson = app(learner=learner.token, lesson=LESSON)
+    assert texts(lesson).count("Your last run was interrupted") == 1
+    assert lesson.session_state["lessons"][LESSON].job is None  # nothing to poll
+    lesson.run()
+    assert "Your last run was interrupted" not in texts(lesson)  # said once
+    with get_database().sessions() as session:
+        assert session.scalars(select(Run.status)).all() == ["interrupted"]
+
+
+def test_a_reload_picks_up_a_run_still_in_flight(workshop: Path) -> None:
+    from tests.test_app import run_until
+
+    token = sign_in(app(), "Ada", CODE).session_state["learner"].token
+    lesson = app(learner=token, lesson=LESSON)
+    lesson.session_state["lessons"][LESSON].code = "import time\nprint('working')\ntime.sleep(30)\n"
+    lesson.button(key=f"run-{LESSON}").click().run()
+    run_until(lesson, "Running your code", timeout=30)
+    job = lesson.session_state["lessons"][LESSON].job
+    reloaded = app(learner=token, lesson=LESSON)
+    assert reloaded.session_state["lessons"][LESSON].job == job
+    run_until(reloaded, "Running your code", timeout=30)
+    reloaded.button(key=f"stop-{LESSON}").click().run()
+    run_until(reloaded, "Stopped after", timeout=30)
 
 
 def test_a_link_from_another_workshop_does_not_sign_in(workshop: Path, monkeypatch) -> None:

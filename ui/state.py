@@ -197,8 +197,8 @@ def restore_last_run(state: LessonPageState, run: RunSnapshot | None) -> None:
         state.job = run.id
     elif run.state is RunStatus.INTERRUPTED:
         state.once = run.error or INTERRUPTED_WORDS
-    elif run.verdict is not None:  # finished and graded: its verdict again (no focus: nothing just happened)
-        state.shown = ShownVerdict(run.verdict, run.source)
+    elif run.state is not RunStatus.CANCELLED and run.verdict is not None:  # graded: its verdict again
+        state.shown = ShownVerdict(run.verdict, run.source)  # (no focus: nothing just happened)
 
 
 def save_revealed(lesson_id: str, state: LessonPageState) -> None:

@@ -13,9 +13,9 @@ import streamlit as st
 from PIL import Image
 
 from tutor import settings
-from tutor.checks.judge import SAME_ERROR, CheckResult, CheckStatus
-from tutor.grading.grade import Verdict
-from tutor.runs.local import JobSnapshot, JobState
+from tutor.checks.judge import CheckResult, CheckStatus
+from tutor.grading.verdict import Verdict
+from tutor.runs.contract import RunSnapshot, RunStatus
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import IsolationError, resolve_level
 from tutor.sandbox.protocol import Phase
@@ -104,17 +104,17 @@ def dataset_note() -> None:
 QUEUED_QUIET_S = 1.0  # a run waits this long in the queue before "Queued" is shown (no flash when none waits)
 
 
-def render_live(job: JobSnapshot, limit_s: float | None = None) -> None:
+def render_live(job: RunSnapshot, limit_s: float | None = None) -> None:
     """Progress while a run is queued or running: what it does, for how long, and its time limit."""
     progress = job.progress
     now = time.time()
-    if job.state is JobState.QUEUED and now - job.created >= QUEUED_QUIET_S:
+    if job.state is RunStatus.QUEUED and now - job.created >= QUEUED_QUIET_S:
         position = job.queue_position or 1
         st.info(f":material/hourglass_top: Queued: position {position}. Your run starts when a sandbox is free.")
         if progress.note:
             st.caption(progress.note)
     else:
-        label = "Starting" if job.state is JobState.QUEUED else PHASES.get(progress.phase, progress.phase)
+        label = "Starting" if job.state is RunStatus.QUEUED else PHASES.get(progress.phase, progress.phase)
         if progress.phase == Phase.TRAINING and progress.epochs:
             label = f"Training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
         case = f" · case *{progress.case_title}*" if progress.case_title and progress.case != "default" else ""
@@ -157,7 +157,6 @@ def tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-SAME_PREFIX = SAME_ERROR.split("{")[0]
 EMPTY_EDITOR = "Your editor is empty: there is nothing to run. Press Reset to get the starter code back."
 STARTER_AS_GIVEN = (
     " It stops where the lesson said it would. Read what happened, then change the code and run it again; "
@@ -217,7 +216,7 @@ def first_stop_reason(verdict: Verdict) -> str:
 
 def count_line(verdict: Verdict) -> str:
     """ "1 failed (1 more on the same error), 2 passed · 3 not reached (your program stopped before them)" """
-    same = sum(1 for c in verdict.checks if c.status is CheckStatus.FAILED and c.message.startswith(SAME_PREFIX))
+    same = sum(1 for c in verdict.checks if c.status is CheckStatus.FAILED and c.same_error)
     failed, passed = verdict.count(CheckStatus.FAILED) - same, verdict.count(CheckStatus.PASSED)
     missing = verdict.count(CheckStatus.NOT_REACHED)
     more = f" ({same} more on the same error)" if same else ""

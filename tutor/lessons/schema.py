@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-from tutor.checks.kinds import CheckModel, StrictModel, known_check_kinds
+from tutor.checks.kinds import StrictModel, check_model_union, known_check_kinds
 
 SCHEMA_VERSION = 1
 DEFAULT_TIME_S = 120.0
@@ -59,6 +59,7 @@ Identifier = Annotated[str, AfterValidator(_identifier), Field(json_schema_extra
 FileName = Annotated[str, AfterValidator(_file_name), Field(json_schema_extra=_pattern(FILE_NAME_PATTERN))]
 Pair = Annotated[list[str], Field(min_length=2, max_length=2, description="[old text, new text]")]
 CheckKindName = Literal[tuple(known_check_kinds())]  # type: ignore[valid-type]
+CheckModel = check_model_union()  # every registered check kind's table, told apart by `kind`
 
 
 class LimitsTable(StrictModel):

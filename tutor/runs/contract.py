@@ -134,6 +134,9 @@ class RunCounts:
     def __getitem__(self, key: str) -> int:  # counts["running"]: how the pages have always read it
         return getattr(self, key)
 
+    def as_dict(self) -> dict[str, int]:
+        return {"queued": self.queued, "running": self.running, "max_running": self.max_running}
+
     @property
     def busy(self) -> bool:
         """Learners wait: a run is queued, or every slot is taken (background proofs wait then)."""
