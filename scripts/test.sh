@@ -6,11 +6,19 @@
 # setup.sh --dev) and the tests that need it get its URL in TUTOR_TEST_POSTGRES_URL. If it cannot start,
 # this fails. To use a server of your own, set TUTOR_TEST_POSTGRES_URL yourself (the tests create and drop
 # databases of their own in it). Only TUTOR_TEST_POSTGRES=skip skips the PostgreSQL tests, and says so.
+#
+# The other capabilities the README promises are required too: a test that needs one fails when it is
+# missing (saying what is missing), unless its variable is set to skip (the run's header and summary then
+# name it; tests/conftest.py holds the checks):
+#   TUTOR_TEST_BWRAP=skip     bubblewrap (the strict sandbox: hostile programs, isolation, the warm pool)
+#   TUTOR_TEST_CGROUPS=skip   root with cgroup v1 memory and pids controllers (per-run cgroups, sandbox uids)
+#   TUTOR_TEST_CHROMIUM=skip  Chromium (the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache  # the architecture: [tool.importlinter] in pyproject.toml
 if [ "${TUTOR_TEST_POSTGRES:-}" = skip ]; then
   unset TUTOR_TEST_POSTGRES_URL
   echo "test: TUTOR_TEST_POSTGRES=skip: the PostgreSQL tests are SKIPPED (SQLite only)" >&2
@@ -28,4 +36,12 @@ else
   export TUTOR_TEST_POSTGRES_URL
   echo "test: PostgreSQL for the tests: $TUTOR_TEST_POSTGRES_URL" >&2
 fi
+say_skipped() {  # VARIABLE WHAT: when VARIABLE=skip, say which tests this run skips
+  if [ "${!1:-}" = skip ]; then
+    echo "test: $1=skip: the $2 tests are SKIPPED" >&2
+  fi
+}
+say_skipped TUTOR_TEST_BWRAP "bubblewrap (strict sandbox)"
+say_skipped TUTOR_TEST_CGROUPS "cgroup and sandbox uid (root)"
+say_skipped TUTOR_TEST_CHROMIUM "browser (Chromium)"
 .venv/bin/python -m pytest "$@"

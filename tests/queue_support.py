@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_S = "0.5"  # workers taken for dead after 1.5 s without one: the tests wait less
@@ -126,11 +127,10 @@ def alive(pids: set[int]) -> set[int]:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {timeout} s")
-        time.sleep(interval)
+    """tests/waiting.py's wait_for under the name the queue tests use: AssertionError when predicate() is
+    still false after ``timeout`` seconds."""
+    if not wait_for(predicate, timeout_s=timeout, interval_s=interval):
+        raise AssertionError(f"condition not reached within {timeout} s")
 
 
 def printed_runs(workers, count: int, timeout: float = 10) -> list[str]:

@@ -12,23 +12,25 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # the one tests/conftest.py checks for
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+STALE = "[data-testid='stElementContainer'][data-stale='true']"
 EDITOR_FRAME = "iframe[title='ui.editor.tutor_ace']"
 EDITOR_INPUT = ".ace_editor:not(.ace_autocomplete) > textarea.ace_text-input"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+    pytest.mark.needs("chromium"),  # fails without it unless TUTOR_TEST_CHROMIUM=skip (conftest.py)
 ]
 
 
@@ -51,15 +53,16 @@ def serve_app(env: dict[str, str], log_path: Path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
+        up = wait_for(lambda: server.poll() is not None or healthy(), timeout_s=60, interval_s=0.3)
+        if not up or server.poll() is not None:
             pytest.fail(f"the app did not start: {log_path.read_text()[-2000:]}")
         yield url
     finally:
@@ -92,6 +95,13 @@ def page(app_url):
         page.set_default_timeout(30_000)
         yield page
         browser.close()
+
+
+def settle(page) -> None:
+    """Wait until the app's script is idle and no element of an earlier run is still on the page (drawn
+    faded until the run that replaces it ends)."""
+    page.wait_for_selector(IDLE)
+    page.wait_for_selector(STALE, state="detached")
 
 
 def shot(page, name: str) -> None:
@@ -155,15 +165,16 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     page.get_by_role("button", name=re.compile("Reset$")).click()
     # The rerun that swaps the editor may start after the page first looks idle: wait for its outcome,
     # one editor (the new one replaced the old one) showing the starter again.
-    deadline = time.monotonic() + 60
     lines: list[str] = []
-    while time.monotonic() < deadline:
+
+    def shows_the_starter() -> bool:
         page.wait_for_selector(IDLE)
-        if page.locator(EDITOR_FRAME).count() == 1:
-            lines = editor_lines(page)
-            if len(lines) > 22 and lines[22].strip() == "build_model()":
-                break
-        time.sleep(0.5)
+        if page.locator(EDITOR_FRAME).count() != 1:
+            return False
+        lines[:] = editor_lines(page)
+        return len(lines) > 22 and lines[22].strip() == "build_model()"
+
+    wait_for(shows_the_starter, timeout_s=60, interval_s=0.5)
     expect(page.locator(EDITOR_FRAME)).to_have_count(1)
     assert lines[22].strip() == "build_model()", lines[20:25]
     shot(page, "05-reset")

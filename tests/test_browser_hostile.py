@@ -6,18 +6,17 @@ artifacts/screenshots/."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, IDLE, SHOTS, serve_app
+from tests.test_browser import CHROMIUM, IDLE, SHOTS, serve_app, settle
 from tests.test_hostile_learner import CODE, HOSTILE_NAMES, HOSTILE_OUTCOMES, make_hostile_class
 from tutor.store.text import clean_display_name
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+    pytest.mark.needs("chromium"),  # fails without it unless TUTOR_TEST_CHROMIUM=skip (conftest.py)
 ]
 FOREIGN = "a[href*='example.invalid'], img[src*='example.invalid'], .katex"
 # No icon inside text the page wrote (a shortcode in a name or outcome stays text); the app's own links
@@ -38,17 +37,13 @@ def test_hostile_text_stays_text_in_the_browser(tmp_path: Path) -> None:
         page = browser.new_page(viewport={"width": 1300, "height": 1400})
         page.set_default_timeout(30_000)
 
-        def settle() -> None:
-            time.sleep(0.5)
-            page.wait_for_selector(IDLE)
-
         # The teacher
         page.goto(f"{url}/teacher")
-        settle()
+        settle(page)
         page.get_by_label("Teacher passphrase").fill("open sesame")
         page.get_by_role("button", name="Open the teacher page").click()
         page.get_by_text("Where learners are stuck").wait_for()
-        settle()
+        settle(page)
         page.screenshot(path=str(SHOTS / "30-teacher-hostile.png"), full_page=True)
         main = page.locator("[data-testid='stMain']")  # the sidebar's own icons are Streamlit's
         assert main.locator(FOREIGN).count() == 0

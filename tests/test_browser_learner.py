@@ -13,9 +13,12 @@ import time
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app
+from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app, settle
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.needs("chromium"),  # fails without it unless TUTOR_TEST_CHROMIUM=skip (conftest.py)
+]
 
 SERIOUS = ("serious", "critical")
 # Streamlit's own chrome, not the app's content: its sidebar navigation (list markup it owns), the header
@@ -57,8 +60,7 @@ def learner_token(page) -> str:
 
 
 def serious_violations(page) -> list[str]:
-    page.wait_for_selector(IDLE)
-    time.sleep(0.5)  # the last rerun's elements settle (stale ones are drawn faded until then)
+    settle(page)  # the last rerun's elements are in place (stale ones are drawn faded until then)
     exclude = [[f"[data-testid='{mark}']"] for mark in NOT_OURS]
     results = Axe().run(page, context={"exclude": exclude})
     found = []

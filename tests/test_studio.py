@@ -8,12 +8,12 @@ import io
 import os
 import stat
 import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
 from tutor.authoring.new_lesson import write_skeleton
 from tutor.authoring.proofs import Proof
 from tutor.authoring.publishing import ProofStore
@@ -47,10 +47,8 @@ def store(tmp_path) -> ProofStore:
 
 def prove(draft: Draft, store: ProofStore) -> None:
     run = start_proof_run(draft, store, prove=stand_in_prover)
-    deadline = time.monotonic() + 10
-    while not run.finished and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert run.finished and run.problem is None, run.problem
+    assert wait_for(lambda: run.finished), "the proof run never finished"
+    assert run.problem is None, run.problem
 
 
 def new_draft(folders, lesson_id: str = "new-one") -> Draft:
@@ -86,8 +84,7 @@ def test_a_draft_may_not_bring_a_server_file_into_the_sandbox(folders, store) ->
     assert check.lesson is None
     assert check.problems[0][:2] == ("lessons/keep-the-model.toml", "cases[0].files[0].copy"), check.problems
     run = start_proof_run(draft, store, prove=stand_in_prover)
-    while not run.finished:
-        time.sleep(0.02)
+    assert wait_for(lambda: run.finished), "the proof run never finished"
     assert not run.passed and "cases[0].files[0].copy" in run.problem
 
 
@@ -255,9 +252,7 @@ def test_import_proves_then_publishes_and_refuses_failures(folders, store, tmp_p
     pack = read_pack(zip_of([(n, d) for draft in (good, bad) for n, d in draft.files().items()]))
     job = start_import(pack.drafts(), store=store, prove=stand_in_prover, lessons_dir=folders[0],
                        solutions_dir=folders[1])  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not job.finished and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert wait_for(lambda: job.finished), "the import never finished"
     outcomes = {item.lesson_id: (item.outcome, item.message) for item in job.items}
     assert outcomes["from-a-pack"] == ("published", "all 2 proofs passed; learners see it now")
     assert outcomes["broken-in-pack"][0] == "failed" and "solution" in outcomes["broken-in-pack"][1]
@@ -266,6 +261,5 @@ def test_import_proves_then_publishes_and_refuses_failures(folders, store, tmp_p
 
     again = start_import(read_pack(zip_of(list(good.files().items()))).drafts(), store=store,
                          prove=stand_in_prover, lessons_dir=folders[0], solutions_dir=folders[1])  # fmt: skip
-    while not again.finished:
-        time.sleep(0.02)
+    assert wait_for(lambda: again.finished), "the import never finished"
     assert again.items[0].outcome == "refused"  # an existing lesson is replaced only when asked

@@ -26,8 +26,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from tutor import settings
-from tutor.sandbox.isolation import Limits
 from tutor.lessons.lesson import CaseFile, LessonError
+from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import Termination
 from tutor.sandbox.runner import RunRequest, run_program
 

@@ -19,23 +19,22 @@ from tutor.grading.name_error import predict_early_name_error
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import Progress, RunCounts, RunInFlight, RunSnapshot, RunStatus, WorkerInfo
-from tutor.runs.pipeline import REQUEUE_NOTE, ExpressTry, GradedRun, grade_job, run_columns, snapshot_of
-from tutor.sandbox.protocol import EventType, Phase
+from tutor.runs.pipeline import REQUEUE_NOTE, ExpressTry, GradedRun, LiveProgress, grade_job, run_columns, snapshot_of
+from tutor.sandbox.protocol import Phase
 from tutor.store.db import Database, utc_now
 from tutor.store.progress import latest_run, new_server_id, record_finished, record_started, record_submitted
 
 if TYPE_CHECKING:  # the manager asks its pool for take (through the runner), stats and close
     from tutor.sandbox.pool import PoolStats, WarmPool
 
-OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
 log = logging.getLogger(__name__)
 
 
 class Job:
     """One submitted run in local mode.
 
-    Locking: ``_lock`` guards ``progress`` and ``output``, which the worker thread writes (handle_event)
-    while page reruns read them (snapshot). ``state``, ``verdict``, ``error``, ``started``, ``finished`` and
+    Locking: ``live`` guards progress and output, which the grading thread writes (handle_event) while
+    page reruns read them (snapshot). ``state``, ``verdict``, ``error``, ``started``, ``finished`` and
     ``queue_position`` are written only under the RunManager's lock; ``done`` and ``cancel_event`` are
     events, safe from any thread. Pages read a Job only through ``snapshot()``."""
 
@@ -45,8 +44,7 @@ class Job:
         self.lesson = lesson
         self.source = source
         self.state = RunStatus.QUEUED
-        self.progress = Progress()
-        self.output = ""
+        self.live = LiveProgress()  # progress and output, under a lock of their own
         self.verdict: Verdict | None = None
         self.error: str | None = None
         self.cancel_event = threading.Event()
@@ -61,38 +59,22 @@ class Job:
         self.quick = False  # its code looks like it stops on an early NameError (set at submit)
 
     def handle_event(self, event: dict[str, Any]) -> None:
-        """Called from the worker thread for every runner event."""
-        kind = event.get("type")
-        with self._lock:
-            progress = self.progress
-            if kind == EventType.CASE:
-                progress.case, progress.case_title = event.get("case"), event.get("title")
-                progress.phase, progress.history, progress.epochs = Phase.STARTING, [], None
-                self.output = ""
-            elif kind == EventType.PHASE:
-                progress.phase = event.get("phase", progress.phase)
-            elif kind == EventType.DATASET:
-                progress.dataset = event.get("kind")
-            elif kind == EventType.FIT_BEGIN:
-                progress.phase = Phase.TRAINING
-                epochs = event.get("epochs")
-                progress.epochs = epochs if isinstance(epochs, int) else None
-                progress.epoch, progress.step, progress.history = 0, 0, []
-            elif kind == EventType.EPOCH_BEGIN:
-                progress.epoch, progress.step, progress.steps = event.get("epoch", 0), 0, event.get("steps")
-            elif kind == EventType.BATCH:
-                progress.step, progress.steps = event.get("step", 0), event.get("steps")
-            elif kind == EventType.EPOCH_END:
-                progress.history.append(dict(event.get("metrics") or {}))
-                progress.step = progress.steps or progress.step
-            elif kind == EventType.OUTPUT:
-                self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
+        """Called from the grading thread for every runner event."""
+        self.live.handle_event(event)
+
+    @property
+    def progress(self) -> Progress:
+        return self.live.progress
+
+    @property
+    def output(self) -> str:
+        return self.live.output
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
-            progress = Progress(**{**vars(self.progress), "history": list(self.progress.history)})
+            progress, output = self.live.read()
             return RunSnapshot(
-                self.id, self.owner, self.lesson.id, self.source, self.state, progress, self.output,
+                self.id, self.owner, self.lesson.id, self.source, self.state, progress, output,
                 self.verdict, self.error, self.queue_position, self.created, self.started, self.finished,
             )  # fmt: skip
 
@@ -246,7 +228,7 @@ class RunManager:
         job.state = state
         job.finished = time.time()
         job.queue_position = None
-        job.progress.phase = Phase.FINISHED
+        job.live.set_phase(Phase.FINISHED)
         if self._active.get(job.owner) is job:
             del self._active[job.owner]
         # Old finished jobs are dropped so a long workshop does not grow memory without bound.
@@ -332,7 +314,7 @@ class RunManager:
         job.state = RunStatus.RUNNING
         job.started = time.time()
         job.queue_position = None
-        job.progress.phase = Phase.STARTING
+        job.live.set_phase(Phase.STARTING)
         self._renumber()
 
     def _requeue(self, job: Job) -> None:
@@ -340,8 +322,7 @@ class RunManager:
         with job._lock:
             job.state = RunStatus.QUEUED
             job.verdict = job.error = None
-            job.output = ""
-            job.progress = Progress(note=REQUEUE_NOTE)
+            job.live.reset(note=REQUEUE_NOTE)
         position = next((i for i, queued in enumerate(self._queue) if queued.id > job.id), len(self._queue))
         self._queue.insert(position, job)
         self._renumber()

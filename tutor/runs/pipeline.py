@@ -22,14 +22,67 @@ from tutor.grading.grade import grade_source
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import INTERRUPTED_WORDS, Progress, RunSnapshot, RunStatus
+from tutor.sandbox.protocol import EventType, Phase
 from tutor.sandbox.results import Termination
 from tutor.sandbox.runner import EventCallback, WarmPoolLike
 from tutor.store.db import Run
 from tutor.store.progress import PASSED
 
+OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the rendered whole
 EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
 REQUEUE_NOTE = "Your program needs more than a quick check: it runs in full as soon as a sandbox is free."
 ENDED_NORMALLY = (Termination.FINISHED, Termination.EXITED)
+
+
+class LiveProgress:
+    """A run's live progress and the tail of its output as the events arrive: the grading thread writes,
+    pages (local mode) or the progress reporter (a queue worker) read a consistent copy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.progress = Progress()
+        self.output = ""
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        """Called from the grading thread for every runner event (sandbox events, case starts, output)."""
+        kind = event.get("type")
+        with self._lock:
+            progress = self.progress
+            if kind == EventType.CASE:
+                progress.case, progress.case_title = event.get("case"), event.get("title")
+                progress.phase, progress.history, progress.epochs = Phase.STARTING, [], None
+                self.output = ""
+            elif kind == EventType.PHASE:
+                progress.phase = event.get("phase", progress.phase)
+            elif kind == EventType.DATASET:
+                progress.dataset = event.get("kind")
+            elif kind == EventType.FIT_BEGIN:
+                progress.phase = Phase.TRAINING
+                epochs = event.get("epochs")
+                progress.epochs = epochs if isinstance(epochs, int) else None
+                progress.epoch, progress.step, progress.history = 0, 0, []
+            elif kind == EventType.EPOCH_BEGIN:
+                progress.epoch, progress.step, progress.steps = event.get("epoch", 0), 0, event.get("steps")
+            elif kind == EventType.BATCH:
+                progress.step, progress.steps = event.get("step", 0), event.get("steps")
+            elif kind == EventType.EPOCH_END:
+                progress.history.append(dict(event.get("metrics") or {}))
+                progress.step = progress.steps or progress.step
+            elif kind == EventType.OUTPUT:
+                self.output = (self.output + event.get("text", ""))[-OUTPUT_TAIL_CHARS:]
+
+    def read(self) -> tuple[Progress, str]:
+        with self._lock:
+            return Progress.from_dict(self.progress.to_dict()), self.output
+
+    def set_phase(self, phase: Phase) -> None:
+        with self._lock:
+            self.progress.phase = phase
+
+    def reset(self, note: str | None = None) -> None:
+        """Back to queued, with what a try showed cleared (the express lane's requeue)."""
+        with self._lock:
+            self.progress, self.output = Progress(note=note), ""
 
 
 class StopFlag(Protocol):

@@ -1,5 +1,5 @@
 """A cgroup per run, when the server is root and cgroup v1 ``memory``/``pids`` controllers are writable
-(what ../shared/notes/sandbox.md measured on this machine kind).
+(as on our development and CI machines, which run as root with cgroup v1).
 
 Why both this and prlimit: RLIMIT_DATA bounds one process's heap, but not the tmpfs pages a run writes,
 nor the sum over its processes; RLIMIT_NPROC is per uid and not enforced for root. The memory cgroup

@@ -574,8 +574,9 @@ def read_config() -> dict:
 
 
 def preload() -> None:
-    """Warm sandbox: import TensorFlow and Keras while no program is waiting. No TensorFlow op runs here
-    (see ../shared/notes/sandbox.md), and their start-up chatter is not the learner's output."""
+    """Warm sandbox: import TensorFlow and Keras while no program is waiting. No TensorFlow op runs here (a
+    process that ran one cannot fork a working child: measured on our machines), and their start-up
+    chatter is not the learner's output."""
     saved = os.dup(1), os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

@@ -1,6 +1,6 @@
 """How a sandbox process is started: the command line around ``python harness.py``.
 
-Two levels (see ../shared/notes/sandbox.md for what was measured on this machine kind):
+Two levels (README, "The sandbox", says what each holds back):
 - ``strict``: bubblewrap — new namespaces (no network at all), only the Python install, the venv, the
   harness, the run's files and the dataset bound read-only, a size-capped tmpfs home and /tmp, and, when
   we are root, the learner's code runs as an unprivileged uid of its own.

@@ -1,4 +1,4 @@
-"""A seccomp filter for strict sandboxes, for the gaps bubblewrap leaves (see ../shared/notes/sandbox.md):
+"""A seccomp filter for strict sandboxes, for the gaps bubblewrap leaves (README, "The sandbox"):
 vsock sockets, nested user namespaces, the kernel keyring, and other kernel interfaces a learner's
 TensorFlow program never needs. Everything else is allowed, so TensorFlow trains as usual.
 

@@ -34,8 +34,14 @@ from tutor.grading.verdict import Verdict
 from tutor.lessons.files import content_hash
 from tutor.lessons.lesson import Lesson, LessonError, LessonSet, load_lesson, load_lessons
 from tutor.runs.contract import RunStatus, dead_after_s
-from tutor.runs.local import Job, default_max_running
-from tutor.runs.pipeline import EXPRESS_BUDGET_S, REQUEUE_NOTE, ExpressTry, describe_outcome, grade_job
+from tutor.runs.pipeline import (
+    EXPRESS_BUDGET_S,
+    REQUEUE_NOTE,
+    ExpressTry,
+    LiveProgress,
+    describe_outcome,
+    grade_job,
+)
 from tutor.runs.queue.schema import apply_queue_schema
 from tutor.runs.queue.store import (
     EXPRESS_QUEUE,
@@ -195,11 +201,11 @@ class RunWorker:
             finish_run(self.db, claim, RunStatus.FAILED, None, error)
             self._print(claim, "grader error: lesson files differ", claim.started)
             return "lesson mismatch"
-        job = Job(claim.run_id, claim.learner_id, lesson, claim.code)
-        reporter = ProgressReporter(self.db, claim, job)
+        live = LiveProgress()
+        reporter = ProgressReporter(self.db, claim, live)
 
         def on_event(event: dict[str, Any]) -> None:
-            job.handle_event(event)
+            live.handle_event(event)
             reporter.changed(urgent=event.get("type") not in (EventType.OUTPUT, EventType.BATCH))
 
         stop = AbortRequested(context)
@@ -211,7 +217,7 @@ class RunWorker:
         if graded.requeue:
             requeue_run(self.db, claim, REQUEUE_NOTE)
             raise ExpressRequeue
-        written = self._finish(claim, graded.status, graded.verdict, graded.error, job)
+        written = self._finish(claim, graded.status, graded.verdict, graded.error, live)
         outcome = describe_outcome(graded.status, graded.verdict, graded.error)
         outcome += "" if written else " (not recorded: run taken over)"
         self._print(claim, outcome, claim.started)
@@ -219,13 +225,15 @@ class RunWorker:
             raise exceptions.JobAborted
         return outcome
 
-    def _finish(self, claim: Claim, status: RunStatus, verdict: Verdict | None, error: str | None, job: Job) -> bool:
+    def _finish(
+        self, claim: Claim, status: RunStatus, verdict: Verdict | None, error: str | None, live: LiveProgress
+    ) -> bool:
         """The verdict outlives a database restart: written as soon as the database is back (for a while;
         after that the sweeper ends the run as interrupted, never leaving it running)."""
         for wait in (0, 0.5, 1, 2, 3, 5, 5, 5, 10, 10):
             time.sleep(wait)
             try:
-                return finish_run(self.db, claim, status, verdict, error, job.progress)
+                return finish_run(self.db, claim, status, verdict, error, live.read()[0])
             except Exception as exc:
                 log.warning("run %s: verdict not written yet (%s)", claim.run_id, exc)
         return False
@@ -248,8 +256,8 @@ class ProgressReporter:
     PROGRESS_EVERY_S (output can stream thousands of lines). A failed write (the database restarting)
     loses only that update: the next one carries the whole state."""
 
-    def __init__(self, db: Database, claim: Claim, job: Job) -> None:
-        self.db, self.claim, self.job = db, claim, job
+    def __init__(self, db: Database, claim: Claim, live: LiveProgress) -> None:
+        self.db, self.claim, self.live = db, claim, live
         self.last = 0.0
 
     def changed(self, urgent: bool) -> None:
@@ -257,9 +265,9 @@ class ProgressReporter:
         if not urgent and now - self.last < PROGRESS_EVERY_S:
             return
         self.last = now
-        snapshot = self.job.snapshot()
+        progress, output = self.live.read()
         try:
-            report_progress(self.db, self.claim, snapshot.progress, snapshot.output)
+            report_progress(self.db, self.claim, progress, output)
         except Exception as exc:
             log.warning("run %s: progress not written (%s)", self.claim.run_id, exc)
 
@@ -279,7 +287,7 @@ def run_worker() -> int:
 
     name = settings.worker_name() or f"{socket.gethostname()}:{os.getpid()}"
     reclaim_orphaned_sandboxes()  # what a killed worker of this host left behind
-    state = RunWorker(db, name, default_max_running(), start_pool_from_settings())
+    state = RunWorker(db, name, settings.max_runs(), start_pool_from_settings())
     print(f"worker {name}: up to {state.capacity} runs at once, express lane {'on' if state.pool else 'off'}, "
           f"database {db.url}", flush=True)  # fmt: skip
     try:
