@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,34 @@ def postgres_url() -> str:
         "prints, or set TUTOR_TEST_POSTGRES=skip to skip the PostgreSQL tests",
         pytrace=False,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """Every test that takes `db` runs on SQLite and on PostgreSQL (in a database of its own, on the server
+    scripts/test.sh starts: see postgres_url above)."""
+    from tutor.store.db import open_database
+
+    if request.param == "sqlite":
+        database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
+        yield database
+        database.dispose()
+        return
+    postgres_url = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"tutor_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = open_database(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
 
 
 # The Chromium the browser tests drive (Debian's `chromium`, which scripts/setup.sh --dev installs).

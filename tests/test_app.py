@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,12 +36,15 @@ def texts(at: AppTest) -> str:
 
 
 def run_until(at: AppTest, needle: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in texts(at):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} never appeared; page shows:\n{texts(at)[-2000:]}")
-        time.sleep(0.5)
+    """Rerun the page (as its live panel does) until ``needle`` is on it."""
+
+    def shown() -> bool:
+        if needle in texts(at):
+            return True
         at.run()
+        return needle in texts(at)
+
+    assert wait_for(shown, timeout, 0.5), f"{needle!r} never appeared; page shows:\n{texts(at)[-2000:]}"
 
 
 def test_overview_lists_lessons_with_status() -> None:

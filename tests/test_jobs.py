@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
+from tests.waiting import wait_for
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import load_lessons
 from tutor.runs.contract import RunInFlight, RunStatus
@@ -41,19 +41,11 @@ class SlowGrader:
         return Verdict(lesson.id, source == "good", [], None, [])
 
 
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.01)
-
-
 def test_bounded_concurrency_and_fifo_queue() -> None:
     grader = SlowGrader()
     manager = RunManager(max_running=2, grade=grader)
     jobs = [manager.submit(f"learner-{i}", LESSON, f"code-{i}") for i in range(5)]
-    wait_for(lambda: grader.running == 2)
+    assert wait_for(lambda: grader.running == 2)
     snapshots = [job.snapshot() for job in jobs]
     assert [s.state for s in snapshots] == [RunStatus.RUNNING] * 2 + [RunStatus.QUEUED] * 3
     assert [s.queue_position for s in snapshots[2:]] == [1, 2, 3]
@@ -84,7 +76,7 @@ def test_progress_and_verdict_are_visible_in_snapshots() -> None:
     grader = SlowGrader()
     manager = RunManager(max_running=1, grade=grader)
     job = manager.submit("ada", LESSON, "good")
-    wait_for(lambda: job.snapshot().progress.history)
+    assert wait_for(lambda: job.snapshot().progress.history)
     snapshot = job.snapshot()
     assert snapshot.progress.epochs == 5
     assert snapshot.progress.history == [{"loss": 1.0, "accuracy": 0.5}]
@@ -101,7 +93,7 @@ def test_cancel_queued_and_running_jobs() -> None:
     manager = RunManager(max_running=1, grade=grader)
     running = manager.submit("ada", LESSON, "code")
     queued = manager.submit("bob", LESSON, "code")
-    wait_for(lambda: grader.running == 1)
+    assert wait_for(lambda: grader.running == 1)
     manager.cancel(queued.id)
     assert queued.snapshot().state is RunStatus.CANCELLED
     manager.cancel(running.id)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.waiting import wait_for
 from tests.workshop_sim import FIRST_TRY, LESSON_ID, SOLUTION, write_tiny_lesson
 from tutor.runs.contract import RunStatus
 from tutor.runs.local import DatabaseRecorder, RunManager
@@ -122,14 +123,13 @@ def test_runs_in_flight_when_the_server_dies_end_as_interrupted(tmp_path: Path) 
     events: list[dict] = []
     reader = threading.Thread(target=lambda: events.extend(json.loads(line) for line in first.stdout))
     reader.start()
-    deadline = time.monotonic() + 180
     # Kill it once a run has finished (so the restart has finished runs to keep) while others are in flight.
-    while True:
+
+    def one_done_one_running() -> bool:
         statuses = Counter(run.status for run in all_runs(db))
-        if statuses["done"] >= 1 and statuses["running"] >= 1:
-            break
-        assert first.poll() is None and time.monotonic() < deadline, (statuses, events)
-        time.sleep(0.05)
+        return first.poll() is not None or (statuses["done"] >= 1 and statuses["running"] >= 1)
+
+    assert wait_for(one_done_one_running, 180, 0.05) and first.poll() is None, events
     os.kill(first.pid, signal.SIGKILL)
     first.wait(30)
     reader.join(30)

@@ -7,7 +7,6 @@ import csv
 import io
 import sqlite3
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -51,32 +50,6 @@ def sqlite_db(tmp_path: Path):
     database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
     yield database
     database.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path):
-    """Every test that takes `db` runs on SQLite and on PostgreSQL (in a database of its own, on the server
-    scripts/test.sh starts: see the postgres_url fixture in conftest.py)."""
-    if request.param == "sqlite":
-        database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
-        yield database
-        database.dispose()
-        return
-    postgres_url = request.getfixturevalue("postgres_url")
-    from sqlalchemy import create_engine, make_url, text
-
-    name = f"tutor_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = open_database(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}"'))
-        admin.dispose()
 
 
 def verdict(passed: bool, error: tuple[str, str | None, int] | None = None, lesson: str = "demo") -> Verdict:

@@ -4,40 +4,11 @@ the table to a database made before it."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-import pytest
 from sqlalchemy import inspect, text
 
-from tutor.store.db import IdentitySource, migrate_database, open_database
+from tutor.store.db import IdentitySource, migrate_database
 from tutor.store.progress import sign_in_learner
 from tutor.store.reveals import Reveals, load_reveals, save_reveals
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path):
-    """As in tests/test_progress.py: SQLite, and PostgreSQL in a database of its own."""
-    if request.param == "sqlite":
-        database = open_database(f"sqlite:///{tmp_path / 'tutor.sqlite3'}")
-        yield database
-        database.dispose()
-        return
-    postgres_url = request.getfixturevalue("postgres_url")
-    from sqlalchemy import create_engine, make_url
-
-    name = f"tutor_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database = open_database(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}"'))
-        admin.dispose()
 
 
 def learner(db, name: str = "Ada") -> str:
