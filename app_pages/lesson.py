@@ -40,6 +40,7 @@ POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alo
 # The rerun right after Run (a click or Ctrl/Cmd+Enter) waits this long for a run that should stop at once
 # (the starter's early NameError, guessed from the code): its verdict is drawn in that rerun, no polling.
 QUICK_WAIT_S = 2.0
+REDRAW_AGAIN_S = 1.0  # the live panel asks again for a whole-page draw it asked for and did not get
 QUICK_POLL_S = 0.03
 
 
@@ -49,6 +50,7 @@ def render_lesson(lesson_id: str) -> None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
     state = lesson_state(lesson.id)
+    state.draws += 1  # first: a live panel of an earlier draw now knows the page is being drawn again
     # One look at this page's run for the whole rerun, before anything is drawn: a finished run's verdict is
     # recorded here, so the editor's marks, the buttons, the live panel and the verdict all agree on it.
     run = settle_run(state)
@@ -208,16 +210,22 @@ def settle_run(state: LessonPageState) -> RunSnapshot | None:
 def live_panel(lesson_id: str, active: bool) -> None:
     """The run in flight: it polls (and reruns alone) while ``active``, as the page drew it."""
     state = lesson_state(lesson_id)
+    drawn_in = state.draws  # the page draw this panel belongs to
 
     @st.fragment(run_every=POLL_S if active else None)
     def panel() -> None:
         lesson = get_lessons().get(lesson_id)
         snapshot = current_job(state)
-        if snapshot is not None and snapshot.state.finished and state.finished_job != snapshot.id:
-            # The page drew this run as running (settle_run records every finished run it sees): record it
-            # and redraw the whole page from this state (editor marks, buttons, verdict).
-            record_finished(state, snapshot)
-            st.rerun(scope="app")
+        if snapshot is not None and snapshot.state.finished and active:
+            # The page drew this run as running: record it (once) and ask for the whole page to be drawn
+            # from this state (editor marks, buttons, verdict). Asked again every REDRAW_AGAIN_S while no
+            # new draw of the page has started: such a request can be dropped, which left a blank panel and
+            # a Stop button under a finished run. Never once a new draw started: that would cut it short.
+            if state.finished_job != snapshot.id:
+                record_finished(state, snapshot)
+            if state.draws == drawn_in and time.monotonic() - state.redraw_asked >= REDRAW_AGAIN_S:
+                state.redraw_asked = time.monotonic()
+                st.rerun(scope="app")
         if state.stopped:
             plain.show(state.stopped, tone="info")
         if snapshot is not None and not snapshot.state.finished:

@@ -118,7 +118,8 @@ def test_overview_lists_every_lesson(page, app_url) -> None:
     page.wait_for_selector(IDLE)
     for title in ("Keep what build_model() returns",):
         expect(page.get_by_text(title).first).to_be_visible()
-    assert page.get_by_text("not started").count() >= 4
+    # (the first draw is followed by the one that signs this browser in: wait for the page, not for a pause)
+    assert wait_for(lambda: page.get_by_text("not started").count() >= 4, timeout_s=30, interval_s=0.2)
     assert page.get_by_text("offline MNIST stand-in").is_visible() or page.get_by_text("real MNIST").is_visible()
     shot(page, "01-overview")
 
@@ -134,7 +135,8 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     # 1. The starter as it is: what happened on line 24, marked in the editor; not the fix.
     page.get_by_role("button", name=re.compile("Run$")).click()
     page.get_by_text("This is the starter code, as given.").wait_for(timeout=90_000)
-    assert page.get_by_text("On line 24, Python looked for the name").is_visible()
+    # The verdict's parts arrive one after another: What happened follows the headline (never a blank gap).
+    expect(page.get_by_text("On line 24, Python looked for the name")).to_be_visible()
     assert page.get_by_text("model = build_model()").count() == 0
     frame.locator(".tutor-error-line").wait_for()
     assert frame.locator(".ace_gutter-cell.ace_error").inner_text().strip() == "24"

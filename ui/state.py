@@ -156,6 +156,8 @@ class LessonPageState:
     hints: int = 0  # hints revealed (the first ones); kept in the database for a signed-in learner
     confirm_solution: bool = False  # "Show me the solution" pressed: the page asks "Sure?"
     show_solution: bool = False  # the learner confirmed: the solution is open; kept in the database
+    draws: int = 0  # whole-page draws of this lesson so far (the live panel knows whether its page is current)
+    redraw_asked: float = 0.0  # when the live panel last asked for a whole-page draw (time.monotonic)
 
     @property
     def verdict(self) -> Verdict | None:
