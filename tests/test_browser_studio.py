@@ -180,6 +180,9 @@ def test_a_teacher_exports_a_pack_and_imports_it_as_a_new_lesson(server, page, t
     # 4. A learner finds it in the sidebar and opens it.
     learner = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     learner.goto(url)
+    # The first draw is followed by the one that signs this browser in (?learner=...): a click between the
+    # two can be lost, so wait for the second before clicking.
+    learner.wait_for_url(re.compile(r"learner="))
     learner.wait_for_selector(IDLE)
     learner.get_by_test_id("stSidebarNavItems").get_by_role("link", name=re.compile("From a pack: Keep what")).click()
     learner.get_by_role("heading", name=re.compile("From a pack: Keep what build_model")).wait_for()
