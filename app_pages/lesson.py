@@ -23,6 +23,7 @@ from ui.state import (
     keep_code,
     lesson_page,
     lesson_state,
+    open_lesson_state,
     owner_id,
     save_revealed,
 )
@@ -49,7 +50,7 @@ def render_lesson(lesson_id: str) -> None:
     if lesson is None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
         return
-    state = lesson_state(lesson.id)
+    state = open_lesson_state(lesson.id)
     state.draws += 1  # first: a live panel of an earlier draw now knows the page is being drawn again
     # One look at this page's run for the whole rerun, before anything is drawn: a finished run's verdict is
     # recorded here, so the editor's marks, the buttons, the live panel and the verdict all agree on it.

@@ -156,6 +156,7 @@ class LessonPageState:
     hints: int = 0  # hints revealed (the first ones); kept in the database for a signed-in learner
     confirm_solution: bool = False  # "Show me the solution" pressed: the page asks "Sure?"
     show_solution: bool = False  # the learner confirmed: the solution is open; kept in the database
+    opened: bool = False  # the lesson page opened in this session: reveals and the latest run looked up
     draws: int = 0  # whole-page draws of this lesson so far (the live panel knows whether its page is current)
     redraw_asked: float = 0.0  # when the live panel last asked for a whole-page draw (time.monotonic)
 
@@ -169,10 +170,9 @@ class LessonPageState:
 
 
 def lesson_state(lesson_id: str) -> LessonPageState:
-    """This session's state of a lesson page, made on first use. A signed-in learner (self-paced browsers
-    have one too) starts from the database: their latest code, passed/attempted, the hints and solution
-    they revealed, and their latest run (its verdict again; a run in flight goes on showing its progress;
-    an interrupted one is said once)."""
+    """This session's state of a lesson, made on first use (the sidebar asks for every lesson's status). A
+    signed-in learner (self-paced browsers have one too) starts from the database: their latest code and
+    passed/attempted. What the lesson page itself shows is looked up when it opens (``open_lesson_state``)."""
     lessons: dict[str, LessonPageState] = st.session_state.setdefault("lessons", {})
     if lesson_id not in lessons:
         state = LessonPageState()
@@ -184,11 +184,23 @@ def lesson_state(lesson_id: str) -> LessonPageState:
             cell = summarize_learner(database, learner.id).get(lesson_id)
             if cell is not None:  # real attempts only: the starter as given is none
                 state.status, state.attempts = cell.status, cell.attempts
-            reveals = load_reveals(database, learner.id, lesson_id)
-            state.hints, state.show_solution = reveals.hints, reveals.solution_shown
-            restore_last_run(state, get_runs().last_run(owner_id(), lesson_id))
         lessons[lesson_id] = state
     return lessons[lesson_id]
+
+
+def open_lesson_state(lesson_id: str) -> LessonPageState:
+    """The lesson page's state. The first time the page opens in this session, a signed-in learner gets
+    back the hints and solution they revealed and their latest run (its verdict again; a run in flight goes
+    on showing its progress; an interrupted one is said once): looked up here, not for every lesson the
+    sidebar and the overview list."""
+    state = lesson_state(lesson_id)
+    learner = current_learner()
+    if not state.opened and learner is not None:
+        reveals = load_reveals(get_database(), learner.id, lesson_id)
+        state.hints, state.show_solution = reveals.hints, reveals.solution_shown
+        restore_last_run(state, get_runs().last_run(owner_id(), lesson_id))
+    state.opened = True
+    return state
 
 
 def restore_last_run(state: LessonPageState, run: RunSnapshot | None) -> None:

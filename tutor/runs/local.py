@@ -18,7 +18,7 @@ from tutor.grading.grade import grade_source, is_real_attempt
 from tutor.grading.name_error import predict_early_name_error
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
-from tutor.runs.contract import Progress, RunCounts, RunInFlight, RunSnapshot, RunStatus, WorkerInfo
+from tutor.runs.contract import RunCounts, RunInFlight, RunSnapshot, RunStatus, WorkerInfo
 from tutor.runs.pipeline import REQUEUE_NOTE, ExpressTry, GradedRun, LiveProgress, grade_job, run_columns, snapshot_of
 from tutor.sandbox.protocol import Phase
 from tutor.store.db import Database, utc_now
@@ -61,14 +61,6 @@ class Job:
     def handle_event(self, event: dict[str, Any]) -> None:
         """Called from the grading thread for every runner event."""
         self.live.handle_event(event)
-
-    @property
-    def progress(self) -> Progress:
-        return self.live.progress
-
-    @property
-    def output(self) -> str:
-        return self.live.output
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:

@@ -100,7 +100,7 @@ class GradedRun:
 
 
 class ExpressTry:
-    """The express lane's time budget: set EXPRESS_BUDGET_S after ``start``; ``cancel`` when done."""
+    """The express lane's time budget, as a context: ``expired`` is set EXPRESS_BUDGET_S after entering."""
 
     def __init__(self, budget_s: float | None = None) -> None:
         self.expired = threading.Event()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import shutil
@@ -209,11 +210,8 @@ class RunWorker:
             reporter.changed(urgent=event.get("type") not in (EventType.OUTPUT, EventType.BATCH))
 
         stop = AbortRequested(context)
-        if express:
-            with ExpressTry() as quick:
-                graded = grade_job(lesson, claim.code, stop, on_event, self.pool, quick)
-        else:
-            graded = grade_job(lesson, claim.code, stop, on_event, self.pool)
+        with ExpressTry() if express else contextlib.nullcontext() as quick:
+            graded = grade_job(lesson, claim.code, stop, on_event, self.pool, quick)
         if graded.requeue:
             requeue_run(self.db, claim, REQUEUE_NOTE)
             raise ExpressRequeue
