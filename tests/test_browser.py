@@ -184,6 +184,9 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
 
 def test_ctrl_enter_in_the_editor_runs(page, app_url) -> None:
     page.goto(f"{app_url}/assign-the-model")
+    # The first draw is followed by the one that signs this browser in (?learner=...), which starts the
+    # session's lesson state afresh: a run started between the two would be another session's.
+    page.wait_for_url(re.compile(r"learner="))
     page.wait_for_selector(IDLE)
     frame = page.frame_locator(EDITOR_FRAME)
     frame.locator(".ace_line").first.wait_for()
