@@ -126,6 +126,7 @@ def test_overview_lists_every_lesson(page, app_url) -> None:
 
 def test_learner_fixes_the_name_error(page, app_url) -> None:
     page.goto(f"{app_url}/?lesson=assign-the-model")
+    page.wait_for_url(re.compile(r"learner="))  # the draw that signs this browser in (as for Ctrl+Enter below)
     page.wait_for_selector(IDLE)
     page.wait_for_selector(EDITOR_FRAME)
     frame = page.frame_locator(EDITOR_FRAME)
