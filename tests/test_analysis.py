@@ -56,7 +56,8 @@ def test_module_never_imported() -> None:
     source = "from tensorflow import keras\nx = layers.Dense(3)\n"
     analysis = analyze_name_error(source, "layers", 2)
     assert analysis.bindings == []
-    assert "`layers` is used on line 2 but never assigned or imported" in analysis.summary
+    assert analysis.cause == "not-imported"
+    assert "`layers` is used on line 2 but never imported" in analysis.summary
     assert "`from tensorflow.keras import layers`" in analysis.summary
 
 

@@ -1,47 +1,41 @@
-"""Static analysis behind a NameError: where (if anywhere) the missing name is bound.
+"""Why a name was missing: the cause behind a NameError, told from the program's source.
 
-The runtime says *that* ``model`` was missing on line 25; the source says *why*: it is never assigned,
-assigned only later, assigned only inside a function, or the result of ``build_model()`` was thrown away.
+The runtime says *that* ``model`` was missing on line 25; the source says *why*, as exactly one cause of
+tutor.grading.causes.NameCause: never imported (and which import would bind it), spelled otherwise or kept
+under another name, never created, the result of ``build_model()`` thrown away, compared instead of
+assigned, local to a function, assigned later, in a branch that did not run, deleted, a load that failed
+silently, or a Lambda layer's global missing at ``load_model``. Each explanation comes as a diagnosis (what
+went wrong, without the fix: teach before telling) and the fix apart.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import difflib
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-# Names learners use without importing them, and the import that provides each.
-KNOWN_IMPORTS = {
-    "tf": "import tensorflow as tf",
-    "keras": "from tensorflow import keras",
-    "layers": "from tensorflow.keras import layers",
-    "models": "from tensorflow.keras import models",
-    "optimizers": "from tensorflow.keras import optimizers",
-    "callbacks": "from tensorflow.keras import callbacks",
-    "np": "import numpy as np",
-}
+from tutor.grading.bindings import (
+    CONDITIONAL_BLOCKS,
+    LOAD_CALLS,
+    Binding,
+    BindingCollector,
+    DiscardedCall,
+    KeptCall,
+    commented_out_assignment,
+)
+from tutor.grading.causes import NameCause
+from tutor.grading.imports import ImportHint, find_misleading_import, module_attributes, suggest_import
+from tutor.grading.similar import Similar, find_similar, methods_used_on
+from tutor.grading.static import find_static_name_error, predict_early_name_error
 
+__all__ = ["NameAnalysis", "analyze_name_error", "find_static_name_error", "predict_early_name_error"]
 
-@dataclass
-class Binding:
-    line: int
-    kind: str  # assignment, import, def, class, for, with, except, parameter, walrus, global
-    scope: str  # "module" or the function's name
-    conditional: str | None = None  # the enclosing block at module level: if, try, for, while, with
+LAMBDA_FRAMES = re.compile(r"lambda_layer\.py|in <lambda>|Lambda\b")
+LOADING_CALL = re.compile(r"\b(load_model|model_from_json|from_config|load_weights)\s*\(")
 
-
-@dataclass
-class DiscardedCall:
-    line: int
-    function: str  # a function of the learner's that returns a value, called as a bare statement
-
-
-@dataclass
-class KeptCall:
-    line: int
-    target: str  # the other name a module-level ``target = function()`` kept the result under
-    function: str  # a function of the learner's that returns a value
+Sentences = list[tuple[str, str]]  # (head, tail): the tail, if any, is the part that tells the fix
 
 
 @dataclass
@@ -51,145 +45,70 @@ class NameAnalysis:
     bindings: list[Binding] = field(default_factory=list)
     discarded_calls: list[DiscardedCall] = field(default_factory=list)
     kept_as: list[KeptCall] = field(default_factory=list)  # the result kept, under another name
-    similar: list[str] = field(default_factory=list)
+    similar: list[str] = field(default_factory=list)  # close spellings (difflib), as "did you mean"
     summary: str = ""
-    diagnosis: str = ""  # the summary without the fix (tutor.grading.name_error.diagnose)
+    diagnosis: str = ""  # the summary without the fix
     fix: str = ""  # the fix alone, in whole sentences ("" when the analysis has none)
     function: str | None = None
     unbound_local: bool = False
+    cause: str = ""  # a tutor.grading.causes.NameCause value
+    suggestions: list[str] = field(default_factory=list)  # "did you mean" names or imports, best first
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class _BindingCollector(ast.NodeVisitor):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.bindings: list[Binding] = []
-        self.all_names: set[str] = set()
-        self.returning_functions: set[str] = set()
-        self.bare_calls: list[DiscardedCall] = []
-        self.kept_calls: list[KeptCall] = []
-        self._scope: list[str] = []
-        self._blocks: list[str] = []
+@dataclass
+class _Facts:
+    """Everything one explanation is read from."""
 
-    def _bind(self, name: str, line: int, kind: str) -> None:
-        self.all_names.add(name)
-        if name == self.name:
-            scope = self._scope[-1] if self._scope else "module"
-            conditional = self._blocks[-1] if (self._blocks and not self._scope) else None
-            self.bindings.append(Binding(line, kind, scope, conditional))
+    analysis: NameAnalysis
+    tree: ast.AST
+    source: str
+    collector: BindingCollector
+    similar: list[Similar]
+    hint: ImportHint | None
+    traceback_text: str
+    where: Callable[[int], str]
 
-    def _visit_function(self, node) -> None:
-        self._bind(node.name, node.lineno, "def")
-        if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node)) and not self._scope:
-            self.returning_functions.add(node.name)
-        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-            self._scope.append(node.name)
-            self._bind(arg.arg, node.lineno, "parameter")
-            self._scope.pop()
-        for decorator in node.decorator_list:
-            self.visit(decorator)
-        self._scope.append(node.name)
-        for statement in node.body:
-            self.visit(statement)
-        self._scope.pop()
+    def at(self, line: int | None) -> str:
+        return f" on {self.where(line)}" if line else ""
 
-    visit_FunctionDef = _visit_function
-    visit_AsyncFunctionDef = _visit_function
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        self._scope.append("<lambda>")
-        self.generic_visit(node)
-        self._scope.pop()
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self._bind(node.name, node.lineno, "class")
-        self._scope.append(node.name)
-        self.generic_visit(node)
-        self._scope.pop()
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self._bind(node.id, node.lineno, "assignment")
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self._bind(node.target.id, node.lineno, "walrus")
-        self.visit(node.value)
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self._bind(alias.asname or alias.name.split(".")[0], node.lineno, "import")
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        for alias in node.names:
-            if alias.name != "*":
-                self._bind(alias.asname or alias.name, node.lineno, "import")
-
-    def visit_Global(self, node: ast.Global) -> None:
-        for name in node.names:
-            if name == self.name:
-                scope = self._scope[-1] if self._scope else "module"
-                self.bindings.append(Binding(node.lineno, "global", scope))
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.name:
-            self._bind(node.name, node.lineno, "except")
-        self._block("try", node)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        call = node.value
-        if (
-            not self._scope
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Name)
-        ):
-            self.kept_calls.append(KeptCall(node.lineno, node.targets[0].id, call.func.id))
-        self.generic_visit(node)
-
-    def visit_Expr(self, node: ast.Expr) -> None:
-        call = node.value
-        if not self._scope and isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
-            self.bare_calls.append(DiscardedCall(node.lineno, call.func.id))
-        self.generic_visit(node)
-
-    def _block(self, kind: str, node: ast.AST) -> None:
-        self._blocks.append(kind)
-        self.generic_visit(node)
-        self._blocks.pop()
-
-    def visit_If(self, node: ast.If) -> None:
-        self._block("if", node)
-
-    def visit_Try(self, node: ast.Try) -> None:
-        self._block("try", node)
-
-    visit_TryStar = visit_Try
-
-    def visit_For(self, node: ast.For) -> None:
-        self._block("for", node)
-
-    def visit_While(self, node: ast.While) -> None:
-        self._block("while", node)
-
-    def visit_With(self, node: ast.With) -> None:
-        self._block("with", node)
+    def cap(self, line: int) -> str:
+        text = self.where(line)
+        return text[:1].upper() + text[1:]
 
 
 def analyze_name_error(
-    source: str, name: str, line: int | None, function: str | None = None, unbound_local: bool = False
+    source: str,
+    name: str,
+    line: int | None,
+    function: str | None = None,
+    unbound_local: bool = False,
+    *,
+    traceback_text: str = "",
+    runtime_names: Mapping[str, str] | None = None,
+    describe_line: Callable[[int], str] | None = None,
 ) -> NameAnalysis:
     """Explain a NameError for ``name`` raised on ``line`` (inside ``function``, if given) from the
-    program's source alone. ``unbound_local``: it was an UnboundLocalError."""
+    program's source, and name its cause. ``unbound_local``: it was an UnboundLocalError. ``traceback_text``:
+    the run's (or a pasted) traceback, when known; ``runtime_names``: the names the program had bound when
+    it failed (name -> type); ``describe_line``: how a line is named in the messages ("line 5" by default;
+    notebooks say "cell 3, line 2")."""
     analysis = NameAnalysis(name=name, line=line, function=function, unbound_local=unbound_local)
+    where = describe_line or (lambda number: f"line {number}")
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        analysis.summary = analysis.diagnosis = f"`{name}` is not defined at line {line}."
+        hint = suggest_import(name)
+        analysis.cause = NameCause.NOT_IMPORTED if hint else NameCause.NEVER_ASSIGNED
+        analysis.summary = analysis.diagnosis = f"`{name}` is not defined at {where(line) if line else 'its line'}."
+        if hint:
+            analysis.fix = f"It is usually imported with `{hint.statement}`."
+            analysis.summary += " " + analysis.fix
+            analysis.suggestions = [hint.statement]
         return analysis
-    collector = _BindingCollector(name)
+    collector = BindingCollector(name, source)
     collector.visit(tree)
     analysis.bindings = sorted(collector.bindings, key=lambda b: b.line)
     analysis.discarded_calls = [c for c in collector.bare_calls if c.function in collector.returning_functions]
@@ -198,134 +117,295 @@ def analyze_name_error(
     analysis.kept_as = [
         c for c in collector.kept_calls if c.function in making and c.target != name and (line is None or c.line < line)
     ]
-    candidates = (collector.all_names | set(dir(builtins))) - {name}
-    analysis.similar = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.75)
-    analysis.summary = summarize(analysis)
-    analysis.diagnosis = diagnose(analysis)
-    analysis.fix = suggest_fix(analysis)
+    bound = collector.all_names | set(runtime_names or {})
+    similar = find_similar(tree, name, bound, line, dir(builtins))
+    analysis.similar = [item.text for item in similar if item.kind in ("case", "spelling")][:3]
+    facts = _Facts(analysis, tree, source, collector, similar, suggest_import(name, tree), traceback_text, where)
+    cause, parts, suggestions = _explain(facts)
+    analysis.cause = str(cause)
+    analysis.suggestions = suggestions
+    analysis.summary = " ".join((head + tail).strip() for head, tail in parts)
+    ends = (".", "?")
+    analysis.diagnosis = " ".join(
+        head + ("." if tail and not head.endswith(ends) else "") for head, tail in parts if head
+    )
+    tails = [tail.lstrip(";:. ") for _, tail in parts if tail]
+    analysis.fix = " ".join(tail[:1].upper() + tail[1:] for tail in tails)
     return analysis
 
 
-def summarize(analysis: NameAnalysis) -> str:
-    """The whole explanation: what went wrong, and how to fix it."""
-    return " ".join(head + tail for head, tail in _sentences(analysis))
+def _explain(f: _Facts) -> tuple[NameCause, Sentences, list[str]]:
+    a = f.analysis
+    name, line = a.name, a.line
+    real = [b for b in a.bindings if b.kind not in ("global", "del")]
+    module_level = [b for b in real if b.scope == "module"]
+    in_functions = [b for b in real if b.scope != "module"]
+    if _is_lambda_global(f):
+        return _lambda_global(f)
+    comparison = next((c for c in f.collector.comparisons if line is None or c.line <= line), None)
+    if comparison is not None and not [b for b in module_level if line is None or b.line < line]:
+        return NameCause.COMPARED_NOT_ASSIGNED, [(
+            f"{f.cap(comparison.line)} writes `{comparison.text}`: `==` compares `{name}` with a value, it does not "
+            f"assign it, and Python must read `{name}` to compare — before anything ever created it",
+            f". Write `{name} =` with one `=`: `{comparison.text.replace('==', '=', 1)}`.",
+        )], [comparison.text.replace("==", "=", 1)]  # fmt: skip
+    if a.unbound_local:
+        explained = _unbound_local(f, module_level, in_functions)
+        if explained is not None:
+            return explained
+    deleted = _deleted(f, module_level)
+    if deleted is not None:
+        return deleted
+    if module_level:
+        return _assigned_at_module_level(f, module_level)
+    if in_functions:
+        return _only_in_functions(f, in_functions)
+    return _bound_nowhere(f)
 
 
-def diagnose(analysis: NameAnalysis) -> str:
-    """What went wrong, without the sentence endings that give the fix away (teach before telling:
-    the fix is the last hint's job, or the verdict's once the learner has really tried)."""
-    return " ".join(head + ("." if tail else "") for head, tail in _sentences(analysis))
+def _is_lambda_global(f: _Facts) -> bool:
+    """The NameError came from inside ``load_model``: a Lambda layer's function ran with this script's
+    globals, which lack a name the training script had."""
+    line = f.analysis.line
+    lines = f.source.splitlines()
+    text = lines[line - 1] if line and 0 < line <= len(lines) else ""
+    if LOADING_CALL.search(text) and not re.search(rf"\b{re.escape(f.analysis.name)}\b", text):
+        return True
+    return bool(f.traceback_text and LOADING_CALL.search(f.traceback_text) and LAMBDA_FRAMES.search(f.traceback_text))
 
 
-def suggest_fix(analysis: NameAnalysis) -> str:
-    """The fix sentences alone, each a whole sentence: "Write `model = build_model()`." """
-    tails = [tail.lstrip(";:. ") for _, tail in _sentences(analysis) if tail]
-    return " ".join(tail[:1].upper() + tail[1:] for tail in tails)
+def _lambda_global(f: _Facts) -> tuple[NameCause, Sentences, list[str]]:
+    name, line = f.analysis.name, f.analysis.line
+    here = f.cap(line) if line else "Loading the model"
+    head = (
+        f"{here} loads a saved model, and Keras rebuilds it layer by layer. One of its `Lambda` layers runs a "
+        f"Python function that uses `{name}`, a global name of the script that built the model; this script "
+        f"has no `{name}`, so rebuilding that layer fails"
+    )
+    better = (
+        " Better, replace the `Lambda` by a small layer class registered with "
+        "`@keras.saving.register_keras_serializable()`, which saves its own code."
+    )
+    if f.hint is not None:
+        return (
+            NameCause.LAMBDA_GLOBAL,
+            [(head, f". Add `{f.hint.statement}` before loading the model." + better)],
+            [f.hint.statement],
+        )
+    tail = f". Define `{name}` in this script before loading the model, as the training script did." + better
+    return NameCause.LAMBDA_GLOBAL, [(head, tail)], []
 
 
-def _sentences(analysis: NameAnalysis) -> list[tuple[str, str]]:
-    """(head, tail) per sentence: the tail, if any, is the part that tells the fix."""
-    name, line = analysis.name, analysis.line
-    at = f" on line {line}" if line else ""
-    module_level = [b for b in analysis.bindings if b.scope == "module" and b.kind != "global"]
-    in_functions = [b for b in analysis.bindings if b.scope != "module" and b.kind != "global"]
-    parts: list[tuple[str, str]] = []
-    local = [b for b in in_functions if b.scope == analysis.function and b.kind != "parameter"]
-    if analysis.unbound_local and local:
-        return [
-            (
-                f"`{name}` is assigned inside `{analysis.function}()` (line {local[0].line}), so Python treats it "
-                f"as a local variable of the whole function, and line {line} reads it before that assignment",
-                ". Give the local a different name, or pass the value in as a parameter.",
-            )
-        ]
-    if not analysis.bindings:
-        parts.append((f"`{name}` is used{at} but never assigned or imported anywhere in your code.", ""))
-        if name in KNOWN_IMPORTS:
-            parts.append((f"It is usually imported with `{KNOWN_IMPORTS[name]}`.", ""))
-    elif module_level and line is not None and all(b.line > line for b in module_level):
+def _unbound_local(f: _Facts, module_level: list[Binding], in_functions: list[Binding]):
+    a = f.analysis
+    name, line = a.name, a.line
+    local = [b for b in in_functions if b.scope == a.function and b.kind != "parameter"]
+    if not local:
+        return None
+    if module_level:
+        return NameCause.LOCAL_SCOPE, [(
+            f"`{name}` is assigned inside `{a.function}()` ({f.where(local[0].line)}), so Python treats it as a "
+            f"local variable of the whole function, and {f.where(line)} reads it before that assignment",
+            ". Give the local a different name, or pass the value in as a parameter.",
+        )], []  # fmt: skip
+    dels = [b for b in a.bindings if b.kind == "del" and b.scope == a.function and line and b.line < line]
+    if dels:
+        return _deleted_sentences(f, dels[-1])
+    earlier = [b for b in local if line is None or b.line < line]
+    if earlier and all(b.conditional in CONDITIONAL_BLOCKS for b in earlier):
+        return _branch_not_taken(f, earlier)
+    return NameCause.USED_BEFORE_ASSIGNED, [(
+        f"`{name}` is assigned inside `{a.function}()` ({f.where(local[0].line)}), so Python treats it as a "
+        f"local variable of the whole function, and {f.where(line)} reads it before that assignment",
+        f". Assign `{name}` before {f.where(line)} reads it.",
+    )], []  # fmt: skip
+
+
+def _deleted(f: _Facts, module_level: list[Binding]):
+    line = f.analysis.line
+    scopes = {"module", f.analysis.function}
+    dels = [b for b in f.analysis.bindings if b.kind == "del" and b.scope in scopes and (line is None or b.line < line)]
+    if not dels:
+        return None
+    last_del = dels[-1]
+    if any(last_del.line < b.line < (line or 10**9) and b.conditional not in CONDITIONAL_BLOCKS for b in module_level):
+        return None  # created again after the del
+    return _deleted_sentences(f, last_del)
+
+
+def _deleted_sentences(f: _Facts, deletion: Binding):
+    name, line = f.analysis.name, f.analysis.line
+    return NameCause.DELETED, [(
+        f"{f.cap(deletion.line)} deletes `{name}` (`del {name}`); from then on the name does not exist, so "
+        f"{f.where(line) if line else 'a later line'} cannot use it",
+        f". Remove the `del`, or use `{name}` only before it.",
+    )], []  # fmt: skip
+
+
+def _assigned_at_module_level(f: _Facts, module_level: list[Binding]):
+    a = f.analysis
+    name, line = a.name, a.line
+    before = [b for b in module_level if line is None or b.line < line]
+    loads = [b for b in before if b.call in LOAD_CALLS and b.conditional == "try"]
+    if loads:
+        load = loads[-1]
+        handler = f" the `except` on {f.where(load.handler_line)}" if load.handler_line else " its `except`"
+        return NameCause.LOAD_FAILED, [(
+            f"`{name}` is assigned on {f.where(load.line)} by `{load.call}(...)` inside a `try` block. Loading "
+            f"failed there, so that assignment never happened, and{handler} went on without giving `{name}` a "
+            f"value; {f.where(line) if line else 'the next use'} then has no `{name}`",
+            f". Give `{name}` a value in the `except` branch too (build a new model there), or catch only the "
+            "errors you expect and let any other stop the program.",
+        )], []  # fmt: skip
+    if line is not None and not before:
         first = module_level[0]
+        verb = "imports" if first.kind == "import" else "assigns"
+        return NameCause.USED_BEFORE_ASSIGNED, [(
+            f"`{name}` is used{f.at(line)}, but the first line that {verb} it at module level is "
+            f"{f.where(first.line)}, which runs later. Python runs a script top to bottom.", ""
+        )], []  # fmt: skip
+    lines = ", ".join(str(b.line) for b in module_level)
+    if f.where(1) != "line 1":  # notebooks: name each line fully
+        lines = ", ".join(f.where(b.line) for b in module_level)
+    else:
+        lines = "line " + lines
+    blocks = sorted({b.conditional for b in module_level if b.conditional})
+    inside = f" inside {_article(blocks[0])} `{'`/`'.join(blocks)}` block" if blocks else ""
+    head = (
+        f"`{name}` is assigned on {lines}{inside}, but that assignment had not happened by the time "
+        f"{f.where(line) if line else 'its use'} ran."
+    )
+    if any(b.conditional in CONDITIONAL_BLOCKS for b in before) or not before:
+        tail = (
+            f" Give `{name}` a value on every path (before the block, or in an `else`/`except` branch), or stop "
+            "with a clear message when that branch does not run."
+        )
+        return NameCause.BRANCH_NOT_TAKEN, [(head[:-1], "." + tail)], []
+    return NameCause.USED_BEFORE_ASSIGNED, [(head, "")], []
+
+
+def _article(word: str | None) -> str:
+    return "an" if (word or "")[:1] in "aeiou" else "a"
+
+
+def _branch_not_taken(f: _Facts, bindings: list[Binding]):
+    name, line = f.analysis.name, f.analysis.line
+    block = bindings[-1]
+    kind = block.conditional
+    return NameCause.BRANCH_NOT_TAKEN, [(
+        f"`{name}` is assigned on {f.where(block.line)} inside {_article(kind)} `{kind}` block, which did not run "
+        f"this time, so {f.where(line) if line else 'its use'} finds no `{name}`",
+        f". Give `{name}` a value on every path (before the block, or in an `else` branch).",
+    )], []  # fmt: skip
+
+
+def _only_in_functions(f: _Facts, in_functions: list[Binding]):
+    a = f.analysis
+    name, line = a.name, a.line
+    parts: Sentences = []
+    functions = sorted({b.scope for b in in_functions})
+    names = ", ".join(f"`{function}()`" for function in functions)
+    # When the result is kept already, under another name, "assign the result" is not the fix.
+    tail = "" if a.kept_as else "; return it and assign the result at module level."
+    parts.append((
+        f"`{name}` is assigned only inside {names}. A name assigned in a function is local to it and "
+        "is gone when the function returns" + ("." if not tail else ""), tail
+    ))  # fmt: skip
+    if a.kept_as:
+        kept = a.kept_as[-1]
         parts.append((
-            f"`{name}` is used{at}, but the first line that assigns it at module level is line "
-            f"{first.line}, which runs later. Python runs a script top to bottom.", ""
+            f"{f.cap(kept.line)} keeps what `{kept.function}()` returns as `{kept.target}`, but "
+            f"{f.where(line) if line else 'your code'} asks for `{name}`",
+            f": use one name in both places, for example `{name} = {kept.function}()`.",
         ))  # fmt: skip
-    elif module_level:
-        lines = ", ".join(str(b.line) for b in module_level)
-        blocks = sorted({b.conditional for b in module_level if b.conditional})
-        where = f" inside a `{'`/`'.join(blocks)}` block" if blocks else ""
-        parts.append((
-            f"`{name}` is assigned on line {lines}{where}, but that assignment had not happened by the "
-            f"time line {line} ran.", ""
-        ))  # fmt: skip
-    elif in_functions:
-        functions = sorted({b.scope for b in in_functions})
-        names = ", ".join(f"`{f}()`" for f in functions)
-        # When the result is kept already, under another name, "assign the result" is not the fix.
-        tail = "" if analysis.kept_as else "; return it and assign the result at module level."
-        parts.append((
-            f"`{name}` is assigned only inside {names}. A name assigned in a function is local to it and "
-            "is gone when the function returns" + ("." if not tail else ""), tail
-        ))  # fmt: skip
-    if analysis.kept_as and not module_level:
-        kept = analysis.kept_as[-1]
-        parts.append((
-            f"Line {kept.line} keeps what `{kept.function}()` returns as `{kept.target}`, but line {line} asks "
-            f"for `{name}`", f": use one name in both places, for example `{name} = {kept.function}()`."
-        ))  # fmt: skip
-    for call in analysis.discarded_calls if not module_level else []:
+        return NameCause.MISSPELLED, parts, [kept.target]
+    for call in a.discarded_calls:
         if line is None or call.line < line:
             parts.append((
-                f"Line {call.line} calls `{call.function}()`, which returns a value, but the result is not kept",
+                f"{f.cap(call.line)} calls `{call.function}()`, which returns a value, but the result is not kept",
                 f": write `{name} = {call.function}()`.",
             ))  # fmt: skip
-            break
-    if analysis.similar and not analysis.bindings and not analysis.kept_as:  # a typo: the name is bound nowhere
-        parts.append((f"Did you mean `{analysis.similar[0]}`?", ""))
-    return parts
+            return NameCause.DISCARDED_RESULT, parts, [f"{name} = {call.function}()"]
+    paths = [s for s in f.similar if s.kind == "attribute" and _reachable(s.text, a.function)]
+    if paths:
+        return _misspelled(f, paths)
+    return NameCause.LOCAL_SCOPE, parts, []
 
 
-def predict_early_name_error(source: str) -> bool:
-    """True when the program's module-level code reads a name before anything at module level binds it
-    (the NameError this app is about, raised before any training): such a run is over in a second. A
-    guess from the source for the run manager's express lane; a wrong guess costs one short try."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return True  # it cannot even compile: over at once
-    bound = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"}
-    for statement in tree.body:
-        if isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names):
-            return False  # names we cannot see
-        loads, stores = _module_level_names(statement)
-        if loads - bound:
-            return True
-        bound |= stores
-    return False
+def _reachable(path: str, function: str | None) -> bool:
+    """``self.model`` is the fix only inside a method; at module level an instance's path is."""
+    return function is not None or not path.startswith("self.")
 
 
-def _module_level_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
-    """Names read and bound by one module-level statement, not looking into function or class bodies
-    (they run later, or in a scope of their own)."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    pending: list[ast.AST] = [statement]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            stores.add(node.name)
-            pending.extend(node.decorator_list)
-            continue
-        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-            continue
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            stores |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.Name):
-            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            stores.add(node.name)
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            stores |= set(node.names)
-        pending.extend(ast.iter_child_nodes(node))
-    # A name bound anywhere in a compound statement (an if/else, a try/except) may be bound before it is
-    # read there: only reads of names the statement never binds count.
-    return loads - stores, stores
+def _bound_nowhere(f: _Facts):
+    a = f.analysis
+    name = a.name
+    hint = f.hint
+    close = [s for s in f.similar if s.kind != "attribute" or _reachable(s.text, a.function)]
+    if hint is not None and _fits_import(f, hint):
+        alias = find_misleading_import(name, hint, f.tree, f.source)
+        if alias is not None and alias.text.startswith("import ") and len(alias.binds) == 1:
+            other = alias.binds[0]  # `import tensorflow as tf`, then `tensorflow.keras`
+            return NameCause.MISSPELLED, [(
+                f"`{name}` is used{f.at(a.line)}, but {f.where(alias.line)} imports it under another name: "
+                f"`{alias.text}` binds `{other}`, not `{name}`",
+                f". Write `{other}` instead of `{name}`.",
+            )], [other]  # fmt: skip
+        parts: Sentences = [(f"`{name}` is used{f.at(a.line)} but never imported.", "")]
+        if alias is not None:
+            binds = ", ".join(f"`{b}`" for b in alias.binds)
+            parts.append((
+                f"{f.cap(alias.line)}, `{alias.text}`, binds only {binds}: an import binds the names after "
+                f"`import` (or after `as`), never `{name}`.", ""
+            ))  # fmt: skip
+        if name == "K":
+            parts.append(("`K` is the usual short name for Keras's backend module.", ""))
+        parts.append(("", f"Add `{hint.statement}` at the top of the file."))
+        used = methods_used_on(f.tree, name).get(name, set()) & set(alias.binds if alias else ())
+        if alias is not None and used:
+            direct = sorted(used)[0]
+            parts.append(("", f"Or call `{direct}` directly: {f.where(alias.line)} imported that name already."))
+        return NameCause.NOT_IMPORTED, parts, [hint.statement]
+    if close:
+        return _misspelled(f, close)
+    parts = [(f"`{name}` is used{f.at(a.line)} but never assigned or imported anywhere in your code.", "")]
+    commented = commented_out_assignment(f.source, name)
+    if commented is not None:
+        parts.append((f"{f.cap(commented)}, which would create it, is commented out.", ""))
+    if hint is not None:
+        parts.append((f"If it is the module, it is usually imported with `{hint.statement}`.", ""))
+    return NameCause.NEVER_ASSIGNED, parts, [hint.statement] if hint else []
+
+
+def _fits_import(f: _Facts, hint: ImportHint) -> bool:
+    """A module name used with attributes that module does not have is not that module: `models.fit(...)`
+    wants a model (a typo of `model`), not `keras.models`."""
+    attributes = module_attributes(f.analysis.name) if hint.kind == "module" else None
+    used = methods_used_on(f.tree, f.analysis.name).get(f.analysis.name, set())
+    return not (attributes and used and not used & attributes)
+
+
+def _misspelled(f: _Facts, similar: list[Similar]):
+    name, line = f.analysis.name, f.analysis.line
+    best = similar[0]
+    where = f" ({f.where(best.line)})" if best.line else ""
+    if best.kind == "attribute":
+        head = (
+            f"`{name}` is used{f.at(line)}, but no line creates a plain `{name}`: the object lives at "
+            f"`{best.text}`{where}"
+        )
+        tail = f". Write `{best.text}` where you wrote `{name}`."
+    elif best.kind == "methods":
+        shared = ", ".join(f"`.{m}`" for m in best.methods)
+        head = (
+            f"`{name}` is used{f.at(line)} but never assigned; `{best.text}` is, and is used with {shared} too, "
+            f"so it is probably the object you mean"
+        )
+        tail = f". If it is, write `{best.text}` instead of `{name}`."
+    else:
+        head = (
+            f"`{name}` is used{f.at(line)} but never assigned or imported anywhere in your code. "
+            f"Did you mean `{best.text}`?"
+        )
+        tail = f" Use one spelling: `{best.text}`."
+    return NameCause.MISSPELLED, [(head, tail)], [s.text for s in similar]

@@ -1,0 +1,226 @@
+"""Every cause of the vocabulary (tutor.grading.causes), told from the source by tutor.grading.name_error:
+the cause, what the diagnosis must say (and must not give away) and the fix. Written after the shapes people
+post: a name never imported next to an import believed to bind it, an object under another name, a result
+thrown away, a branch that did not run, a Lambda layer's global at load time. (notebook-order, told from
+cells, is tested with the notebooks in tests/test_notebook_explain.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tutor.grading.causes import CAUSE_LABELS, NameCause, cause_label
+from tutor.grading.imports import NAMES_FILE, suggest_import
+from tutor.grading.name_error import analyze_name_error
+
+# (id, source, name, line, keyword arguments, cause, in the diagnosis, in the fix)
+CASES = [
+    (
+        "keras-believed-bound-by-from-import",
+        "from keras.layers import Dense\nmodel = keras.Sequential([Dense(3)])\n",
+        "keras", 2, {}, NameCause.NOT_IMPORTED,
+        ["`from keras.layers import Dense`, binds only `Dense`", "never `keras`"], "Add `import keras`",
+    ),
+    (
+        "K-with-clear-session-imported",
+        "from keras.backend import clear_session\nclear_session()\nK.clear_session()\n",
+        "K", 3, {}, NameCause.NOT_IMPORTED,
+        ["binds only `clear_session`", "usual short name for Keras's backend"], "`from keras import backend as K`",
+    ),
+    (
+        "Model-not-did-you-mean-model",
+        "from keras.layers import Dense, Input\nx = Input((3,))\nm = Model(x, Dense(2)(x))\nmodel = m\n",
+        "Model", 3, {}, NameCause.NOT_IMPORTED, ["never imported"], "`from keras.models import Model`",
+    ),
+    (
+        "tf-keras-style-kept",
+        "from tensorflow.keras.layers import Dense\nm = Sequential([Dense(2)])\n",
+        "Sequential", 2, {}, NameCause.NOT_IMPORTED, [], "`from tensorflow.keras.models import Sequential`",
+    ),
+    (
+        "stdlib-module", "import os\nprint(sys.argv)\n", "sys", 2, {}, NameCause.NOT_IMPORTED, [], "`import sys`",
+    ),
+    (
+        "callback-class", "cb = [ModelCheckpoint('best.keras')]\n", "ModelCheckpoint", 1, {},
+        NameCause.NOT_IMPORTED, [], "`from keras.callbacks import ModelCheckpoint`",
+    ),
+    (
+        "attribute-path",
+        "class U:\n    def __init__(self):\n        self.model = 1\nunet_model = U()\n"
+        "unet_model.model.fit()\nmodel.fit()\n",
+        "model", 6, {}, NameCause.MISSPELLED, ["the object lives at `unet_model.model`"], "Write `unet_model.model`",
+    ),
+    (
+        "self-attribute-in-a-method",
+        "class T:\n    def __init__(self):\n        self.model = 1\n    def train(self):\n        model.fit()\n",
+        "model", 5, {"function": "train"}, NameCause.MISSPELLED, ["`self.model`"], "Write `self.model`",
+    ),
+    (
+        "instance-attribute-at-module-level",
+        "class Trainer:\n    def __init__(self):\n        self.model = 1\ntrainer = Trainer()\nmodel.fit()\n",
+        "model", 5, {}, NameCause.MISSPELLED, ["lives at `trainer.model` (line 4)"], "Write `trainer.model`",
+    ),
+    (
+        "same-methods",
+        "model_final = make()\nmodel_final.predict(x)\nmodel_loaded.predict(x)\n",
+        "model_loaded", 3, {}, NameCause.MISSPELLED, ["`model_final` is, and is used with `.predict`"],
+        "write `model_final`",
+    ),
+    (
+        "typo", "modle = 1\nmodel.fit()\n", "model", 2, {}, NameCause.MISSPELLED, ["Did you mean `modle`?"],
+        "Use one spelling: `modle`.",
+    ),
+    (
+        "module-name-used-like-a-model", "import numpy as np\nmodel = 3\nmodels.fit(x)\n", "models", 3, {},
+        NameCause.MISSPELLED, ["Did you mean `model`?"], "Use one spelling: `model`",
+    ),
+    (
+        "import-alias", "import tensorflow as tf\nx = tensorflow.constant(1)\n", "tensorflow", 2, {},
+        NameCause.MISSPELLED, ["`import tensorflow as tf` binds `tf`"], "Write `tf`",
+    ),
+    (
+        "kept-under-another-name",
+        "def setup():\n    model = 1\n    return model\n\nmy_model = setup()\nmodel.fit()\n",
+        "model", 6, {}, NameCause.MISSPELLED, ["keeps what `setup()` returns as `my_model`"], "`model = setup()`",
+    ),
+    (
+        "commented-out", "# model = build()\nmodel.fit()\n", "model", 2, {}, NameCause.NEVER_ASSIGNED,
+        ["never assigned or imported", "Line 1, which would create it, is commented out"], "",
+    ),
+    (
+        "discarded-result",
+        "def build_model():\n    model = 1\n    return model\n\nbuild_model()\nmodel.fit()\n",
+        "model", 6, {}, NameCause.DISCARDED_RESULT, ["the result is not kept"], "`model = build_model()`",
+    ),
+    (
+        "compared-not-assigned",
+        "def build_model():\n    return 1\n\nmodel == build_model()\nmodel.fit()\n",
+        "model", 4, {}, NameCause.COMPARED_NOT_ASSIGNED, ["Line 4 writes `model == build_model()`", "`==` compares"],
+        "`model = build_model()`",
+    ),
+    (
+        "local-scope", "def setup():\n    model = 1\n\nsetup_done = True\nmodel.fit()\n", "model", 5, {},
+        NameCause.LOCAL_SCOPE, ["assigned only inside `setup()`"], "Return it",
+    ),
+    (
+        "local-shadowing-a-global", "count = 1\ndef f():\n    count += 1\nf()\n", "count", 3,
+        {"function": "f", "unbound_local": True}, NameCause.LOCAL_SCOPE, ["local variable of the whole function"],
+        "different name",
+    ),
+    (
+        "used-before-assigned", "model.fit()\nmodel = make()\n", "model", 1, {}, NameCause.USED_BEFORE_ASSIGNED,
+        ["line 2, which runs later"], "",
+    ),
+    (
+        "import-after-use", "x = np.zeros(3)\nimport numpy as np\n", "np", 1, {}, NameCause.USED_BEFORE_ASSIGNED,
+        ["the first line that imports it"], "",
+    ),
+    (
+        "branch-not-taken-loop", "for face in faces:\n    preds = f(face)\nprint(preds)\n", "preds", 3, {},
+        NameCause.BRANCH_NOT_TAKEN, ["inside a `for` block"], "on every path",
+    ),
+    (
+        "branch-not-taken-if",
+        "faces = []\nif faces:\n    preds = 1\nelse:\n    print('no face')\nprint(preds)\n", "preds", 6, {},
+        NameCause.BRANCH_NOT_TAKEN, ["inside an `if` block"], "on every path",
+    ),
+    (
+        "branch-not-taken-in-a-function", "def f(flag):\n    if flag:\n        y = 1\n    return y\nf(False)\n", "y", 4,
+        {"function": "f", "unbound_local": True}, NameCause.BRANCH_NOT_TAKEN, ["inside an `if` block"], "every path",
+    ),
+    (
+        "deleted", "model = 1\ndel model\nmodel.fit()\n", "model", 3, {}, NameCause.DELETED,
+        ["Line 2 deletes `model`"], "Remove the `del`",
+    ),
+    (
+        "load-failed",
+        "import keras\ntry:\n    model = keras.models.load_model('m.keras')\nexcept Exception:\n    print('no')\n"
+        "model.fit()\n",
+        "model", 6, {}, NameCause.LOAD_FAILED, ["by `load_model(...)` inside a `try` block", "the `except` on line 4"],
+        "in the `except` branch",
+    ),
+    (
+        "lambda-global",
+        "from keras.models import load_model\nmodel = load_model('with_lambda.h5')\n", "tf", 2, {},
+        NameCause.LAMBDA_GLOBAL, ["`Lambda` layers", "uses `tf`"], "Add `import tensorflow as tf`",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "line", "kwargs", "cause", "says", "fix"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_each_cause_is_named_and_explained(source, name, line, kwargs, cause, says, fix) -> None:
+    analysis = analyze_name_error(source, name, line, **kwargs)
+    assert analysis.cause == cause, analysis.summary
+    for words in says:
+        assert words in analysis.diagnosis, analysis.diagnosis
+    if fix:
+        assert fix in analysis.fix, analysis.fix
+        assert fix not in analysis.diagnosis  # teach before telling: the fix is kept apart
+    else:
+        assert analysis.fix == ""
+    assert analysis.to_dict()["cause"] == str(cause)
+
+
+def test_every_cause_but_notebook_order_has_a_script_case() -> None:
+    covered = {case[5] for case in CASES}
+    assert set(NameCause) - covered == {NameCause.NOTEBOOK_ORDER}
+
+
+def test_the_vocabulary_has_labels_and_unknown_values_have_none() -> None:
+    assert set(CAUSE_LABELS) == set(NameCause)
+    assert cause_label("discarded-result") == "result of the call not kept"
+    assert cause_label("<script>") is None and cause_label(None) is None
+
+
+def test_a_lambda_global_is_told_from_the_traceback_too() -> None:
+    traceback = (
+        'File "load.py", line 3, in <module>\n    m = keras.saving.load_model(path, safe_mode=False)\n'
+        'File ".../keras/src/layers/core/lambda_layer.py", line 193, in call\nNameError: name "max_len"'
+    )
+    source = "import keras\npath = 'm.keras'\nm = keras.saving.load_model(path, safe_mode=False)\n"
+    analysis = analyze_name_error(source, "max_len", None, traceback_text=traceback)
+    assert analysis.cause == NameCause.LAMBDA_GLOBAL
+    assert "Define `max_len` in this script" in analysis.fix
+
+
+def test_names_the_program_had_at_run_time_are_candidates() -> None:
+    analysis = analyze_name_error("exec(code)\nprint(modell)\n", "modell", 2, runtime_names={"model": "Sequential"})
+    assert analysis.cause == NameCause.MISSPELLED and analysis.suggestions[0] == "model"
+
+
+def test_lines_can_be_named_in_cell_words() -> None:
+    analysis = analyze_name_error(
+        "model.fit()\nmodel = make()\n", "model", 1, describe_line=lambda n: f"cell {n // 10}, line {n % 10}"
+    )
+    assert "cell 0, line 2, which runs later" in analysis.diagnosis
+
+
+def test_imports_follow_the_file_style_and_the_installed_keras() -> None:
+    assert suggest_import("Dense").statement == "from keras.layers import Dense"
+    assert suggest_import("layers").statement == "from keras import layers"
+    assert suggest_import("mnist").statement == "from keras.datasets import mnist"
+    assert suggest_import("load_model").statement == "from keras.models import load_model"
+    assert suggest_import("my_own_thing") is None
+    names = json.loads(NAMES_FILE.read_text())
+    assert names["keras_version"] == "3.15.1"  # requirements.txt pins this Keras; regenerate after an upgrade
+
+
+@pytest.mark.tf
+def test_the_import_names_file_is_what_the_script_makes_from_the_installed_keras() -> None:
+    """Generated, never a hand list: the file equals the generator's output for the installed Keras."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import json, sys; sys.path.insert(0, 'scripts'); import gen_import_names as g; "
+        "print(json.dumps(g.build(), sort_keys=True))"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300, check=True
+    ).stdout
+    assert json.loads(made.splitlines()[-1]) == json.loads(NAMES_FILE.read_text())
