@@ -80,7 +80,7 @@ def _resolve(keras, dotted: str):
 def build() -> dict[str, object]:
     import keras
 
-    return {"keras_version": keras.__version__, "names": collect()}
+    return {"keras_version": keras.__version__, "names": collect(), "top_level": public_names(keras)}
 
 
 def main() -> int:

@@ -95,3 +95,24 @@ def test_every_lessons_starter_is_predicted_early_and_no_solution_is() -> None:
     for lesson in load_lessons().lessons:
         assert predict_early_name_error(lesson.starter), lesson.id
         assert not predict_early_name_error(lesson.solution), lesson.id
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os\nx = 1\nprint(y)\n", ("y", 3)),
+        ("from keras.layers import *\nm = Dense(3)\nx = Sequential()\n", ("Sequential", 3)),  # Keras's names known
+        ("from keras import *\nm = Sequential([layers.Dense(2)])\nK.clear_session()\n", ("K", 3)),
+        ("from tensorflow.keras.models import *\nm = Sequential()\nprint(Dense)\n", ("Dense", 3)),
+        ("import numpy as np\ndef train():\n    model.fit(np.zeros(3))\nif __name__ == '__main__':\n    train()\n",
+         ("model", 3)),  # inside a function the program calls
+        ("class A:\n    def go(self):\n        return [y for y in range(3)] + zz\nA().go()\n", ("zz", 3)),
+        ("def unused():\n    return ghost\nprint(1)\n", None),  # never called: no NameError
+        ("from foo import *\nx = q\n", None),  # names we cannot see
+        ("x = (\n", None),
+    ],
+)  # fmt: skip
+def test_the_first_name_error_is_found_from_the_source(source: str, expected) -> None:
+    from tutor.grading.name_error import find_static_name_error
+
+    assert find_static_name_error(source) == expected

@@ -55,12 +55,21 @@ class MisleadingImport:
 
 
 @functools.cache
+def _names_file() -> dict:
+    try:
+        return json.loads(NAMES_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def keras_names() -> dict[str, dict]:
     """The installed Keras's public names: name -> {"from": module, "kind": ..., ["attributes": [...]]}."""
-    try:
-        return json.loads(NAMES_FILE.read_text())["names"]
-    except (OSError, ValueError, KeyError):
-        return {}
+    return _names_file().get("names", {})
+
+
+def keras_top_level() -> set[str]:
+    """What ``from keras import *`` binds."""
+    return set(_names_file().get("top_level", []))
 
 
 def uses_tf_keras(tree: ast.AST) -> bool:
