@@ -79,6 +79,14 @@ CASES = [
         NameCause.MISSPELLED, ["Did you mean `model`?"], "Use one spelling: `model`",
     ),
     (
+        "class-name-used-like-the-model", "model = make()\nModel.fit(x)\n", "Model", 2, {}, NameCause.MISSPELLED,
+        ["Did you mean `model`?"], "Use one spelling: `model`",
+    ),
+    (
+        "a-keras-name-misspelled", "m = Sequental()\n", "Sequental", 1, {}, NameCause.MISSPELLED,
+        ["Did you mean Keras's `Sequential`?"], "`from keras.models import Sequential`",
+    ),
+    (
         "import-alias", "import tensorflow as tf\nx = tensorflow.constant(1)\n", "tensorflow", 2, {},
         NameCause.MISSPELLED, ["`import tensorflow as tf` binds `tf`"], "Write `tf`",
     ),

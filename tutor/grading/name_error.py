@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -26,12 +27,19 @@ from tutor.grading.bindings import (
     commented_out_assignment,
 )
 from tutor.grading.causes import NameCause
-from tutor.grading.imports import ImportHint, find_misleading_import, module_attributes, suggest_import
+from tutor.grading.imports import (
+    ImportHint,
+    find_misleading_import,
+    keras_names,
+    module_attributes,
+    suggest_import,
+)
 from tutor.grading.similar import Similar, find_similar, methods_used_on
 from tutor.grading.static import find_static_name_error, predict_early_name_error
 
 __all__ = ["NameAnalysis", "analyze_name_error", "find_static_name_error", "predict_early_name_error"]
 
+MODEL_METHODS = {"fit", "predict", "evaluate", "compile", "summary", "save", "save_weights", "load_weights"}
 LAMBDA_FRAMES = re.compile(r"lambda_layer\.py|in <lambda>|Lambda\b")
 LOADING_CALL = re.compile(r"\b(load_model|model_from_json|from_config|load_weights)\s*\(")
 
@@ -368,6 +376,13 @@ def _bound_nowhere(f: _Facts):
         return NameCause.NOT_IMPORTED, parts, [hint.statement]
     if close:
         return _misspelled(f, close)
+    typo = _keras_typo(f)
+    if typo is not None:
+        right, right_hint = typo
+        return NameCause.MISSPELLED, [(
+            f"`{name}` is used{f.at(a.line)} but never assigned or imported anywhere in your code. Did you mean "
+            f"Keras's `{right}`?", f" Write `{right}`, imported with `{right_hint.statement}`."
+        )], [right, right_hint.statement]  # fmt: skip
     parts = [(f"`{name}` is used{f.at(a.line)} but never assigned or imported anywhere in your code.", "")]
     commented = commented_out_assignment(f.source, name)
     if commented is not None:
@@ -382,7 +397,20 @@ def _fits_import(f: _Facts, hint: ImportHint) -> bool:
     wants a model (a typo of `model`), not `keras.models`."""
     attributes = module_attributes(f.analysis.name) if hint.kind == "module" else None
     used = methods_used_on(f.tree, f.analysis.name).get(f.analysis.name, set())
-    return not (attributes and used and not used & attributes)
+    if attributes and used and not used & attributes:
+        return False
+    # `Model.fit(...)` next to a `model` the file has: a model's methods on a class name are a case slip.
+    instance_use = hint.kind == "class" and used & MODEL_METHODS
+    return not (instance_use and any(s.kind in ("case", "spelling") for s in f.similar))
+
+
+def _keras_typo(f: _Facts) -> tuple[str, ImportHint] | None:
+    """`Sequental` for `Sequential`: a close spelling of a Keras name the file never imported."""
+    # Classes and functions only: `model` is far more often the learner's own name than a slip of `models`.
+    names = sorted(name for name, entry in keras_names().items() if entry["kind"] != "module")
+    close = difflib.get_close_matches(f.analysis.name, names, n=1, cutoff=0.85)
+    hint = suggest_import(close[0], f.tree) if close else None
+    return (close[0], hint) if hint is not None else None
 
 
 def _misspelled(f: _Facts, similar: list[Similar]):
