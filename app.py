@@ -43,8 +43,15 @@ lesson_pages = {
     for lesson in lesson_set.lessons
 }
 register_pages(lesson_pages)
+explain = st.Page("app_pages/explain.py", title="Explain my error", icon=":material/troubleshoot:", url_path="explain")
 setup = st.Page("app_pages/setup.py", title="Data and sandbox", icon=":material/build:", url_path="setup")
-sections = {"": [overview], "Lessons": list(lesson_pages.values()), "About": [setup], "For teachers": [teacher, studio]}
+sections = {
+    "": [overview],
+    "Lessons": list(lesson_pages.values()),
+    "Your own code": [explain],
+    "About": [setup],
+    "For teachers": [teacher, studio],
+}
 page = st.navigation(sections)
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).

@@ -1,5 +1,6 @@
-"""The teacher's view of the class, live: who passed what, where learners are stuck, how long a lesson
-takes, any learner's latest code, CSV exports, and lesson files with errors (never shown to learners)."""
+"""The teacher's view of the class, live: who passed what, where learners are stuck (grouped by cause where it
+is known), which causes the Explain page found in learners' own code (counts only), how long a lesson takes,
+any learner's latest code, CSV exports, and lesson files with errors (never shown to learners)."""
 
 from functools import partial
 from urllib.parse import urlsplit
@@ -8,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from tutor import settings
+from tutor.grading.attribute_error import AttributeCause
+from tutor.grading.causes import cause_label
 from tutor.store.class_report import (
     build_class_grid,
     count_common_errors,
@@ -16,6 +19,7 @@ from tutor.store.class_report import (
     list_workshops,
     time_to_pass,
 )
+from tutor.store.explanations import count_explanations_by_cause
 from tutor.store.progress import load_code
 from tutor.store.text import distinct_names
 from ui import plain
@@ -83,6 +87,66 @@ def render_workers(workers: list, counts: dict[str, int]) -> None:
          "last heartbeat": f"{w.heartbeat_age_s:.0f} s ago", "state": "alive" if w.alive else "silent"}
         for w in workers
     ]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+NAME_ERRORS = ("NameError", "UnboundLocalError")  # their stored cause is a NameCause value
+
+
+def stuck_label(error_type: str | None, cause: str | None) -> str | None:
+    """The group of a failed run whose cause is known: "NameError: never imported", "AttributeError: the
+    function itself, not called". None for an unknown cause (stored values are not trusted): the run is
+    then counted under its outcome."""
+    if error_type in NAME_ERRORS and (label := cause_label(cause)):
+        return f"{error_type}: {label}"
+    if error_type == "AttributeError" and cause in set(AttributeCause):
+        return f"AttributeError: {AttributeCause(cause).label}"
+    return None
+
+
+def render_stuck(db, titles: dict[str, str], workshop: str | None) -> None:
+    """Per lesson, how failed runs end, grouped by cause where the cause is known."""
+    st.subheader("Where learners are stuck")
+    common = count_common_errors(db, workshop=workshop, label_cause=stuck_label)
+    stuck = [
+        {"lesson": titles.get(lesson, lesson), "outcome": e.outcome, "names": ", ".join(e.names),
+         "learners still there": e.learners_now, "learners ever": e.learners_ever, "runs": e.runs}
+        for lesson in [*titles, *sorted(set(common) - set(titles))] for e in common.get(lesson, [])
+    ]  # fmt: skip
+    if not stuck:
+        st.caption("No failed runs yet.")
+        return
+    st.caption(
+        "Errors whose cause is known are grouped by it, whatever the name (the names column lists the "
+        "most common ones); other errors are listed as they ended."
+    )
+    items = []
+    for row in stuck[:3]:  # outcomes and names are learner-controlled (an exception's name): plain text only
+        count = row["learners still there"]
+        now = f" — {count} learner{'' if count == 1 else 's'} now"
+        names = plain.join(" (", plain.code(row["names"]), ")") if row["names"] else ""
+        items.append(plain.join(plain.strong(row["lesson"]), ": ", plain.code(row["outcome"]), names, now))
+    plain.show_list(items)
+    if not any(row["names"] for row in stuck):
+        for row in stuck:
+            del row["names"]
+    st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
+
+
+def render_explained(db, workshop: str | None) -> None:
+    """The Explain page's counts: which causes learners met in their own code. Only counts are kept."""
+    st.subheader("Own code explained")
+    counts = count_explanations_by_cause(db, workshop)
+    if not counts:
+        st.caption("Nobody has explained an error in their own code yet.")
+        return
+    st.caption("What the Explain page found in learners' own scripts and notebooks. Only these counts are "
+               "kept: their code never is.")  # fmt: skip
+    merged: dict[str, int] = {}
+    for cause, count in counts.items():  # stored values are not trusted: an unknown cause is "another cause"
+        label = "no NameError found" if cause is None else cause_label(cause) or "another cause"
+        merged[label] = merged.get(label, 0) + count
+    rows = [{"cause": label, "explanations": count} for label, count in merged.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
@@ -157,23 +221,8 @@ def class_view() -> None:
     if grid.idle_browsers:
         st.caption(f"Not listed: {count_idle_browsers(grid.idle_browsers)}.")
 
-    st.subheader("Where learners are stuck")
-    common = count_common_errors(db, workshop=workshop)
-    stuck = [
-        {"lesson": titles.get(lesson, lesson), "outcome": e.outcome, "learners still there": e.learners_now,
-         "learners ever": e.learners_ever, "runs": e.runs}
-        for lesson in [*titles, *sorted(set(common) - set(titles))] for e in common.get(lesson, [])
-    ]  # fmt: skip
-    if stuck:
-        items = []
-        for row in stuck[:3]:  # outcomes are learner-controlled (an exception's name): plain text only
-            count = row["learners still there"]
-            now = f" — {count} learner{'' if count == 1 else 's'} now"
-            items.append(plain.join(plain.strong(row["lesson"]), ": ", plain.code(row["outcome"]), now))
-        plain.show_list(items)
-        st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
-    else:
-        st.caption("No failed runs yet.")
+    render_stuck(db, titles, workshop)
+    render_explained(db, workshop)
 
     st.subheader("Time to pass")
     st.caption("From a learner's first run of a lesson to the end of their first passing run.")

@@ -42,6 +42,11 @@ CASES = [
         "Sequential", 2, {}, NameCause.NOT_IMPORTED, [], "`from tensorflow.keras.models import Sequential`",
     ),
     (
+        "keras-2-backend-function",
+        "from keras.layers import Dense\ndef train():\n    K.set_value(1, 2)\ntrain()\n", "K", 3, {},
+        NameCause.NOT_IMPORTED, ["never imported"], "`from keras import backend as K`",
+    ),
+    (
         "stdlib-module", "import os\nprint(sys.argv)\n", "sys", 2, {}, NameCause.NOT_IMPORTED, [], "`import sys`",
     ),
     (
@@ -105,6 +110,11 @@ CASES = [
         "model", 6, {}, NameCause.DISCARDED_RESULT, ["the result is not kept"], "`model = build_model()`",
     ),
     (
+        "discarded-result-of-a-function-returning-directly",
+        "def build_model():\n    return [1]\n\nbuild_model()\nmodel.fit()\n", "model", 5, {},
+        NameCause.DISCARDED_RESULT, ["Line 4 calls `build_model()`", "not kept"], "`model = build_model()`",
+    ),
+    (
         "compared-not-assigned",
         "def build_model():\n    return 1\n\nmodel == build_model()\nmodel.fit()\n",
         "model", 4, {}, NameCause.COMPARED_NOT_ASSIGNED, ["Line 4 writes `model == build_model()`", "`==` compares"],
@@ -121,11 +131,11 @@ CASES = [
     ),
     (
         "used-before-assigned", "model.fit()\nmodel = make()\n", "model", 1, {}, NameCause.USED_BEFORE_ASSIGNED,
-        ["line 2, which runs later"], "",
+        ["line 2, which runs later"], "Move line 2 (and what it needs) above line 1.",
     ),
     (
         "import-after-use", "x = np.zeros(3)\nimport numpy as np\n", "np", 1, {}, NameCause.USED_BEFORE_ASSIGNED,
-        ["the first line that imports it"], "",
+        ["the first line that imports it"], "Move line 2",
     ),
     (
         "branch-not-taken-loop", "for face in faces:\n    preds = f(face)\nprint(preds)\n", "preds", 3, {},

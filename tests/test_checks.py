@@ -22,7 +22,7 @@ from tutor.checks.kinds import (
     kind_name,
     register,
 )
-from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+from tutor.sandbox.results import CaughtError, ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 
 def finished(**fields) -> RunResult:
@@ -71,6 +71,27 @@ def test_no_name_error_names_line_name_and_cause() -> None:
     assert "Line 24" in outcome.message and "'model'" in outcome.message
     assert "throws the result away" in outcome.message
     assert check("no_name_error", GOOD).passed
+
+
+def test_a_caught_name_error_fails_with_the_facts_of_the_one_declared_path() -> None:
+    """Caught or not, the same facts (tests/test_lesson_schema.py drives the uncaught path): a lesson's message
+    works both ways, and {handler_line} is None when nothing caught the error."""
+    kind = CHECK_KINDS["no_name_error"]
+    [declared] = [path for path in kind.fact_paths[Outcome.FAILED] if path.judged]
+    caught = CaughtError("NameError", "model", "name 'model' is not defined", 24, "train", 26,
+                         {"summary": "Kept? write `model = f()`.", "diagnosis": "Not kept."})  # fmt: skip
+    hidden = kind.function(finished(caught=[caught]), {}, "model")
+    stopped = kind.function(finished(error=NAME_ERROR, exit_code=1, caught=[caught]), {}, "model")
+    assert not hidden.passed and not stopped.passed
+    assert set(hidden.facts) == set(stopped.facts) == set(declared.facts)
+    assert hidden.facts["handler_line"] == 26 and stopped.facts["handler_line"] is None  # the uncaught one first
+    assert hidden.message == (
+        "Line 24 (inside `train()`) raised NameError: name 'model' is not defined, and the `except` on line 26 "
+        "caught it, so your program went on without `model`. A NameError hidden is not a NameError fixed. Not kept."
+    )
+    # A caught one is seen even when the run ended badly afterwards (a time limit): it is judged, not "not reached".
+    timeout = RunResult(Termination.TIMEOUT, 60, detail="Stopped after 60 s.", caught=[caught])
+    assert check("no_name_error", timeout).status is CheckStatus.FAILED
 
 
 def test_other_errors_are_not_called_name_errors() -> None:

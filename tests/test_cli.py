@@ -47,7 +47,9 @@ def test_grade_json_for_the_starter_reports_the_name_error() -> None:
         "line": 24,
         "message": "name 'model' is not defined",
         "case": "default",
-        "cause": None,  # for an AttributeError the source explains (tutor.grading.attribute_error)
+        "cause": "discarded-result",  # tutor.grading.causes: build_model() called, its result not kept
+        "caught": False,
+        "handler_line": None,
     }
     assert verdict["dataset"] in ("real", "standin")
     assert [case["id"] for case in verdict["cases"]] == ["default"]

@@ -17,7 +17,7 @@ from tutor.checks.judge import CheckResult, CheckStatus
 from tutor.grading.verdict import CaseVerdict, Verdict
 from tutor.runs.contract import Progress, RunSnapshot, RunStatus
 from tutor.sandbox.protocol import EventType, Phase, decode_event, encode_event
-from tutor.sandbox.results import ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+from tutor.sandbox.results import CaughtError, ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
 
 TEXT = st.text(max_size=40)
 NAME = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=12)
@@ -34,6 +34,10 @@ errors = st.builds(
     name=st.none() | NAME, is_name_error=st.booleans(), module_names=st.dictionaries(NAME, NAME, max_size=2),
     context=st.none() | st.dictionaries(st.sampled_from(["type", "message"]), TEXT),
     analysis=st.none() | st.dictionaries(NAME, JSON, max_size=3),
+)  # fmt: skip
+caught_errors = st.builds(
+    CaughtError, type=NAME, name=st.none() | NAME, message=TEXT, line=LINE, function=st.none() | NAME,
+    handler_line=LINE, analysis=st.none() | st.dictionaries(NAME, JSON, max_size=3),
 )  # fmt: skip
 fits = st.builds(
     FitInfo, index=st.integers(1, 9), epochs=JSON_LEAF, initial_epoch=JSON_LEAF, line=LINE, model_type=TEXT,
@@ -53,6 +57,7 @@ results = st.builds(
     stdout=TEXT, stderr=TEXT, output_truncated=st.booleans(),
     predictions=st.none() | st.dictionaries(NAME, st.lists(st.integers(0, 9), max_size=4), max_size=2),
     detail=TEXT, isolation=TEXT, peak_memory_mb=st.none() | FLOAT, warm=st.booleans(),
+    caught=st.lists(caught_errors, max_size=2),
 )  # fmt: skip
 checks = st.builds(
     CheckResult,
@@ -119,6 +124,13 @@ def test_verdict_round_trips(verdict: Verdict) -> None:
     assert_same_fields(Verdict.from_dict(through_json(verdict.to_dict())), verdict)
 
 
+def test_a_run_result_stored_before_caught_errors_reads_back_with_none() -> None:
+    # The field is additive (RESULT_VERSION stays 1): verdicts in databases have no "caught".
+    data = through_json(RunResult(Termination.FINISHED, 1.0).to_dict())
+    del data["caught"]
+    assert RunResult.from_dict(data).caught == []
+
+
 def test_the_unchanged_starter_stays_no_attempt_through_json() -> None:
     # The bug this file was written for: queue mode read every verdict back as an attempt.
     for attempt, empty in ((False, False), (False, True), (True, False)):
@@ -152,6 +164,9 @@ EVENTS = st.one_of(
     st.tuples(st.just(EventType.FIT_END), st.fixed_dictionaries(
         {"fit": st.integers(1, 9), "epochs_run": st.integers(0, 99), "completed": st.booleans(),
          "error": st.none() | NAME})),
+    st.tuples(st.just(EventType.CAUGHT_ERROR), st.fixed_dictionaries({"error": st.fixed_dictionaries(
+        {"type": NAME, "name": st.none() | NAME, "message": TEXT, "line": LINE, "function": st.none() | NAME,
+         "handler_line": LINE})})),
     st.tuples(st.just(EventType.MODEL), st.fixed_dictionaries({"model": st.fixed_dictionaries(
         {"name": NAME, "defined": st.booleans(), "type": st.none() | st.text(string.ascii_letters, max_size=20),
          "is_keras_model": st.none() | st.booleans(), "trained": st.none() | st.booleans(),

@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the verdict (default 900)")
     submit.set_defaults(handler=command_submit)
 
+    explain = commands.add_parser("explain", help="explain the NameError in your own script or notebook")
+    explain.add_argument("path", type=Path, metavar="FILE", help="a .py script or an .ipynb notebook")
+    explain.add_argument("--traceback", type=Path, metavar="TEXT_FILE", help="the traceback you got, as text")
+    explain.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    explain.add_argument("--no-run", action="store_true", help="explain from the file alone; do not run it here")
+    explain.add_argument("--sandbox", choices=["strict", "basic", "auto"])
+    explain.set_defaults(handler=command_explain)
+
     lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
     lessons.set_defaults(handler=command_lessons)
 
@@ -112,6 +120,44 @@ def command_grade(args: argparse.Namespace) -> int:
     else:
         print(format_verdict(verdict))
     return EXIT_GRADER if verdict.grader_error else EXIT_OK
+
+
+MAX_TRACEBACK_FILE_BYTES = 1_000_000  # read no more of a --traceback file (the explainer keeps its last 100 KB)
+
+
+def command_explain(args: argparse.Namespace) -> int:
+    from tutor.explain.contract import InputError, refused_explanation
+    from tutor.explain.explain import explain_file
+    from tutor.explain.report import format_explanation
+
+    def fail(message: str) -> int:
+        if args.json:  # the same shape as any explanation: nothing found, the summary says why
+            print(json.dumps(refused_explanation(args.path.name, message).to_dict()))
+        else:
+            print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        data = args.path.read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read {args.path}: {exc.strerror}")
+    traceback_text = None
+    if args.traceback is not None:
+        try:
+            with args.traceback.open("rb") as handle:
+                tail = handle.read(MAX_TRACEBACK_FILE_BYTES)
+        except OSError as exc:
+            return fail(f"cannot read {args.traceback}: {exc.strerror}")
+        traceback_text = tail.decode("utf-8", "replace")
+    try:
+        explanation = explain_file(args.path.name, data, traceback_text, run=not args.no_run)
+    except InputError as exc:
+        return fail(str(exc))
+    if args.json:
+        print(json.dumps(explanation.to_dict()))
+    else:
+        print(format_explanation(explanation, data.decode("utf-8-sig", "replace")))
+    return EXIT_GRADER if explanation.grader_error else EXIT_OK
 
 
 def command_worker(args: argparse.Namespace) -> int:

@@ -86,6 +86,14 @@ def show_list(items: list[Html], where=None) -> None:
     (where or st).html(f'<ul style="margin:0 0 0.5rem 0">{body}</ul>')
 
 
+def show_block(fragment: Html, where=None) -> None:
+    """A fragment built with this module, as a block of its own (a <div>, where ``show``'s paragraph could
+    not hold it: a code listing's <pre>). Only an Html fragment: its learner pieces are escaped already."""
+    if not isinstance(fragment, Html):
+        raise TypeError("show_block takes an Html fragment built with ui.plain")
+    (where or st).html(f'<div style="margin:0">{fragment}</div>')
+
+
 def style(css: str) -> None:
     """The app's own style sheet: a constant of ours (ui/widgets.SHARED_CSS), never anything learner-made."""
     st.html(f"<style>{css}</style>")

@@ -19,7 +19,7 @@ from tutor.runs.contract import RunSnapshot, RunStatus
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import IsolationError, resolve_level
 from tutor.sandbox.protocol import Phase
-from tutor.sandbox.results import ErrorInfo, RunResult, Termination
+from tutor.sandbox.results import CaughtError, ErrorInfo, RunResult, Termination
 from tutor.sandbox.terminal import render_terminal
 from ui import plain
 from ui.state import dataset_status
@@ -283,6 +283,8 @@ def render_what_happened(result: RunResult, explained: bool = False, reveal_fix:
         return
     error = result.error
     if error is None:
+        if result.caught:  # nothing stopped the program: its own `except` hid a NameError
+            render_caught_name_error(result.caught[0], explained, reveal_fix)
         return
     with st.container(border=True):
         st.markdown("**What happened**")
@@ -328,6 +330,25 @@ def render_name_error(error: ErrorInfo, explained: bool = False, reveal_fix: boo
         plain.show("Where your code assigns ", plain.code(error.name), f": {where}.", muted=True)
     if reveal_fix and analysis.get("fix"):
         plain.show(plain.strong("How to fix it: "), plain.message(analysis["fix"]))
+
+
+def render_caught_name_error(caught: CaughtError, explained: bool = False, reveal_fix: bool = True) -> None:
+    """A NameError the program's own ``except`` caught: the line that raised it and the ``except`` that hid it."""
+    analysis = caught.analysis or {}
+    with st.container(border=True):
+        st.markdown("**What happened**")
+        line = plain.strong(f"line {caught.line}") if caught.line else "a line Python could not place"
+        inside = plain.join(" inside ", plain.code(f"{caught.function}()")) if caught.function else ""
+        plain.show("On ", line, inside, ", your program raised ", plain.code(f"{caught.type}: {caught.message}"), ".")
+        handler = plain.join("the ", plain.code("except"), " on ", plain.strong(f"line {caught.handler_line}"))
+        if not caught.handler_line:
+            handler = plain.join("an ", plain.code("except"))
+        plain.show("Nothing stopped it: ", handler, " caught the error, and the program went on without the name.")
+        diagnosis = analysis.get("diagnosis", analysis.get("summary", ""))
+        if diagnosis and not explained:
+            plain.show(plain.message(diagnosis))
+        if reveal_fix and analysis.get("fix"):
+            plain.show(plain.strong("How to fix it: "), plain.message(analysis["fix"]))
 
 
 @st.cache_resource(show_spinner=False)
@@ -378,10 +399,14 @@ def error_marks(verdict: Verdict | None) -> tuple[list[dict], list[dict]]:
     """Gutter annotation and line highlight for the first failing line."""
     result = first_failure(verdict) if verdict else None
     error = result.error if result else None
+    if error is None and result is not None and result.caught:  # a NameError the program's own except hid
+        error = result.caught[0]
     if error is None or not error.line:
         return [], []
     row = error.line - 1
     text = f"{error.type}: {error.message}"
+    if isinstance(error, CaughtError) and error.handler_line:
+        text += f" (caught by the except on line {error.handler_line})"
     annotations = [{"row": row, "column": 0, "text": text, "type": "error"}]
     markers = [{"startRow": row, "startCol": 0, "endRow": row, "endCol": 1, "className": "tutor-error-line",
                 "type": "fullLine"}]  # fmt: skip

@@ -28,16 +28,24 @@ from tutor.checks.kinds import (
     check_kind,
 )
 from tutor.checks.stops import NOT_RUN, NOT_RUN_STOPPED, STOPPED_EARLY, not_run, stopped_early
-from tutor.sandbox.results import RunResult, Termination
+from tutor.sandbox.results import CaughtError, RunResult, Termination
 
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 FIT_FACTS = {"line": LINE, "epochs": ANYTHING, "epochs_run": INT, "min_epochs": INT}
 
 
 class NoNameErrorCheck(CheckBase):
-    """Passes when no NameError (or UnboundLocalError) stopped the program."""
+    """Passes when no NameError (or UnboundLocalError) stopped the program, and none was hidden by the
+    program's own ``except``."""
 
     kind: Literal["no_name_error"]
+
+
+# One path for both ways, so a lesson's message may use every fact whichever way it fails ({handler_line}
+# is None when nothing caught the error).
+NAME_ERROR_FACTS = {"line": LINE, "name": TEXT_OR_NONE, "type": TEXT, "summary": TEXT, "diagnosis": TEXT,
+                    "handler_line": LINE, "cause": TEXT_OR_NONE}  # fmt: skip
+HIDDEN = "A NameError hidden is not a NameError fixed."
 
 
 @check_kind(
@@ -45,10 +53,7 @@ class NoNameErrorCheck(CheckBase):
     title="No NameError",
     reports_error=True,
     failed=(
-        FactPath(
-            "a NameError stopped the program",
-            {"line": LINE, "name": TEXT_OR_NONE, "type": TEXT, "summary": TEXT, "diagnosis": TEXT},
-        ),
+        FactPath("a NameError stopped the program, or the program's own except caught one", NAME_ERROR_FACTS),
         *NOT_RUN,
     ),
     passed=(FactPath("no NameError stopped the program", {}),),
@@ -61,15 +66,38 @@ def check_no_name_error(result: RunResult, params: dict[str, Any], model_name: s
         # The message explains; the fix is kept apart (facts "summary" still has it, for lesson messages).
         diagnosis = analysis.get("diagnosis", summary)
         facts = {"line": error.line, "name": error.name, "type": error.type, "summary": summary,
-                 "diagnosis": diagnosis}  # fmt: skip
+                 "diagnosis": diagnosis, "handler_line": None, "cause": analysis.get("cause") or None}  # fmt: skip
         kind = "UnboundLocalError" if error.type == "UnboundLocalError" else "NameError"
         text = f"Line {error.line}: {kind}: name '{error.name}' is not defined."
         if kind == "UnboundLocalError":
             text = f"Line {error.line}: UnboundLocalError: {error.message}."
         return Finding(False, f"{text} {diagnosis}".strip(), facts)
-    # Only an uncaught NameError is visible here: a program that catches its own is judged by the
-    # other checks (it did not train), so the wording claims no more than what was seen.
+    caught = next(iter(result.caught), None)
+    if caught is not None:  # seen, whatever ended the run later: the program went on without the name
+        return caught_name_error(caught)
+    # A NameError caught by an ``except`` the source does not spell out (``except ERRORS:``), or by a library's
+    # code, is not seen here: the wording claims no more than "none stopped it".
     return not_run(result) or Finding(True, "No NameError stopped your program.")
+
+
+def caught_name_error(caught: CaughtError) -> Finding:
+    """The program's own ``except`` caught a NameError: where it was raised, the ``except`` that hid it, and
+    why the name was missing (the same analysis as for one that stops the program)."""
+    analysis = caught.analysis or {}
+    summary = analysis.get("summary", "")
+    diagnosis = analysis.get("diagnosis", summary)
+    facts = {"line": caught.line, "name": caught.name, "type": caught.type, "summary": summary,
+             "diagnosis": diagnosis, "handler_line": caught.handler_line,
+             "cause": analysis.get("cause") or None}  # fmt: skip
+    where = f"Line {caught.line}" if caught.line else "Your program"
+    inside = f" (inside `{caught.function}()`)" if caught.function else ""
+    handler = f"the `except` on line {caught.handler_line}" if caught.handler_line else "an `except`"
+    without = f"without `{caught.name}`" if caught.name else "as if nothing had happened"
+    text = (
+        f"{where}{inside} raised {caught.type}: {caught.message}, and {handler} caught it, so your program "
+        f"went on {without}. {HIDDEN}"
+    )
+    return Finding(False, f"{text} {diagnosis}".strip(), facts)
 
 
 class NoErrorCheck(CheckBase):

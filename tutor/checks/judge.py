@@ -95,6 +95,8 @@ def run_checks(
     for check in checks:
         if check.status is not CheckStatus.FAILED or not CHECK_KINDS[check.id].reports_error:
             continue
+        if check.id == "no_name_error" and not error.is_name_error:
+            continue  # it failed on a NameError the program caught itself, not on this error
         if reported:
             check.message = SAME_ERROR.format(type=error.type, line=error.line)
             check.same_error = True

@@ -10,11 +10,18 @@ from tutor.sandbox.results import RunResult
 
 
 def diagnose_result(result: RunResult, source: str | bytes) -> None:
-    """Fill ``result.error.analysis`` (diagnosis, fix, summary) when the source explains the error."""
+    """Fill ``result.error.analysis`` (diagnosis, fix, summary) when the source explains the error, and the
+    analysis of each NameError the program's own ``except`` caught (``result.caught``): hidden, it still has
+    the cause an uncaught one would have."""
+    text = source if isinstance(source, str) else source.decode("utf-8", "replace")
+    for caught in result.caught:
+        if caught.name:
+            unbound_local = caught.type == "UnboundLocalError"
+            analysis = analyze_name_error(text, caught.name, caught.line, caught.function, unbound_local)
+            caught.analysis = analysis.to_dict()
     error = result.error
     if error is None:
         return
-    text = source if isinstance(source, str) else source.decode("utf-8", "replace")
     if error.is_name_error and error.name:
         unbound_local = error.type == "UnboundLocalError"
         error.analysis = analyze_name_error(text, error.name, error.line, error.function, unbound_local).to_dict()

@@ -80,7 +80,12 @@ class _Facts:
     where: Callable[[int], str]
 
     def at(self, line: int | None) -> str:
-        return f" on {self.where(line)}" if line else ""
+        return f" {self.on(line)}" if line else ""
+
+    def on(self, line: int) -> str:
+        """ "on line 5", "in cell 2, line 1"."""
+        text = self.where(line)
+        return f"on {text}" if text.startswith("line") else f"in {text}"
 
     def cap(self, line: int) -> str:
         text = self.where(line)
@@ -184,7 +189,7 @@ def _is_lambda_global(f: _Facts) -> bool:
 
 def _lambda_global(f: _Facts) -> tuple[NameCause, Sentences, list[str]]:
     name, line = f.analysis.name, f.analysis.line
-    here = f.cap(line) if line else "Loading the model"
+    here = f.cap(line) if line else "Your program"
     head = (
         f"{here} loads a saved model, and Keras rebuilds it layer by layer. One of its `Lambda` layers runs a "
         f"Python function that uses `{name}`, a global name of the script that built the model; this script "
@@ -257,9 +262,9 @@ def _assigned_at_module_level(f: _Facts, module_level: list[Binding]):
     loads = [b for b in before if b.call in LOAD_CALLS and b.conditional == "try"]
     if loads:
         load = loads[-1]
-        handler = f" the `except` on {f.where(load.handler_line)}" if load.handler_line else " its `except`"
+        handler = f" the `except` {f.on(load.handler_line)}" if load.handler_line else " its `except`"
         return NameCause.LOAD_FAILED, [(
-            f"`{name}` is assigned on {f.where(load.line)} by `{load.call}(...)` inside a `try` block. Loading "
+            f"`{name}` is assigned {f.on(load.line)} by `{load.call}(...)` inside a `try` block. Loading "
             f"failed there, so that assignment never happened, and{handler} went on without giving `{name}` a "
             f"value; {f.where(line) if line else 'the next use'} then has no `{name}`",
             f". Give `{name}` a value in the `except` branch too (build a new model there), or catch only the "
@@ -270,17 +275,18 @@ def _assigned_at_module_level(f: _Facts, module_level: list[Binding]):
         verb = "imports" if first.kind == "import" else "assigns"
         return NameCause.USED_BEFORE_ASSIGNED, [(
             f"`{name}` is used{f.at(line)}, but the first line that {verb} it at module level is "
-            f"{f.where(first.line)}, which runs later. Python runs a script top to bottom.", ""
+            f"{f.where(first.line)}, which runs later. Python runs a script top to bottom.",
+            f" Move {f.where(first.line)} (and what it needs) above {f.where(line)}.",
         )], []  # fmt: skip
     lines = ", ".join(str(b.line) for b in module_level)
     if f.where(1) != "line 1":  # notebooks: name each line fully
-        lines = ", ".join(f.where(b.line) for b in module_level)
+        lines = "in " + ", ".join(f.where(b.line) for b in module_level)
     else:
-        lines = "line " + lines
+        lines = "on line " + lines
     blocks = sorted({b.conditional for b in module_level if b.conditional})
     inside = f" inside {_article(blocks[0])} `{'`/`'.join(blocks)}` block" if blocks else ""
     head = (
-        f"`{name}` is assigned on {lines}{inside}, but that assignment had not happened by the time "
+        f"`{name}` is assigned {lines}{inside}, but that assignment had not happened by the time "
         f"{f.where(line) if line else 'its use'} ran."
     )
     if any(b.conditional in CONDITIONAL_BLOCKS for b in before) or not before:
@@ -301,7 +307,7 @@ def _branch_not_taken(f: _Facts, bindings: list[Binding]):
     block = bindings[-1]
     kind = block.conditional
     return NameCause.BRANCH_NOT_TAKEN, [(
-        f"`{name}` is assigned on {f.where(block.line)} inside {_article(kind)} `{kind}` block, which did not run "
+        f"`{name}` is assigned {f.on(block.line)} inside {_article(kind)} `{kind}` block, which did not run "
         f"this time, so {f.where(line) if line else 'its use'} finds no `{name}`",
         f". Give `{name}` a value on every path (before the block, or in an `else` branch).",
     )], []  # fmt: skip
@@ -376,6 +382,20 @@ def _bound_nowhere(f: _Facts):
         return NameCause.NOT_IMPORTED, parts, [hint.statement]
     if close:
         return _misspelled(f, close)
+    named = [c for c in a.discarded_calls if name.lower() in c.function.lower() and (a.line is None or c.line < a.line)]
+    if named:  # `build_model()` on its own line, `model` never assigned: the function returns it, unkept
+        call = named[-1]
+        return (
+            NameCause.DISCARDED_RESULT,
+            [
+                (f"`{name}` is used{f.at(a.line)} but never assigned anywhere in your code.", ""),
+                (
+                    f"{f.cap(call.line)} calls `{call.function}()`, which returns a value, but the result is not kept",
+                    f": write `{name} = {call.function}()`.",
+                ),
+            ],
+            [f"{name} = {call.function}()"],
+        )
     typo = _keras_typo(f)
     if typo is not None:
         right, right_hint = typo
@@ -395,13 +415,16 @@ def _bound_nowhere(f: _Facts):
 def _fits_import(f: _Facts, hint: ImportHint) -> bool:
     """A module name used with attributes that module does not have is not that module: `models.fit(...)`
     wants a model (a typo of `model`), not `keras.models`."""
+    # Only against a name the file has that it could be a slip of: old code calls Keras 2 functions
+    # (`K.set_value`) that today's module lacks, and is still missing an import.
+    if not any(s.kind in ("case", "spelling") for s in f.similar):
+        return True
     attributes = module_attributes(f.analysis.name) if hint.kind == "module" else None
     used = methods_used_on(f.tree, f.analysis.name).get(f.analysis.name, set())
     if attributes and used and not used & attributes:
         return False
     # `Model.fit(...)` next to a `model` the file has: a model's methods on a class name are a case slip.
-    instance_use = hint.kind == "class" and used & MODEL_METHODS
-    return not (instance_use and any(s.kind in ("case", "spelling") for s in f.similar))
+    return not (hint.kind == "class" and used & MODEL_METHODS)
 
 
 def _keras_typo(f: _Facts) -> tuple[str, ImportHint] | None:

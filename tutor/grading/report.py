@@ -20,8 +20,8 @@ def format_verdict(verdict: Verdict) -> str:
         for check in case.checks:
             lines.append(f"    [{MARKS[check.status]}] {check.id}: {check.message}")
     error = verdict.first_error
-    if error is not None:
-        traceback = next(c.result.error.traceback for c in verdict.cases if c.result and c.result.error)
+    traceback = next((c.result.error.traceback for c in verdict.cases if c.result and c.result.error), "")
+    if error is not None and traceback:  # (a NameError the program caught has no traceback of its own)
         lines.append("")
         lines.append("Traceback of your program:")
         lines += ["  " + line for line in traceback.rstrip().splitlines()]

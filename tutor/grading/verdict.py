@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tutor.checks.judge import CheckResult, CheckStatus
-from tutor.sandbox.results import RunResult
+from tutor.sandbox.results import ErrorInfo, RunResult
 
-VERDICT_VERSION = 2  # 2: checks have a status (not_reached); "attempt" and "empty" (error "cause": added, computed)
+# 2: checks have a status (not_reached); "attempt" and "empty". Added since, computed from the cases: error
+# "cause", "caught" and "handler_line".
+VERDICT_VERSION = 2
 
 
 class GraderError(Exception):
@@ -66,6 +68,8 @@ class Verdict:
 
     @property
     def first_error(self) -> dict[str, Any] | None:
+        """The first case's uncaught error; when no case has one, the first NameError a case's own ``except``
+        caught (``"caught": True``, ``"handler_line"``: that ``except``'s line). One shape for both."""
         for case in self.cases:
             error = case.result.error if case.result else None
             if error is not None:
@@ -75,8 +79,22 @@ class Verdict:
                     "line": error.line,
                     "message": error.message,
                     "case": case.case,
-                    # an AttributeError's cause, when the source told it (tutor.grading.attribute_error.AttributeCause)
-                    "cause": (error.analysis or {}).get("kind") if not error.is_name_error else None,
+                    "cause": error_cause(error),
+                    "caught": False,
+                    "handler_line": None,
+                }
+        for case in self.cases:
+            caught = next(iter(case.result.caught), None) if case.result else None
+            if caught is not None:
+                return {
+                    "type": caught.type,
+                    "name": caught.name,
+                    "line": caught.line,
+                    "message": caught.message,
+                    "case": case.case,
+                    "cause": (caught.analysis or {}).get("cause") or None,
+                    "caught": True,
+                    "handler_line": caught.handler_line,
                 }
         return None
 
@@ -108,3 +126,10 @@ class Verdict:
             data.get("grader_error"), [CheckResult.from_dict(check) for check in data["checks"]],
             attempt=bool(data.get("attempt", True)), empty=bool(data.get("empty", False)),
         )  # fmt: skip
+
+
+def error_cause(error: ErrorInfo) -> str | None:
+    """Why the error happened, as a word of a vocabulary, when the source told: a NameError's
+    tutor.grading.causes.NameCause, an AttributeError's tutor.grading.attribute_error.AttributeCause."""
+    analysis = error.analysis or {}
+    return (analysis.get("cause") if error.is_name_error else analysis.get("kind")) or None

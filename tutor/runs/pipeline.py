@@ -6,7 +6,8 @@ the queue worker (tutor.runs.queue.worker) call these functions and nothing of t
 - the express lane: ``ExpressTry`` gives a run that looks like it stops on an early NameError a short try
   in a warm sandbox; ``GradedRun.requeue`` says it needs longer (``REQUEUE_NOTE`` tells the learner);
 - ``run_columns``: a run's outcome as the database's columns, in both modes;
-- ``describe_outcome``: the one-line label of a run ("passed", "NameError: model", "timeout"...).
+- ``describe_outcome``: the one-line label of a run ("passed", "NameError: model (result of the call not
+  kept)", "timeout"...).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tutor.grading.attribute_error import AttributeCause
+from tutor.grading.causes import cause_label
 from tutor.grading.grade import grade_source
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
@@ -32,6 +34,7 @@ OUTPUT_TAIL_CHARS = 64 * 1024  # what the page shows live; the verdict keeps the
 EXPRESS_BUDGET_S = 3.0  # a warm starter's verdict takes ~0.5 s; longer runs go back to their place in line
 REQUEUE_NOTE = "Your program needs more than a quick check: it runs in full as soon as a sandbox is free."
 ENDED_NORMALLY = (Termination.FINISHED, Termination.EXITED)
+NAME_ERRORS = ("NameError", "UnboundLocalError")  # their first_error "cause" is a NameCause value
 
 
 class LiveProgress:
@@ -175,7 +178,8 @@ def run_columns(status: RunStatus, verdict: Verdict | None, error: str | None) -
         values.update(
             verdict=slim_verdict(verdict), result=verdict.to_dict(), passed=verdict.passed,
             error_type=first.get("type"), error_name=first.get("name"), error_line=first.get("line"),
-            dataset=verdict.dataset, warm=any(getattr(case.result, "warm", False) for case in verdict.cases),
+            error_cause=stored_cause(first.get("cause")), dataset=verdict.dataset,
+            warm=any(getattr(case.result, "warm", False) for case in verdict.cases),
         )  # fmt: skip
         error = error or verdict.grader_error
     values["grader_error"] = error
@@ -183,8 +187,18 @@ def run_columns(status: RunStatus, verdict: Verdict | None, error: str | None) -
     return values
 
 
+MAX_CAUSE_CHARS = 64  # tutor.store.db.Run.error_cause: a cause is a short word of the vocabulary
+
+
+def stored_cause(cause: object) -> str | None:
+    """The first error's cause as the column keeps it: a NameCause or AttributeCause value; anything else
+    (too long, not text) is left out rather than fail the run's record on PostgreSQL."""
+    return cause if isinstance(cause, str) and 0 < len(cause) <= MAX_CAUSE_CHARS else None
+
+
 def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: str | None) -> str:
-    """One short label per run, for "most common errors": "passed", "NameError: model", "timeout"..."""
+    """One short label per run, for "most common errors": "passed", "NameError: model", "timeout"... A
+    NameError whose cause is known says it: "NameError: model (result of the call not kept)"."""
     if status is not RunStatus.DONE:
         return status.value
     if grader_error or verdict is None:
@@ -195,9 +209,15 @@ def describe_outcome(status: RunStatus, verdict: Verdict | None, grader_error: s
         return PASSED
     error = verdict.first_error
     if error:
-        if error.get("cause") in set(AttributeCause):  # which misconception, for "where learners are stuck"
-            return f"{error['type']}: {AttributeCause(error['cause']).label}"
-        return f"{error['type']}: {error['name']}" if error.get("name") else str(error["type"])
+        cause = stored_cause(error.get("cause"))  # (a verdict may have crossed the queue: not trusted)
+        label = cause_label(cause) if error.get("type") in NAME_ERRORS else None
+        # (names cut short: the outcome column holds 255 characters, and a learner's name can be longer)
+        named = f"{error['type']}: {str(error['name'])[:80]}" if error.get("name") else str(error["type"])[:80]
+        if label:  # why the name was missing, e.g. "NameError: model (result of the call not kept)"
+            return f"{named} ({label})"
+        if cause in set(AttributeCause):  # which misconception, for "where learners are stuck"
+            return f"{error['type']}: {AttributeCause(cause).label}"
+        return named
     for case in verdict.cases:
         result = case.result
         if result is not None and result.termination not in ENDED_NORMALLY:

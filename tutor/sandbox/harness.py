@@ -10,6 +10,8 @@ What it observes, without changing what the program does:
 - ``keras.datasets.mnist.load_data``: served from the provisioned file (real or offline stand-in);
 - an uncaught exception: type, message, the line in the learner's file, the traceback without our
   frames, and for a ``NameError`` the missing name and the names that existed at module level;
+- a ``NameError`` the learner's own ``except`` caught: the line that raised it, the ``except``'s line, the
+  missing name (a NameError hidden is not a NameError fixed);
 - at the end: what ``model`` is at module level.
 
 Events go to a dedicated pipe (never stdout), each stamped with a per-run token the runner chose, so a
@@ -18,6 +20,7 @@ program that prints or writes look-alike events cannot forge them casually.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib
@@ -402,6 +405,122 @@ def _safe_str(obj) -> str:
         return f"<{type(obj).__name__}>"
 
 
+# --- NameErrors the learner's own ``except`` catches ---------------------------------------------------
+# Every handler that could catch a NameError gets a first statement that reports what it caught. Done on
+# the learner's syntax tree before compiling, not with sys.settrace: a program pays nothing where no such
+# handler runs, and the line numbers stay the learner's.
+
+CAUGHT_HOOK = "__tutor_caught_error__"  # bound in builtins; a learner's program has no reason to use this name
+# The last part of a handler's type that can catch a NameError: `except NameError`, `except builtins.Exception`...
+CATCHES_NAME_ERROR = frozenset({"NameError", "UnboundLocalError", "Exception", "BaseException"})
+HANDLER_LOOKS = 100  # NameErrors one ``except`` may catch before the hook stops looking where they came from
+
+
+def may_catch_name_error(handler: ast.ExceptHandler) -> bool:
+    """A bare ``except:``, or one naming NameError or a base of it, alone or in a tuple. A type the source
+    does not spell out (``except ERRORS:``) is not guessed at."""
+    if handler.type is None:
+        return True
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for kind in kinds:
+        name = kind.id if isinstance(kind, ast.Name) else kind.attr if isinstance(kind, ast.Attribute) else None
+        if name in CATCHES_NAME_ERROR:
+            return True
+    return False
+
+
+class CaughtReporter(ast.NodeTransformer):
+    """Puts ``try: __tutor_caught_error__(<except line>) / except: pass`` first in each handler that may catch
+    a NameError. Guarded, so that not even a failed call (e.g. a RecursionError when the handler runs at the
+    recursion limit) turns into an exception of the learner's; every node sits on the ``except`` line."""
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:
+        self.generic_visit(node)
+        if may_catch_name_error(node):
+            call = ast.Call(ast.Name(CAUGHT_HOOK, ast.Load()), [ast.Constant(node.lineno)], [])
+            guard = ast.Try(
+                body=[ast.Expr(call)], handlers=[ast.ExceptHandler(None, None, [ast.Pass()])], orelse=[], finalbody=[]
+            )
+            for part in ast.walk(guard):
+                part.lineno, part.end_lineno = node.lineno, node.lineno
+                part.col_offset, part.end_col_offset = node.col_offset, node.col_offset + len("except")
+            node.body.insert(0, guard)
+        return node
+
+
+def compile_learner_file(source: bytes, learner_file: str):
+    """The learner's program, compiled with the caught-NameError reports. Whatever goes wrong on the way
+    (a syntax error, a tree the compiler refuses) compiles the source exactly as it is instead: the
+    learner's own error is reported as ever, and a program is never broken by our instrumentation."""
+    try:
+        tree = CaughtReporter().visit(ast.parse(source, learner_file))
+        return compile(tree, learner_file, "exec", dont_inherit=True)
+    except Exception:  # noqa: BLE001 - any failure here falls back to the plain compile below
+        return compile(source, learner_file, "exec", dont_inherit=True)
+
+
+def find_name_error(exc: BaseException | None) -> NameError | None:
+    """The NameError an ``except`` is handling: the exception itself, or the first one in an exception group
+    (``except*``, or ``except Exception`` around a TaskGroup)."""
+    if isinstance(exc, NameError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = find_name_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def make_caught_hook(send, learner_file: str, limit: int = protocol.MAX_CAUGHT_REPORTS):
+    """The function bound as ``CAUGHT_HOOK``: reports the NameError the calling ``except`` is handling, once
+    per (raise line, except line) and at most ``limit`` of them. It never raises. A loop that catches a
+    NameError a million times sends one event, and after ``HANDLER_LOOKS`` NameErrors in one ``except`` the
+    hook no longer reads their tracebacks there (measured: a caught NameError took 0.41 µs, 0.63 µs with it)."""
+    reported: set[tuple[int | None, int]] = set()
+    looks: dict[int, int] = {}  # except line -> NameErrors it caught that were looked at
+
+    def caught(handler_line: int) -> None:
+        try:
+            if len(reported) >= limit:
+                return
+            exc = sys.exception()
+            if not isinstance(exc, NameError):
+                exc = find_name_error(exc)
+                if exc is None:
+                    return
+            seen = looks.get(handler_line, 0)
+            if seen >= HANDLER_LOOKS:
+                return
+            looks[handler_line] = seen + 1
+            line, function = raise_site(exc, learner_file)
+            if (line, handler_line) in reported:
+                return
+            reported.add((line, handler_line))
+            kind = type(exc).__name__
+            if not kind.isidentifier():  # a learner's class renamed to anything: say what Python would catch
+                kind = "UnboundLocalError" if isinstance(exc, UnboundLocalError) else "NameError"
+            error = {"type": kind, "name": missing_name(exc), "message": _safe_str(exc), "line": line,
+                     "function": function, "handler_line": handler_line}  # fmt: skip
+            send(Event.CAUGHT_ERROR, error=error)
+        except BaseException:  # noqa: BLE001 - our bookkeeping never becomes the learner's exception
+            pass
+
+    return caught
+
+
+def raise_site(exc: BaseException, learner_file: str) -> tuple[int | None, str | None]:
+    """The innermost line of the learner's file in the exception's traceback, and its function (None at
+    module level)."""
+    line = function = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == learner_file:
+            line, function = tb.tb_lineno, tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return line, None if function == "<module>" else function
+
+
 def describe_model(observer: Observer, namespace: dict, name: str) -> dict:
     if name not in namespace:
         return {"name": name, "defined": False}
@@ -472,10 +591,11 @@ def run_program(config: dict, send) -> None:
     model_name = config.get("model_name", "model")
     status, exit_code, error = Status.OK, 0, None
 
+    setattr(builtins, CAUGHT_HOOK, make_caught_hook(send, learner_file))
     try:
         with open(learner_file, "rb") as handle:
             source = handle.read()
-        code = compile(source, learner_file, "exec", dont_inherit=True)
+        code = compile_learner_file(source, learner_file)
     except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
         send(Event.ERROR, error=describe_source_error(exc, learner_file), stage="compile")
         send(Event.FINISHED, status=Status.ERROR, exit_code=1)

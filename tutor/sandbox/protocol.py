@@ -28,6 +28,10 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 MAX_LINE_BYTES = 256 * 1024  # one event; the harness's largest (an error with its traceback) is ~30 KiB
+# Distinct caught NameErrors (raise line, except line) one run reports: the first explains the bug, and a loop
+# that catches a NameError a million times must not flood the channel (the harness sends no more, the runner
+# keeps no more).
+MAX_CAUGHT_REPORTS = 5
 
 
 class EventType(enum.StrEnum):
@@ -43,6 +47,7 @@ class EventType(enum.StrEnum):
     FIT_END = "fit_end"
     LOAD_MODEL = "load_model"
     ERROR = "error"  # the learner's program raised
+    CAUGHT_ERROR = "caught_error"  # a NameError the learner's own ``except`` caught (the program went on)
     MODEL = "model"  # what the model name is bound to at the end
     PREDICTIONS = "predictions"
     FINISHED = "finished"
@@ -276,6 +281,15 @@ ERROR_FIELDS: dict[str, Shape | _Optional] = {
     "module_names": module_names,
     "context": optional(record({"type": dotted_name, "message": text(4000)})),
 }
+# Nested under "error", as ERROR's are: an event's own "type" names the event.
+CAUGHT_FIELDS: dict[str, Shape | _Optional] = {
+    "type": dotted_name,
+    "name": optional(identifier_or_unknown),
+    "message": text(4000),
+    "line": optional(source_line),  # where it was raised: the innermost line of the learner's file
+    "function": optional(function_or_unknown),  # the function that line is in; None at module level
+    "handler_line": optional(source_line),  # the ``except`` that caught it
+}
 MODEL_FIELDS: dict[str, Shape | _Optional] = {
     "name": identifier_or_unknown,
     "defined": boolean,
@@ -314,6 +328,7 @@ EVENT_FIELDS: dict[EventType, dict[str, Shape | _Optional]] = {
         "model_type": optional(text(200)),
     },
     EventType.ERROR: {"error": record(ERROR_FIELDS), "stage": one_of("compile", "run")},
+    EventType.CAUGHT_ERROR: {"error": record(CAUGHT_FIELDS)},
     EventType.MODEL: {"model": record(MODEL_FIELDS)},
     EventType.PREDICTIONS: {"labels": optional(classes), "predicted": optional(classes), "error": optional(text(500))},
     EventType.FINISHED: {

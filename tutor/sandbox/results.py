@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tutor.sandbox.protocol import EventType, FinishStatus
+from tutor.sandbox.protocol import MAX_CAUGHT_REPORTS, EventType, FinishStatus
 
 RESULT_VERSION = 1
 
@@ -47,6 +47,21 @@ class ErrorInfo:
     # NameError: where the missing name is assigned (tutor.grading.name_error); AttributeError: why `model` has no
     # `fit` (tutor.grading.attribute_error). Both carry "diagnosis" (no fix), "fix" and "summary".
     analysis: dict[str, Any] | None = None
+
+
+@dataclass
+class CaughtError:
+    """A NameError (or UnboundLocalError) raised in the learner's code and caught by the learner's own
+    ``except``: nothing stopped the program, it went on without the name. Reported apart from ``error``
+    (the program did not stop), so "your code hid a NameError" is never read as "your code raised"."""
+
+    type: str
+    name: str | None  # the missing name, when known
+    message: str
+    line: int | None  # where it was raised
+    function: str | None = None  # the function that line is in; None at module level
+    handler_line: int | None = None  # the ``except`` that caught it
+    analysis: dict[str, Any] | None = None  # as ErrorInfo.analysis (tutor.grading.name_error), from grading
 
 
 @dataclass
@@ -108,6 +123,9 @@ class RunResult:
     peak_memory_mb: float | None = None  # of the learner's process, when it finished normally (warm: with the
     # memory the sandbox touched ahead for it, tutor.sandbox.harness.prefault_heap)
     warm: bool = False
+    # NameErrors the program's own ``except`` caught, in order, at most MAX_CAUGHT_REPORTS distinct (raise line,
+    # except line) pairs. Additive: a result stored before the field reads back with none.
+    caught: list[CaughtError] = field(default_factory=list)
     version: int = RESULT_VERSION
 
     @property
@@ -127,6 +145,7 @@ class RunResult:
         data["fits"] = [FitInfo(**fit) for fit in data.get("fits", [])]
         data["loads"] = [LoadInfo(**load) for load in data.get("loads", [])]
         data["model"] = ModelInfo(**data["model"]) if data.get("model") else None
+        data["caught"] = [CaughtError(**caught) for caught in data.get("caught") or []]
         return cls(**data)
 
 
@@ -168,6 +187,12 @@ def apply_event(result: RunResult, event: dict[str, Any]) -> None:
     elif kind == EventType.ERROR:
         fields = {k: v for k, v in (event.get("error") or {}).items() if k in ErrorInfo.__dataclass_fields__}
         result.error = ErrorInfo(**fields)
+    elif kind == EventType.CAUGHT_ERROR:
+        fields = {k: v for k, v in (event.get("error") or {}).items() if k in CaughtError.__dataclass_fields__}
+        seen = {(caught.line, caught.handler_line) for caught in result.caught}
+        # The harness sends each pair once and few of them; a learner who found the token could send more.
+        if len(seen) < MAX_CAUGHT_REPORTS and (fields.get("line"), fields.get("handler_line")) not in seen:
+            result.caught.append(CaughtError(**fields))
     elif kind == EventType.MODEL:
         fields = {k: v for k, v in (event.get("model") or {}).items() if v is not None}  # None: not reported
         result.model = ModelInfo(**fields)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,10 +33,17 @@ class ClassGrid:
 
 @dataclass(frozen=True)
 class ErrorCount:
-    outcome: str  # e.g. "NameError: model"
+    outcome: str  # e.g. "NameError: model"; for a group of one cause, its label ("NameError: never imported")
     learners_now: int  # learners who have not passed, whose latest graded run ended this way ("still at")
     learners_ever: int
     runs: int
+    cause: str | None = None  # the cause of the group (a run's error_cause), None for a group of one outcome
+    names: tuple[str, ...] = ()  # a cause group's missing names, most runs first (learner-controlled text)
+
+
+# Names the group of a run's error: (error type, stored cause) -> a label such as "NameError: never
+# imported", or None for an unknown cause (the run then groups by its outcome, as before causes were kept).
+CauseLabel = Callable[[str | None, str | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,14 @@ def build_class_grid(db: Database, lesson_ids: list[str], workshop: str | None =
     return ClassGrid(learners, list(lesson_ids), progress_cells(db), idle)
 
 
-def count_common_errors(db: Database, top: int = 5, workshop: str | None = None) -> dict[str, list[ErrorCount]]:
-    """Per lesson, the most common ways graded runs failed, by learners still at that error."""
+def count_common_errors(
+    db: Database, top: int = 5, workshop: str | None = None, label_cause: CauseLabel | None = None
+) -> dict[str, list[ErrorCount]]:
+    """Per lesson, the most common ways graded runs failed, by learners still at that error. With
+    ``label_cause``, the runs whose stored cause it knows are grouped by that cause (all "result of the
+    call not kept" NameErrors together, whatever the name); the others by their outcome, as without it."""
     query = in_workshop(
-        select(Run.lesson_id, Run.learner_id, Run.outcome)
+        select(Run.lesson_id, Run.learner_id, Run.outcome, Run.error_type, Run.error_cause, Run.error_name)
         .where(Run.status == RunStatus.DONE.value, counts_as_attempt())
         .order_by(Run.id),
         workshop,
@@ -101,19 +113,31 @@ def count_common_errors(db: Database, top: int = 5, workshop: str | None = None)
     latest: dict[tuple[str, str], str] = {}
     runs: dict[tuple[str, str], int] = defaultdict(int)
     ever: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for lesson, learner, outcome in rows:
-        latest[(lesson, learner)] = outcome
-        if outcome != PASSED:
-            runs[(lesson, outcome)] += 1
-            ever[(lesson, outcome)].add(learner)
-    passed = {(lesson, learner) for lesson, learner, outcome in rows if outcome == PASSED}
+    causes: dict[tuple[str, str], str] = {}
+    names: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    passed: set[tuple[str, str]] = set()
+    for lesson, learner, outcome, error_type, cause, name in rows:
+        label = label_cause(error_type, cause) if label_cause is not None and cause else None
+        group = label or outcome
+        latest[(lesson, learner)] = group
+        if outcome == PASSED:
+            passed.add((lesson, learner))
+            continue
+        runs[(lesson, group)] += 1
+        ever[(lesson, group)].add(learner)
+        if label:
+            causes[(lesson, group)] = cause
+            if name:
+                names[(lesson, group)][name] += 1
     now: dict[tuple[str, str], int] = defaultdict(int)
-    for (lesson, learner), outcome in latest.items():
+    for (lesson, learner), group in latest.items():
         if (lesson, learner) not in passed:  # trying things after passing is not being stuck
-            now[(lesson, outcome)] += 1
+            now[(lesson, group)] += 1
     result: dict[str, list[ErrorCount]] = defaultdict(list)
-    for (lesson, outcome), count in runs.items():
-        result[lesson].append(ErrorCount(outcome, now[(lesson, outcome)], len(ever[(lesson, outcome)]), count))
+    for (lesson, group), count in runs.items():
+        key = (lesson, group)
+        shown = tuple(name for name, _ in names[key].most_common(3))
+        result[lesson].append(ErrorCount(group, now[key], len(ever[key]), count, causes.get(key), shown))
     return {
         lesson: sorted(counts, key=lambda c: (-c.learners_now, -c.learners_ever, -c.runs, c.outcome))[:top]
         for lesson, counts in result.items()
@@ -160,7 +184,8 @@ def export_grid_csv(db: Database, lesson_ids: list[str], workshop: str | None = 
 
 RUN_COLUMNS = [
     "run", "learner", "learner_id", "lesson", "status", "outcome", "passed", "error_type", "error_name",
-    "error_line", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset", "warm", "code",
+    "error_line", "error_cause", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset", "warm",
+    "code",
 ]  # fmt: skip
 
 
@@ -178,9 +203,9 @@ def export_runs_csv(db: Database, workshop: str | None = None) -> str:
             writer.writerow([
                 run.id, labels.get(run.learner_id, clean_display_name(name)), run.learner_id, run.lesson_id,
                 run.status, run.outcome, _blank(run.passed),
-                _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _iso(run.submitted_at),
-                _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s), _blank(run.dataset),
-                _blank(run.warm), run.code,
+                _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _blank(run.error_cause),
+                _iso(run.submitted_at), _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s),
+                _blank(run.dataset), _blank(run.warm), run.code,
             ])  # fmt: skip
     return out.getvalue()
 

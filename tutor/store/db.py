@@ -136,6 +136,9 @@ class Run(Base):
     # Alembic revision 0002 (issue 11): False when the unchanged starter was run (shown, but not an attempt:
     # neither "attempted" nor "stuck"); None on older rows, which count as attempts.
     real_attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Alembic revision 0004: why the first error happened, for "where learners are stuck" — a NameError's
+    # tutor.grading.causes.NameCause value or an AttributeError's AttributeCause value; None when unknown.
+    error_cause: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WorkerRow(Base):
@@ -174,6 +177,21 @@ class LessonReveal(Base):
     hints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hints shown, the first ones
     solution_shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class ExplanationRow(Base):
+    """One use of the Explain page (Alembic revision 0004): the cause found and the kind of file, for the
+    teacher's counts. Nothing else: the learner's own code, its file name and any text of it belong to the
+    learner and are never stored (tutor.store.explanations)."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # None: nobody signed in. Scoped to a workshop through the learner, as runs are.
+    learner_id: Mapped[str | None] = mapped_column(ForeignKey("learners.id"), nullable=True, index=True)
+    cause: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a NameCause value; None: no NameError
+    kind: Mapped[str] = mapped_column(String(16))  # "script" or "notebook"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
 
 
 def _create_first_tables(connection: Connection) -> None:

@@ -1,0 +1,6 @@
+def build_model():
+    return ['dense']
+
+
+model == build_model()
+print(model)

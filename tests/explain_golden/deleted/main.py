@@ -1,0 +1,4 @@
+model = ['dense']
+print(model)
+del model
+print(len(model))

@@ -1,0 +1,7 @@
+def build_model():
+    model = ['dense', 'dense']
+    return model
+
+
+build_model()
+print(len(model))

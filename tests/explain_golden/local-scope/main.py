@@ -1,0 +1,7 @@
+def setup():
+    model = ['dense']
+    print('set up', model)
+
+
+setup()
+print(model)

@@ -1,0 +1,6 @@
+def build():
+    return 'a model'
+
+
+# model = build()
+print('training', model)

@@ -1,0 +1,2 @@
+model = ['dense']
+print('layers:', len(model))

@@ -1,0 +1,2 @@
+print('training', model)
+model = ['dense']
