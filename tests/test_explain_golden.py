@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.golden_support import assert_matches_golden
 from tutor.explain.explain import explain_file
 from tutor.grading.causes import NameCause
 
@@ -33,12 +34,7 @@ def test_explanation(name: str, request: pytest.FixtureRequest) -> None:
     traceback = traceback_file.read_text() if traceback_file.exists() else None
     explanation = explain_file(program.name, program.read_bytes(), traceback, run=options.get("run", True))
     actual = json.loads(json.dumps(explanation.to_dict()))
-    expected_file = folder / "expected.json"
-    if request.config.getoption("--update-golden"):
-        expected_file.write_text(json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    if not expected_file.exists():
-        pytest.fail(f"{expected_file} is missing: write it with `pytest {__file__} --update-golden` and review it")
-    assert actual == json.loads(expected_file.read_text())
+    assert_matches_golden(actual, folder / "expected.json", request, __file__)
 
 
 def test_every_cause_has_a_golden_explanation() -> None:

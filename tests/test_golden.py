@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.golden_support import assert_matches_golden
 from tutor import settings
 from tutor.grading.diagnosis import diagnose_result
 from tutor.sandbox.isolation import Limits
@@ -87,12 +88,7 @@ def test_golden(name: str, request: pytest.FixtureRequest) -> None:
     result = run_program(RunRequest(source, limits=limits))
     diagnose_result(result, source)  # what grading adds: why the name is missing, from the source
     actual = normalized_result(result)
-    expected_file = folder / "expected.json"
-    if request.config.getoption("--update-golden"):
-        expected_file.write_text(json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    if not expected_file.exists():
-        pytest.fail(f"{expected_file} is missing: write it with `pytest {__file__} --update-golden` and review it")
-    assert actual == json.loads(expected_file.read_text())
+    assert_matches_golden(actual, folder / "expected.json", request, __file__)
 
 
 def test_every_case_has_its_expected_file() -> None:
