@@ -32,6 +32,12 @@ CASES = [
         ["binds only `clear_session`", "usual short name for Keras's backend"], "`from keras import backend as K`",
     ),
     (
+        "K-with-the-backend-imported-as-backend",
+        "from keras import backend\n\ndef rmse(a, b):\n    return K.sqrt(K.mean(a - b))\n\nloss = rmse\n",
+        "K", 4, {}, NameCause.NOT_IMPORTED, ["`from keras import backend`, binds only `backend`"],
+        "Or write `backend` where you wrote `K`: line 1 binds that.",
+    ),
+    (
         "Model-not-did-you-mean-model",
         "from keras.layers import Dense, Input\nx = Input((3,))\nm = Model(x, Dense(2)(x))\nmodel = m\n",
         "Model", 3, {}, NameCause.NOT_IMPORTED, ["never imported"], "`from keras.models import Model`",
@@ -123,6 +129,12 @@ CASES = [
     (
         "local-scope", "def setup():\n    model = 1\n\nsetup_done = True\nmodel.fit()\n", "model", 5, {},
         NameCause.LOCAL_SCOPE, ["assigned only inside `setup()`"], "Return it",
+    ),
+    (
+        "local-of-a-function-that-returns-something-else",
+        "def build():\n    base_model = 1\n    model = [base_model]\n    return model\n\nmodel = build()\n"
+        "print(base_model)\n",
+        "base_model", 7, {}, NameCause.LOCAL_SCOPE, ["assigned only inside `build()`"], "Return it",
     ),
     (
         "local-shadowing-a-global", "count = 1\ndef f():\n    count += 1\nf()\n", "count", 3,

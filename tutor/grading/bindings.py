@@ -65,6 +65,7 @@ class BindingCollector(ast.NodeVisitor):
         self.bindings: list[Binding] = []
         self.all_names: set[str] = set()
         self.returning_functions: set[str] = set()
+        self.returned_names: dict[str, set[str]] = {}  # function -> the plain names its `return`s give back
         self.bare_calls: list[DiscardedCall] = []
         self.kept_calls: list[KeptCall] = []
         self.comparisons: list[Comparison] = []
@@ -91,6 +92,9 @@ class BindingCollector(ast.NodeVisitor):
         self._bind(node.name, node.lineno, "def")
         if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node)) and not self._scope:
             self.returning_functions.add(node.name)
+            self.returned_names[node.name] = {
+                n.value.id for n in ast.walk(node) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)
+            }
         for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs, node.args.vararg, node.args.kwarg]:
             if arg is None:
                 continue

@@ -124,9 +124,18 @@ def analyze_name_error(
     collector = BindingCollector(name, source)
     collector.visit(tree)
     analysis.bindings = sorted(collector.bindings, key=lambda b: b.line)
-    analysis.discarded_calls = [c for c in collector.bare_calls if c.function in collector.returning_functions]
+    # A function with its own `base_model` that returns `model` does not give back what was asked for.
+    local_to = {b.scope for b in analysis.bindings if b.scope != "module"}
+    returned = collector.returned_names
+    analysis.discarded_calls = [
+        c for c in collector.bare_calls
+        if c.function in collector.returning_functions
+        and not (c.function in local_to and returned[c.function] and name not in returned[c.function])
+    ]  # fmt: skip
     # Only a function that makes the missing name itself (its local `model`) returns what was asked for.
     making = {b.scope for b in analysis.bindings if b.scope != "module"} & collector.returning_functions
+    # ... and gives it back: `return model` (or something not a plain name), not `return other_model`.
+    making = {fn for fn in making if name in collector.returned_names[fn] or not collector.returned_names[fn]}
     analysis.kept_as = [
         c for c in collector.kept_calls if c.function in making and c.target != name and (line is None or c.line < line)
     ]
@@ -375,6 +384,9 @@ def _bound_nowhere(f: _Facts):
         if name == "K":
             parts.append(("`K` is the usual short name for Keras's backend module.", ""))
         parts.append(("", f"Add `{hint.statement}` at the top of the file."))
+        same_module = hint.module.rsplit(".", 1)[-1]
+        if alias is not None and hint.kind == "module" and same_module in alias.binds and same_module != name:
+            parts.append(("", f"Or write `{same_module}` where you wrote `{name}`: {f.where(alias.line)} binds that."))
         used = methods_used_on(f.tree, name).get(name, set()) & set(alias.binds if alias else ())
         if alias is not None and used:
             direct = sorted(used)[0]

@@ -112,10 +112,10 @@ def _first_free_name_in_functions(tree: ast.Module, module_bound: set[str]) -> t
     everywhere = set(module_bound)
     for statement in tree.body:
         everywhere |= _module_level_names(statement)[1]
-    called = {
-        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+    # Called, or handed over to be called (`loss=rmse`, `Lambda(scale)`, `callbacks=[on_end]`): any use.
+    called = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    called |= {
+        node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     candidates: list[tuple[int, int, str]] = []
     for function in _functions(tree):
