@@ -104,7 +104,7 @@ def test_thirty_learners_every_run_recorded_once(tmp_path: Path) -> None:
         assert (cell.attempts, cell.passed) == (len(mine), any(run.passed for run in mine)) == (2, True)
     [name_error] = count_common_errors(db)[LESSON_ID]
     assert (name_error.outcome, name_error.learners_ever, name_error.learners_now, name_error.runs) == (
-        "NameError: model", LEARNERS, 0, LEARNERS
+        "NameError: model (result of the call not kept)", LEARNERS, 0, LEARNERS
     )  # fmt: skip
     assert time_to_pass(db)[LESSON_ID].learners_passed == LEARNERS
     warm = sum(all(c.result.warm for c in job.verdict.cases if c.result) for job in jobs)

@@ -91,7 +91,11 @@ def test_thirty_learners_through_the_queue_every_run_recorded_once(
         assert all((grid.cell(learner.id, LESSON_ID).attempts, grid.cell(learner.id, LESSON_ID).passed) == (2, True)
                    for learner in learners)  # fmt: skip
         [name_error] = count_common_errors(db)[LESSON_ID]
-        assert (name_error.outcome, name_error.learners_ever, name_error.runs) == ("NameError: model", 30, 30)
+        assert (name_error.outcome, name_error.learners_ever, name_error.runs) == (
+            "NameError: model (result of the call not kept)",
+            30,
+            30,
+        )
         assert len(printed_runs(workers, 2 * LEARNERS)) == 2 * LEARNERS
     finally:
         for worker in workers:

@@ -125,7 +125,7 @@ def test_a_killed_worker_s_run_is_retried_once_on_another_worker(workers, servic
     assert done.verdict.first_error["name"] == "model"
     with service.db.sessions() as session:
         assert session.scalar(select(func.count(Run.id))) == 1
-        assert session.scalar(select(Run.outcome)) == "NameError: model"
+        assert session.scalar(select(Run.outcome)) == "NameError: model (never created)"
     [line] = printed_runs([survivor], 1)
     assert line.startswith(f"run {run_id} ") and "attempt 2" in line
     # Nor its uid or cgroups, once the survivor's sweep has looked (the survivor's own run is over).

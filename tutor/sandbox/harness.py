@@ -448,10 +448,17 @@ class CaughtReporter(ast.NodeTransformer):
         return node
 
 
+MAX_INSTRUMENTED_BYTES = 300_000
+
+
 def compile_learner_file(source: bytes, learner_file: str):
     """The learner's program, compiled with the caught-NameError reports. Whatever goes wrong on the way
     (a syntax error, a tree the compiler refuses) compiles the source exactly as it is instead: the
     learner's own error is reported as ever, and a program is never broken by our instrumentation."""
+    if b"except" not in source or len(source) > MAX_INSTRUMENTED_BYTES:
+        # nothing to mark; or a source far beyond any written by hand, whose syntax tree alone would cost
+        # seconds and memory (a 5 MB program must still run as quickly as plain Python runs it)
+        return compile(source, learner_file, "exec", dont_inherit=True)
     try:
         tree = CaughtReporter().visit(ast.parse(source, learner_file))
         return compile(tree, learner_file, "exec", dont_inherit=True)
