@@ -53,6 +53,34 @@ CASES = [
         NameCause.NOT_IMPORTED, ["never imported"], "`from keras import backend as K`",
     ),
     (
+        "python-2-name", "for i in xrange(3):\n    pass\n", "xrange", 1, {}, NameCause.MISSPELLED,
+        ["Python 2's name", "called `range`"], "Write `range` instead of `xrange`.",
+    ),
+    (
+        "notebook-name-in-a-script", "get_ipython().run_line_magic('matplotlib', 'inline')\n", "get_ipython", 1, {},
+        NameCause.NOT_IMPORTED, ["never imported"], "`from IPython import get_ipython`",
+    ),
+    (
+        "companion-library-name", "a, b = train_test_split([1, 2])\n", "train_test_split", 1, {},
+        NameCause.NOT_IMPORTED, [], "`from sklearn.model_selection import train_test_split`",
+    ),
+    (
+        "global-made-by-a-function-never-called",
+        "def load():\n    global model\n    model = 1\n\ndef predict():\n    return model + 1\n\nprint(predict())\n",
+        "model", 6, {"function": "predict"}, NameCause.NEVER_ASSIGNED,
+        ["`load()` creates the global `model` (line 3)", "nothing in your code calls `load()`"], "Call `load()` before",
+    ),
+    (
+        "global-made-by-a-function-called-later",
+        "def load():\n    global model\n    model = 1\n\nprint(model)\nload()\n",
+        "model", 5, {}, NameCause.USED_BEFORE_ASSIGNED, ["the first call to `load()` is line 6"], "Call `load()`",
+    ),
+    (
+        "star-import-of-a-project-module", "from model_def import *\nmodel.fit(1)\n", "model", 2, {},
+        NameCause.NEVER_ASSIGNED, ["`from model_def import *`, binds only what `model_def` creates at its top level"],
+        "",
+    ),
+    (
         "stdlib-module", "import os\nprint(sys.argv)\n", "sys", 2, {}, NameCause.NOT_IMPORTED, [], "`import sys`",
     ),
     (

@@ -34,7 +34,30 @@ CONVENTIONS: dict[str, tuple[str, str]] = {
     "torch": ("torch", "import torch"),
     "sklearn": ("sklearn", "import sklearn"),
     "Image": ("PIL.Image", "from PIL import Image"),
+    # what notebooks bind by themselves, missing in a script made from one
+    "get_ipython": ("IPython", "from IPython import get_ipython"),
+    "display": ("IPython.display", "from IPython.display import display"),
+    # names the usual companions of a Keras script export, imported by name
+    "tqdm": ("tqdm", "from tqdm import tqdm"),
+    "train_test_split": ("sklearn.model_selection", "from sklearn.model_selection import train_test_split"),
+    "StandardScaler": ("sklearn.preprocessing", "from sklearn.preprocessing import StandardScaler"),
+    "MinMaxScaler": ("sklearn.preprocessing", "from sklearn.preprocessing import MinMaxScaler"),
+    "LabelEncoder": ("sklearn.preprocessing", "from sklearn.preprocessing import LabelEncoder"),
+    "confusion_matrix": ("sklearn.metrics", "from sklearn.metrics import confusion_matrix"),
+    "classification_report": ("sklearn.metrics", "from sklearn.metrics import classification_report"),
+    "accuracy_score": ("sklearn.metrics", "from sklearn.metrics import accuracy_score"),
+    "reduce": ("functools", "from functools import reduce"),
+    "partial": ("functools", "from functools import partial"),
+    "defaultdict": ("collections", "from collections import defaultdict"),
+    "Counter": ("collections", "from collections import Counter"),
+    "Path": ("pathlib", "from pathlib import Path"),
 }
+
+# Python 2's names, in old code people still copy: what Python 3 calls them.
+PYTHON2_NAMES: dict[str, str] = {
+    "xrange": "range", "raw_input": "input", "unicode": "str", "basestring": "str", "long": "int",
+    "unichr": "chr", "file": "open", "izip": "zip", "imap": "map", "ifilter": "filter",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

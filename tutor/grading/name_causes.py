@@ -18,6 +18,7 @@ from tutor.grading.bindings import (
 )
 from tutor.grading.causes import NameCause
 from tutor.grading.imports import (
+    PYTHON2_NAMES,
     ImportHint,
     find_misleading_import,
     keras_names,
@@ -185,6 +186,10 @@ def _branch_not_taken(f: Facts, bindings: list[Binding]):
 def explain_only_in_functions(f: Facts, in_functions: list[Binding]):
     a = f.analysis
     name, line = a.name, a.line
+    made_global = {b.scope for b in a.bindings if b.kind == "global"}
+    creators = [b for b in in_functions if b.scope in made_global and b.kind != "parameter"]
+    if creators:
+        return _global_never_made(f, creators[0])
     parts: Sentences = []
     functions = sorted({b.scope for b in in_functions})
     names = ", ".join(f"`{function}()`" for function in functions)
@@ -215,6 +220,40 @@ def explain_only_in_functions(f: Facts, in_functions: list[Binding]):
     return NameCause.LOCAL_SCOPE, parts, []
 
 
+def _global_never_made(f: Facts, creator: Binding):
+    """``global model`` in ``load()``: the global exists once ``load()`` has run. Did it, before the use?"""
+    name, line = f.analysis.name, f.analysis.line
+    function = creator.scope
+    calls = sorted(
+        node.lineno
+        for node in ast.walk(f.tree)
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "id", None) == function or getattr(node.func, "attr", None) == function)
+    )
+    makes = f"`{function}()` creates the global `{name}` ({f.where(creator.line)})"
+    if not calls:
+        return NameCause.NEVER_ASSIGNED, [(
+            f"{makes}, but nothing in your code calls `{function}()`, so `{name}` is never created",
+            f". Call `{function}()` before {f.where(line) if line else 'the first use'}.",
+        )], [f"{function}()"]  # fmt: skip
+    if line is not None and all(call > line for call in calls):
+        return NameCause.USED_BEFORE_ASSIGNED, [(
+            f"{makes}, but the first call to `{function}()` is {f.where(calls[0])}, which runs after "
+            f"{f.where(line)}",
+            f". Call `{function}()` before {f.where(line)}.",
+        )], []  # fmt: skip
+    if creator.conditional in CONDITIONAL_BLOCKS:
+        return NameCause.BRANCH_NOT_TAKEN, [(
+            f"{makes} inside {_article(creator.conditional)} `{creator.conditional}` block, which did not run "
+            f"when `{function}()` was called",
+            f". Give `{name}` a value on every path through `{function}()`.",
+        )], []  # fmt: skip
+    return NameCause.USED_BEFORE_ASSIGNED, [(
+        f"{makes}, but `{function}()` had not run yet when {f.where(line) if line else 'your code'} needed it",
+        f". Make sure `{function}()` runs before {f.where(line) if line else 'the use'}.",
+    )], []  # fmt: skip
+
+
 def _reachable(path: str, function: str | None) -> bool:
     """``self.model`` is the fix only inside a method; at module level an instance's path is."""
     return function is not None or not path.startswith("self.")
@@ -223,6 +262,13 @@ def _reachable(path: str, function: str | None) -> bool:
 def explain_bound_nowhere(f: Facts):
     a = f.analysis
     name = a.name
+    if name in PYTHON2_NAMES:
+        modern = PYTHON2_NAMES[name]
+        return NameCause.MISSPELLED, [(
+            f"`{name}` is used{f.at(a.line)}: that is Python 2's name, and this is Python 3, where it is "
+            f"called `{modern}`",
+            f". Write `{modern}` instead of `{name}`.",
+        )], [modern]  # fmt: skip
     hint = f.hint
     close = [s for s in f.similar if s.kind != "attribute" or _reachable(s.text, a.function)]
     if hint is not None and _fits_import(f, hint):
@@ -281,6 +327,14 @@ def explain_bound_nowhere(f: Facts):
         parts.append((f"{f.cap(commented)}, which would create it, is commented out.", ""))
     if hint is not None:
         parts.append((f"If it is the module, it is usually imported with `{hint.statement}`.", ""))
+    for node in getattr(f.tree, "body", []):
+        if isinstance(node, ast.ImportFrom) and node.module and any(alias.name == "*" for alias in node.names):
+            parts.append((
+                f"{f.cap(node.lineno)}, `from {node.module} import *`, binds only what `{node.module}` creates at its "
+                f"top level: a `{name}` made there inside a function, or under `if __name__ == \"__main__\":`, "
+                "is not brought in.", ""
+            ))  # fmt: skip
+            break
     return NameCause.NEVER_ASSIGNED, parts, [hint.statement] if hint else []
 
 
