@@ -68,6 +68,8 @@ def normalized_result(result: RunResult) -> dict[str, Any]:
     for name, marker in VARYING_FIELDS.items():
         if data[name] is not None:
             data[name] = marker
+    for figure in data["figures"]:  # a PNG's bytes depend on the machine's libraries; its size in pixels does not
+        figure.update(png="<png>", bytes="<bytes>")
     for fit in data["fits"]:  # training metrics: which ones each epoch has is stable, their values are not
         fit["history"] = [{key: None if v is None else "<number>" for key, v in e.items()} for e in fit["history"]]
     return normalize_strings(data)

@@ -80,6 +80,29 @@ HOSTILE = {
         Termination.FINISHED,
         "",
     ),
+    # /dev/shm is the sandbox's own tmpfs (Limits.shm_mb): full, a write fails; a page of shared memory
+    # touched past its size is a SIGBUS. Both are said with /dev/shm's size.
+    "fill-dev-shm": (
+        "i = 0\nwhile True:\n    with open(f'/dev/shm/part{i}', 'wb') as f:\n"
+        "        f.write(b'x' * 16 * 1024 * 1024)\n    i += 1\n",
+        Termination.FINISHED,
+        "/dev/shm (shared memory, used by multiprocessing) 64 MiB",
+    ),
+    "fill-shared-memory": (
+        "from multiprocessing import shared_memory\nblocks = []\nwhile True:\n"
+        "    blocks.append(shared_memory.SharedMemory(create=True, size=16 * 1024 * 1024))\n"
+        "    blocks[-1].buf[:] = b'x' * 16 * 1024 * 1024\n",
+        Termination.CRASHED,
+        "filled /dev/shm, the sandbox's shared memory (limit 64 MiB)",
+    ),
+    # More workers than the process limit: the fork that would pass it fails, and the learner is told which
+    # limit (the pool's half-started workers go with the sandbox).
+    "pool-of-500-processes": (
+        "import multiprocessing\n\n\ndef square(x):\n    return x * x\n\n\n"
+        "with multiprocessing.Pool(500) as pool:\n    print(sum(pool.map(square, range(1000))))\n",
+        Termination.FINISHED,
+        "more processes or threads than this sandbox allows (limit 256",
+    ),
     "five-megabyte-source": ("x = 1\n" * 900_000, Termination.FINISHED, ""),
     "nul-bytes-in-source": ("model = 1\x00\n", Termination.FINISHED, "SyntaxError"),
     "not-utf8-source": (b"print('caf\xe9')\n", Termination.FINISHED, "SyntaxError"),
@@ -95,8 +118,8 @@ def verdict_words(verdict) -> str:
     """Everything the learner is told about the first case, as one string."""
     result = verdict.cases[0].result
     text = " ".join([result.detail, *(c.message for c in verdict.checks)])
-    if result.error is not None:
-        text += f" {result.error.type} {result.error.message}"
+    if result.error is not None:  # with its explanation, shown under "What happened"
+        text += f" {result.error.type} {result.error.message} {(result.error.analysis or {}).get('diagnosis', '')}"
     return text
 
 

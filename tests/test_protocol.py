@@ -6,10 +6,12 @@ real harness and runner, since the learner's code shares the harness's process a
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
+from tests.test_roundtrip import png
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
 from tutor.runs.contract import RunStatus
@@ -29,6 +31,10 @@ from tutor.sandbox.runner import RunRequest, run_program
 
 TOKEN = "t0ken"
 LINK = "[Teacher: your session expired, sign in again](https://example.invalid/login)"
+
+
+SMALL_PNG = base64.b64encode(png(3, 2)).decode()
+FAT_PNG = base64.b64encode(png(1, 1) + bytes(520 * 1024)).decode()  # a valid header, then 520 KiB
 
 
 def line(event_type: str, **fields) -> bytes:
@@ -81,6 +87,14 @@ def test_a_line_without_the_token_is_not_the_harness() -> None:
         (EventType.ERROR, {"error": error_fields(extra="x"), "stage": "run"}, "error.extra"),
         (EventType.FIT_END, {"fit": 1, "epochs_run": 5, "completed": "yes", "error": None}, "completed"),
         (EventType.READY, {"rss_mb": "lots"}, "rss_mb"),
+        (EventType.FIGURE, {"index": 1, "how": "shown", "png": "not base64!"}, "png"),
+        (EventType.FIGURE, {"index": 1, "how": "shown", "png": base64.b64encode(b"GIF89a" * 9).decode()}, "png"),
+        (EventType.FIGURE, {"index": 1, "how": "shown", "png": base64.b64encode(png(2001, 1)).decode()}, "png"),
+        (EventType.FIGURE, {"index": 1, "how": "shown", "png": FAT_PNG}, "png"),
+        (EventType.FIGURE, {"index": 9, "how": "shown", "png": SMALL_PNG}, "index"),
+        (EventType.FIGURE, {"index": 1, "how": "stolen", "png": SMALL_PNG}, "how"),
+        # width, height and size are read from the image, never taken from the sandbox's word
+        (EventType.FIGURE, {"index": 1, "how": "shown", "png": SMALL_PNG, "width": 10}, "width"),
     ],
 )
 def test_an_event_out_of_shape_is_a_protocol_error_naming_the_field(event_type, fields, field) -> None:

@@ -295,3 +295,17 @@ def test_the_unchanged_starter_through_the_queue_is_no_attempt(workers, service)
     assert attempts == {starter.id: False, changed.id: True}
     assert summarize_learner(service.db, ada)[LESSON.id].attempts == 1
     assert service.last_run(ada, LESSON.id).verdict.attempt is True
+
+
+def test_a_thread_pool_runs_in_a_worker_s_sandbox(workers, service) -> None:
+    """A worker's sandbox is the same as a local one: multiprocessing finds its private /dev/shm there too."""
+    workers("w-pool")
+    source = (
+        "from multiprocessing.pool import ThreadPool\n\nwith ThreadPool(processes=2) as pool:\n"
+        "    print('pooled', pool.map(abs, [-1, -2]))\nmodel.fit()\n"
+    )
+    done = wait_finished(service, service.submit(learner(service, "Ada"), LESSON, source).id, 120)
+    assert done.state is RunStatus.DONE, done.error
+    result = done.verdict.cases[0].result
+    assert result.error is not None and result.error.type == "NameError", result.error  # the lesson's, not ours
+    assert result.stdout == "pooled [1, 2]\n"

@@ -6,8 +6,11 @@ here."""
 
 from __future__ import annotations
 
+import base64
 import json
 import string
+import struct
+import zlib
 from dataclasses import fields
 
 from hypothesis import given, settings
@@ -17,7 +20,16 @@ from tutor.checks.judge import CheckResult, CheckStatus
 from tutor.grading.verdict import CaseVerdict, Verdict
 from tutor.runs.contract import Progress, RunSnapshot, RunStatus
 from tutor.sandbox.protocol import EventType, Phase, decode_event, encode_event
-from tutor.sandbox.results import CaughtError, ErrorInfo, FitInfo, LoadInfo, ModelInfo, RunResult, Termination
+from tutor.sandbox.results import (
+    CaughtError,
+    ErrorInfo,
+    Figure,
+    FitInfo,
+    LoadInfo,
+    ModelInfo,
+    RunResult,
+    Termination,
+)
 
 TEXT = st.text(max_size=40)
 NAME = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=12)
@@ -49,6 +61,11 @@ models = st.builds(
     ModelInfo, name=NAME, defined=st.booleans(), type=st.none() | TEXT, is_keras_model=st.booleans(),
     trained=st.booleans(), loaded=st.booleans(), params=st.none() | st.integers(0, 10**7),
 )  # fmt: skip
+figures = st.builds(
+    Figure, index=st.integers(1, 8), how=st.sampled_from(["shown", "saved", "open"]), width=st.integers(1, 2000),
+    height=st.integers(1, 2000), bytes=st.integers(1, 512 * 1024),
+    png=st.binary(max_size=40).map(lambda data: base64.b64encode(data).decode()),
+)  # fmt: skip
 results = st.builds(
     RunResult, termination=st.sampled_from(Termination), duration_s=FLOAT, exit_code=st.none() | st.integers(-9, 9),
     signal=st.none() | NAME, error=st.none() | errors, fits=st.lists(fits, max_size=2),
@@ -57,7 +74,8 @@ results = st.builds(
     stdout=TEXT, stderr=TEXT, output_truncated=st.booleans(),
     predictions=st.none() | st.dictionaries(NAME, st.lists(st.integers(0, 9), max_size=4), max_size=2),
     detail=TEXT, isolation=TEXT, peak_memory_mb=st.none() | FLOAT, warm=st.booleans(),
-    caught=st.lists(caught_errors, max_size=2),
+    caught=st.lists(caught_errors, max_size=2), figures=st.lists(figures, max_size=2),
+    figures_made=st.integers(0, 10**4),
 )  # fmt: skip
 checks = st.builds(
     CheckResult,
@@ -131,6 +149,13 @@ def test_a_run_result_stored_before_caught_errors_reads_back_with_none() -> None
     assert RunResult.from_dict(data).caught == []
 
 
+def test_a_run_result_stored_before_figures_reads_back_with_none() -> None:
+    data = through_json(RunResult(Termination.FINISHED, 1.0).to_dict())
+    del data["figures"], data["figures_made"]
+    read = RunResult.from_dict(data)
+    assert (read.figures, read.figures_made) == ([], 0)
+
+
 def test_the_unchanged_starter_stays_no_attempt_through_json() -> None:
     # The bug this file was written for: queue mode read every verdict back as an attempt.
     for attempt, empty in ((False, False), (False, True), (True, False)):
@@ -182,3 +207,26 @@ def test_sandbox_events_decode_to_what_was_encoded(event: tuple, elapsed: float)
     assert decoded.pop("type") is kind
     assert decoded.pop("t") == round(elapsed, 3)
     assert decoded == values
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid grey PNG of that size (standard library only)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 8), st.sampled_from(["shown", "saved", "open"]), st.integers(1, 300), st.integers(1, 300))
+def test_a_figure_event_decodes_with_its_size_read_from_the_image(
+    index: int, how: str, width: int, height: int
+) -> None:
+    data = png(width, height)
+    values = {"index": index, "how": how, "png": base64.b64encode(data).decode()}
+    decoded = decode_event(encode_event(EventType.FIGURE, "token", 1.0, values), "token")
+    assert decoded == {"type": EventType.FIGURE, "t": 1.0, **values, "width": width, "height": height,
+                       "bytes": len(data)}  # fmt: skip

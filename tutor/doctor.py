@@ -1,5 +1,6 @@
-"""`python -m tutor doctor`: what a teacher runs before class. Checks Python, TensorFlow, the dataset,
-the sandbox level and limits, then does a tiny real training run through the sandbox."""
+"""`python -m tutor doctor`: what a teacher runs before class. Checks Python, TensorFlow, the packages the
+sandbox offers, the dataset, the sandbox level and limits, then does a tiny real training run through the
+sandbox."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tutor import settings
 from tutor.sandbox.dataset import DataError, ensure_dataset
 from tutor.sandbox.isolation import IsolationError, Level, Limits, resolve_level
+from tutor.sandbox.packages import OFFERED
 from tutor.sandbox.pool import estimate_sandbox_mb
 from tutor.sandbox.runner import RunRequest, run_program
 
@@ -44,6 +46,7 @@ def run_doctor() -> list[Finding]:
         except PackageNotFoundError:
             if package not in ("tensorflow-cpu", "tensorflow"):
                 findings.append(Finding(package, False, "not installed: run scripts/setup.sh"))
+    findings.append(check_sandbox_packages())
     try:
         dataset = ensure_dataset()
         findings.append(Finding("dataset", True, dataset.description, warning=str(dataset.kind) != "real"))
@@ -67,7 +70,8 @@ def run_doctor() -> list[Finding]:
             "limits",
             True,
             f"{limits.wall_s:g} s, {limits.memory_mb} MiB memory, {limits.processes} processes, "
-            f"{limits.output_kb} KiB output, {limits.file_size_mb} MiB per file",
+            f"{limits.output_kb} KiB output, {limits.file_size_mb} MiB per file, {limits.disk_mb} MiB working "
+            f"folder, {limits.shm_mb} MiB /dev/shm",
         )
     )
     findings.append(check_pool_settings())
@@ -81,6 +85,18 @@ def run_doctor() -> list[Finding]:
             detail = f"failed: {result.detail or (result.error and result.error.message) or result.stderr[-500:]}"
         findings.append(Finding("test run", ok, detail))
     return findings + check_queue()  # after the test run: a worker host is checked before its worker starts
+
+
+def check_sandbox_packages() -> Finding:
+    """What a learner's program may import (tutor.sandbox.packages): the sandbox runs this venv, so a package
+    missing here is one the learners are told they have. A warning, not a failure: the test run needs none."""
+    found = [(package, package.installed_version()) for package in OFFERED]
+    listed = ", ".join(f"{package.name} {installed}" for package, installed in found if installed)
+    missing = [package.name for package, installed in found if installed is None]
+    if missing:
+        words = f"{listed}; missing {', '.join(missing)}: run scripts/setup.sh"
+        return Finding("sandbox offers", True, words, warning=True)
+    return Finding("sandbox offers", True, listed)
 
 
 def check_queue() -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import difflib
 import io
 import time
@@ -18,7 +19,7 @@ from tutor.grading.verdict import Verdict
 from tutor.runs.contract import RunSnapshot, RunStatus
 from tutor.sandbox.dataset import ensure_dataset
 from tutor.sandbox.isolation import IsolationError, resolve_level
-from tutor.sandbox.protocol import Phase
+from tutor.sandbox.protocol import MAX_FIGURE_BYTES, MAX_FIGURES, MAX_FIGURES_BYTES, Phase
 from tutor.sandbox.results import CaughtError, ErrorInfo, RunResult, Termination
 from tutor.sandbox.terminal import render_terminal
 from ui import plain
@@ -197,6 +198,9 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
     final = verdict.cases[-1].result if verdict.cases else None
     if verdict.passed and final is not None:
         render_digits(final)
+    drew = result or final  # the figures of the run the verdict is about
+    if drew is not None:
+        render_figures(drew)
     if final is not None and final.stdout.strip():
         with st.expander("Program output"):
             st.code(tail(final.stdout, 200), language=None)
@@ -375,6 +379,35 @@ def render_digits(result: RunResult) -> None:
         alt = f"Handwritten {label}; your model said {guess}" + (" (right)" if right else " (wrong)")
         items.append((png_bytes(images[i]), caption, alt))
     plain.image_grid(items)
+
+
+def render_figures(result: RunResult) -> None:
+    """The program's matplotlib figures as it drew them (PNG rendered in the sandbox, sizes read from the
+    images), each with a caption and alt text; more than the sandbox brings back is said in words."""
+    if not result.figures and result.figures_made == 0:
+        return
+    st.markdown("**Your figures**")
+    note = figures_note(result.figures_made, len(result.figures))
+    if note:
+        plain.show(note, muted=True)
+    for figure in result.figures:
+        alt = f"Figure {figure.index} your program drew ({figure.how}), {figure.width} by {figure.height} pixels"
+        st.image(base64.b64decode(figure.png), caption=figure.caption, alt=alt)
+
+
+def figures_note(made: int, shown: int) -> str:
+    """ "Your program made 1000 figures; the first 8 are shown." """
+    if made <= shown:
+        return ""
+    many = "figure" if made == 1 else "figures"
+    if shown == 0:
+        return f"Your program made {made} {many}; none could be shown (at most {MAX_FIGURE_BYTES // 1024} KB each)."
+    if shown == MAX_FIGURES:
+        return f"Your program made {made} {many}; the first {shown} are shown."
+    return (
+        f"Your program made {made} {many}; {shown} are shown (at most {MAX_FIGURES}, "
+        f"{MAX_FIGURES_BYTES // (1024 * 1024)} MB in all)."
+    )
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -53,7 +53,7 @@ def grade_source(
             break
         request = RunRequest(source, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
         result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
-        diagnose_result(result, source)  # why the name is missing, from the source: teaching, not running
+        diagnose_result(result, source, limits)  # why it failed, from the source and limits: teaching, not running
         if result.termination.is_infrastructure:
             grader_error = result.detail
         checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)

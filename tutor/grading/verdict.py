@@ -10,7 +10,7 @@ from tutor.checks.judge import CheckResult, CheckStatus
 from tutor.sandbox.results import ErrorInfo, RunResult
 
 # 2: checks have a status (not_reached); "attempt" and "empty". Added since, computed from the cases: error
-# "cause", "caught" and "handler_line".
+# "cause", "caught" and "handler_line"; a case's "figures" and "figures_made".
 VERDICT_VERSION = 2
 
 
@@ -36,6 +36,12 @@ class CaseVerdict:
             "termination": str(result.termination) if result else "not_run",
             "duration_s": result.duration_s if result else 0.0,
             "detail": result.detail if result else "not run: the code cannot run at all",
+            # What the figures are, without their images (those are in the result, as base64 PNG).
+            "figures": [
+                {key: getattr(figure, key) for key in ("index", "how", "width", "height", "bytes")}
+                for figure in (result.figures if result else [])
+            ],
+            "figures_made": result.figures_made if result else 0,
             "result": result.to_dict() if result else None,
         }
 

@@ -12,7 +12,8 @@ What it observes, without changing what the program does:
   frames, and for a ``NameError`` the missing name and the names that existed at module level;
 - a ``NameError`` the learner's own ``except`` caught: the line that raised it, the ``except``'s line, the
   missing name (a NameError hidden is not a NameError fixed);
-- at the end: what ``model`` is at module level.
+- at the end: what ``model`` is at module level;
+- matplotlib figures the program shows, saves or leaves open, as PNG (``FigureCollector``).
 
 Events go to a dedicated pipe (never stdout), each stamped with a per-run token the runner chose, so a
 program that prints or writes look-alike events cannot forge them casually.
@@ -21,18 +22,22 @@ program that prints or writes look-alike events cannot forge them casually.
 from __future__ import annotations
 
 import ast
+import base64
 import builtins
 import functools
 import importlib
 import importlib.abc
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
 import resource
 import shutil
+import site  # (here, not when an error is reported: a program may hold every open file by then)
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -309,6 +314,117 @@ def to_metrics(logs) -> dict:
     return metrics
 
 
+# --- matplotlib figures ------------------------------------------------------------------------------
+
+
+class FigureCollector:
+    """Figures come back as PNG within the protocol's caps. ``plt.show()`` renders what is open and closes it,
+    as closing the windows on a desktop would (a loop of shows never piles figures up); ``savefig`` notes its
+    figure, rendered at the end as it is then; what is still open at the end is rendered then too. Past
+    MAX_FIGURES a figure is only counted, never rendered: a thousand figures cost no time."""
+
+    def __init__(self, send) -> None:
+        self.send = send
+        self.made = 0
+        self.pending: dict[int, tuple] = {}  # index -> (figure, how): to render at the end
+        self.sent_bytes = 0
+        self.savefig = None  # Figure.savefig as matplotlib has it: renders without being noted
+
+    def note(self, figure, how: str, now: bool = False) -> None:
+        index = getattr(figure, "_tutor_index", None)
+        if index is None:
+            self.made += 1
+            index = figure._tutor_index = self.made
+        if index > protocol.MAX_FIGURES or getattr(figure, "_tutor_sent", False):
+            return
+        if now:
+            self.pending.pop(index, None)
+            self.send_figure(figure, index, how)
+        else:
+            self.pending.setdefault(index, (figure, how))
+
+    def open_figures(self) -> list:
+        helpers = sys.modules.get("matplotlib._pylab_helpers")
+        return [manager.canvas.figure for manager in helpers.Gcf.get_all_fig_managers()] if helpers else []
+
+    def finish(self) -> int:
+        """Render what is saved or open; returns how many figures the program made."""
+        for figure in self.open_figures():
+            self.note(figure, "open")
+        for index, (figure, how) in sorted(self.pending.items(), key=lambda item: item[0]):
+            self.send_figure(figure, index, how)
+        return self.made
+
+    def send_figure(self, figure, index: int, how: str) -> None:
+        figure._tutor_sent = True
+        try:
+            png = self.render(figure)
+        except Exception:  # noqa: BLE001 - a figure that cannot be drawn is not shown; the program is not ours
+            return
+        if png is not None and self.sent_bytes + len(png) <= protocol.MAX_FIGURES_BYTES:
+            self.sent_bytes += len(png)
+            self.send(Event.FIGURE, index=index, how=how, png=base64.b64encode(png).decode("ascii"))
+
+    def render(self, figure) -> bytes | None:
+        """PNG at the figure's dpi, lowered until it is at most MAX_FIGURE_SIDE pixels a side and
+        MAX_FIGURE_BYTES (a noisy image compresses badly); None if it will not fit."""
+        side = max(*figure.get_size_inches(), 0.01)
+        dpi = min(float(figure.dpi), protocol.MAX_FIGURE_SIDE / side)
+        for _ in range(6):
+            buffer = io.BytesIO()
+            self.savefig(figure, buffer, format="png", dpi=dpi)
+            data = buffer.getvalue()
+            width, height = protocol.png_size(data)
+            if max(width, height) > protocol.MAX_FIGURE_SIDE:  # rcParams["savefig.bbox"] = "tight" can grow it
+                dpi *= protocol.MAX_FIGURE_SIDE / max(width, height) * 0.98
+            elif len(data) > protocol.MAX_FIGURE_BYTES:
+                dpi *= max(0.25, (protocol.MAX_FIGURE_BYTES / len(data)) ** 0.5 * 0.9)
+            else:
+                return data if min(width, height) >= 1 else None
+        return None
+
+
+def seed_font_cache(cache: dict | None) -> None:
+    """Write the runner's font list (tutor/sandbox/fonts.py) where matplotlib reads it, before its import."""
+    folder = os.environ.get("MPLCONFIGDIR")
+    if not cache or not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, os.path.basename(cache["name"]))
+        if not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(cache["text"])
+    except (OSError, KeyError, TypeError):
+        pass  # matplotlib then builds its own, as it always would
+
+
+def patch_figure(collector: FigureCollector, figure_module) -> None:
+    figure_class = figure_module.Figure
+    original = collector.savefig = figure_class.savefig
+
+    @functools.wraps(original)
+    def savefig(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        try:
+            collector.note(self, "saved")
+        except Exception:  # noqa: BLE001 - our bookkeeping never becomes the learner's exception
+            pass
+        return result
+
+    figure_class.savefig = savefig
+
+
+def patch_pyplot(collector: FigureCollector, pyplot) -> None:
+    @functools.wraps(pyplot.show)
+    def show(*args, **kwargs) -> None:
+        for figure in collector.open_figures():
+            collector.note(figure, "shown", now=True)
+        pyplot.close("all")
+
+    pyplot.show = show
+
+
 # --- running the learner's program ---------------------------------------------------------------
 
 
@@ -378,9 +494,6 @@ def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -
 
 def shorten_paths(text: str, learner_file: str) -> str:
     """main.py instead of /home/learner/main.py; keras/src/... instead of the venv's full path."""
-    import site
-    import sysconfig
-
     prefixes = [os.path.dirname(learner_file), *site.getsitepackages(), sysconfig.get_paths()["stdlib"]]
     for prefix in sorted(set(prefixes), key=len, reverse=True):
         text = text.replace(f'"{prefix}{os.sep}', '"')
@@ -583,11 +696,19 @@ def run_program(config: dict, send) -> None:
         patch_keras(observer, module)
         send(Event.PHASE, phase=Phase.RUNNING)
 
+    figures = FigureCollector(send)
+    watched = {
+        "matplotlib": (lambda name: seed_font_cache(config.get("font_cache")), lambda module: None),
+        "matplotlib.figure": (lambda name: None, functools.partial(patch_figure, figures)),
+        "matplotlib.pyplot": (lambda name: None, functools.partial(patch_pyplot, figures)),
+    }
     if "keras" in sys.modules:  # a warm sandbox imported it before the program arrived
         patch_keras(observer, sys.modules["keras"])
     else:
-        watched = {"tensorflow": (before_import, after_tensorflow), "keras": (before_import, after_keras)}
-        sys.meta_path.insert(0, ImportWatcher(watched))
+        watched.update({"tensorflow": (before_import, after_tensorflow), "keras": (before_import, after_keras)})
+    for name in [name for name in watched if name.startswith("matplotlib.") and name in sys.modules]:
+        watched.pop(name)[1](sys.modules[name])  # already imported (by nothing of ours today): patch it now
+    sys.meta_path.insert(0, ImportWatcher(watched))
 
     module = types.ModuleType("__main__")
     module.__file__ = learner_file
@@ -628,9 +749,13 @@ def run_program(config: dict, send) -> None:
             predictions = {"error": f"{type(exc).__name__}: {_safe_str(exc)[:300]}"}
         if predictions is not None:
             send(Event.PREDICTIONS, **predictions)
+    try:
+        figures_made = figures.finish()  # also after an error: what the program drew up to it is worth seeing
+    except Exception:  # noqa: BLE001 - a program that broke matplotlib itself keeps its verdict
+        figures_made = figures.made
     # Peak memory of this process (Linux reports KiB), for the benchmark and the teacher's view.
     peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    send(Event.FINISHED, status=status, exit_code=exit_code, peak_memory_mb=peak_mb)
+    send(Event.FINISHED, status=status, exit_code=exit_code, peak_memory_mb=peak_mb, figures_made=figures_made)
 
 
 def describe_source_error(exc: Exception, learner_file: str) -> dict:

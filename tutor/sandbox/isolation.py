@@ -51,7 +51,10 @@ class Limits:
     file_size_mb: int = 64
     disk_mb: int = 256  # the size of the home tmpfs (strict only)
     tmp_mb: int = 64
-    open_files: int = 256
+    shm_mb: int = 64  # the private /dev/shm (strict only): multiprocessing's locks, queues and pools live there
+    # Plain Python's usual soft limit. At 256, Pool(500) ran out of these (one pipe per worker) before the
+    # process limit, and the harness itself then failed to report the error.
+    open_files: int = 1024
     output_kb: int = 1024  # stdout + stderr kept; more stops the run
 
 
@@ -128,6 +131,7 @@ def sandbox_env(home: str) -> dict[str, str]:
         "TF_ENABLE_ONEDNN_OPTS": "0",  # silences the oneDNN notice and trims peak memory
         "CUDA_VISIBLE_DEVICES": "",
         "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"),  # the harness puts the font list there
     }
 
 
@@ -202,7 +206,10 @@ def build_launch(
             argv += ["--ro-bind", etc_file, etc_file]
     # /tmp first: a checkout or venv that lives under /tmp is bound into it afterwards, not hidden by it.
     argv += ["--perms", "1777", "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp"]
-    created: set[str] = {"/", "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc", "/dev", "/etc", "/tmp"}
+    # A private, sized /dev/shm (bwrap's --dev has none): multiprocessing's semaphores live there, so
+    # ThreadPool, Pool and Queue need it; sized, so filling it cannot eat the server's memory.
+    argv += ["--perms", "1777", "--size", str(limits.shm_mb * mib), "--tmpfs", "/dev/shm"]
+    created: set[str] = {"/", "/usr", "/bin", "/lib", "/lib64", "/sbin", "/proc", "/dev", "/dev/shm", "/etc", "/tmp"}
     for source, dest in binds:
         argv += parent_dirs(dest, created)
         argv += ["--ro-bind", source, dest]

@@ -20,14 +20,26 @@ name its events, so both sides agree by construction.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
 PROTOCOL_VERSION = 1
-MAX_LINE_BYTES = 256 * 1024  # one event; the harness's largest (an error with its traceback) is ~30 KiB
+# Figures a run brings back (matplotlib, rendered to PNG in the sandbox): at most this many, each at most this many
+# pixels a side (the harness lowers the dpi) and bytes (it shrinks the image until it fits), all together at most
+# MAX_FIGURES_BYTES. A program that makes a thousand figures is told how many it made; the first few are shown.
+MAX_FIGURES = 8
+MAX_FIGURE_SIDE = 2000
+MAX_FIGURE_BYTES = 512 * 1024
+MAX_FIGURES_BYTES = 2 * 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# One event; the largest is a figure (its PNG as base64, 4/3 of its bytes), then an error with its traceback (~30 KiB)
+MAX_LINE_BYTES = MAX_FIGURE_BYTES * 4 // 3 + 64 * 1024
 # Distinct caught NameErrors (raise line, except line) one run reports: the first explains the bug, and a loop
 # that catches a NameError a million times must not flood the channel (the harness sends no more, the runner
 # keeps no more).
@@ -50,6 +62,7 @@ class EventType(enum.StrEnum):
     CAUGHT_ERROR = "caught_error"  # a NameError the learner's own ``except`` caught (the program went on)
     MODEL = "model"  # what the model name is bound to at the end
     PREDICTIONS = "predictions"
+    FIGURE = "figure"  # a matplotlib figure the program showed, saved or left open, as PNG
     FINISHED = "finished"
     HARNESS_ERROR = "harness_error"  # the harness itself failed: our fault
     # Made by the runner and the grader, outside the sandbox (never decoded from a sandbox line)
@@ -240,6 +253,36 @@ def epochs_asked(value: Any, field: str, ctx: Context) -> int | float | str | No
     return number(value, field, ctx)
 
 
+def png_image(value: Any, field: str, ctx: Context) -> str:
+    """A PNG as base64 text, checked to be one (signature, header) within the caps; kept as the text."""
+    text(MAX_FIGURE_BYTES * 4 // 3 + 4)(value, field, ctx)
+    if len(value) > MAX_FIGURE_BYTES * 4 // 3 + 4:
+        raise ProtocolError(field, f"larger than {MAX_FIGURE_BYTES // 1024} KiB")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(field, "not base64") from None
+    width, height = png_size(data, field)
+    if len(data) > MAX_FIGURE_BYTES or not (1 <= width <= MAX_FIGURE_SIDE and 1 <= height <= MAX_FIGURE_SIDE):
+        raise ProtocolError(field, f"a {width}×{height} image of {len(data)} bytes is beyond the figure caps")
+    return value
+
+
+def png_size(data: bytes, field: str = "png") -> tuple[int, int]:
+    """(width, height) from a PNG's header, which must come first (IHDR, 13 bytes)."""
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ProtocolError(field, "not a PNG image")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def figure_facts(png: str) -> dict[str, int]:
+    """Width, height and size of a figure, read from the image itself: never taken from the sandbox's word."""
+    data = base64.b64decode(png)
+    width, height = png_size(data)
+    return {"width": width, "height": height, "bytes": len(data)}
+
+
 def record(fields: dict[str, Shape | _Optional]) -> Shape:
     def check(value: Any, field: str, ctx: Context) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -335,7 +378,9 @@ EVENT_FIELDS: dict[EventType, dict[str, Shape | _Optional]] = {
         "status": one_of(*FinishStatus),
         "exit_code": integer(-(2**31), 2**31),
         "peak_memory_mb": optional(number),
+        "figures_made": optional(COUNT),  # figures the program made, shown or not (at most MAX_FIGURES are sent)
     },
+    EventType.FIGURE: {"index": integer(1, MAX_FIGURES), "how": one_of("shown", "saved", "open"), "png": png_image},
     EventType.HARNESS_ERROR: {"error": text(2000), "traceback": optional(text(8000))},
 }
 
@@ -366,4 +411,6 @@ def decode_event(line: bytes, token: str, source_lines: int | None = None) -> di
     ctx = Context(source_lines)
     elapsed = number(raw.pop("t", 0.0), "t", ctx)
     event = _check_fields(raw, EVENT_FIELDS[EventType(kind)], "", ctx)
+    if kind == EventType.FIGURE:
+        event.update(figure_facts(event["png"]))
     return {"type": EventType(kind), "t": elapsed, **event}

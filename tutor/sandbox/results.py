@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tutor.sandbox.protocol import MAX_CAUGHT_REPORTS, EventType, FinishStatus
+from tutor.sandbox.protocol import MAX_CAUGHT_REPORTS, MAX_FIGURES, MAX_FIGURES_BYTES, EventType, FinishStatus
 
 RESULT_VERSION = 1
 
@@ -103,6 +103,24 @@ class ModelInfo:
 
 
 @dataclass
+class Figure:
+    """A matplotlib figure the program showed (``plt.show()``), saved (``savefig``) or left open at its end,
+    rendered in the sandbox as PNG (within tutor.sandbox.protocol's caps; width and height are read from
+    the image). ``png`` is base64 text: the result stays plain JSON, stored and queued as it is."""
+
+    index: int  # 1-based, in the order the program made its figures
+    how: str  # "shown", "saved" or "open"
+    width: int
+    height: int
+    bytes: int
+    png: str
+
+    @property
+    def caption(self) -> str:
+        return f"Figure {self.index} ({self.width}×{self.height})"
+
+
+@dataclass
 class RunResult:
     termination: Termination
     duration_s: float
@@ -126,6 +144,10 @@ class RunResult:
     # NameErrors the program's own ``except`` caught, in order, at most MAX_CAUGHT_REPORTS distinct (raise line,
     # except line) pairs. Additive: a result stored before the field reads back with none.
     caught: list[CaughtError] = field(default_factory=list)
+    # Figures, at most MAX_FIGURES; figures_made counts all the program made (more than shown: say so).
+    # Additive, as caught.
+    figures: list[Figure] = field(default_factory=list)
+    figures_made: int = 0
     version: int = RESULT_VERSION
 
     @property
@@ -146,6 +168,7 @@ class RunResult:
         data["loads"] = [LoadInfo(**load) for load in data.get("loads", [])]
         data["model"] = ModelInfo(**data["model"]) if data.get("model") else None
         data["caught"] = [CaughtError(**caught) for caught in data.get("caught") or []]
+        data["figures"] = [Figure(**figure) for figure in data.get("figures") or []]
         return cls(**data)
 
 
@@ -198,11 +221,23 @@ def apply_event(result: RunResult, event: dict[str, Any]) -> None:
         result.model = ModelInfo(**fields)
     elif kind == EventType.PREDICTIONS:
         result.predictions = {k: v for k, v in event.items() if k not in ("type", "t") and v is not None}
+    elif kind == EventType.FIGURE:
+        add_figure(result, Figure(**{name: event[name] for name in Figure.__dataclass_fields__}))
     elif kind == EventType.FINISHED:
+        result.figures_made = max(event.get("figures_made") or 0, len(result.figures))
         result.exit_code = event.get("exit_code")
         result.peak_memory_mb = event.get("peak_memory_mb")
         status = event.get("status")
         result.termination = Termination.EXITED if status == FinishStatus.EXIT else Termination.FINISHED
+
+
+def add_figure(result: RunResult, figure: Figure) -> None:
+    """The harness sends each figure once, within the caps; a learner who found the token could send more."""
+    taken = {kept.index for kept in result.figures}
+    total = sum(kept.bytes for kept in result.figures)
+    if len(taken) < MAX_FIGURES and figure.index not in taken and total + figure.bytes <= MAX_FIGURES_BYTES:
+        result.figures.append(figure)
+        result.figures_made = max(result.figures_made, len(result.figures))
 
 
 def _fit(result: RunResult, event: dict[str, Any]) -> FitInfo:

@@ -29,6 +29,7 @@ from tutor import settings
 from tutor.sandbox import wording
 from tutor.sandbox.cgroups import RunCgroup, cgroups_available
 from tutor.sandbox.dataset import Dataset, ensure_dataset
+from tutor.sandbox.fonts import font_cache
 from tutor.sandbox.isolation import (
     Launch,
     Level,
@@ -39,13 +40,14 @@ from tutor.sandbox.isolation import (
     resolve_level,
     wait_for_uid_exit,
 )
-from tutor.sandbox.protocol import EventType, ProtocolError, TokenMismatch, decode_event
+from tutor.sandbox.protocol import MAX_FIGURES_BYTES, EventType, ProtocolError, TokenMismatch, decode_event
 from tutor.sandbox.results import RunResult, Termination, apply_event
 from tutor.sandbox.seccomp import compiled_filter
 from tutor.sandbox.terminal import render_terminal
 
 EventCallback = Callable[[dict[str, Any]], None]
-MAX_EVENT_BYTES = 4 * 1024 * 1024  # the harness sends a few KiB; more is not the harness
+# The harness sends a few KiB, and its figures (base64); more is not the harness
+MAX_EVENT_BYTES = 4 * 1024 * 1024 + MAX_FIGURES_BYTES * 4 // 3
 KILL_GRACE_S = 0.5  # after the main process ends, how long stragglers may keep pipes open
 PROCESS_HEADROOM = 8  # the pids cgroup also counts the sandbox's own helpers (sh, bwrap, its init)
 
@@ -255,6 +257,7 @@ def run_in_sandbox(
         "model_name": request.model_name,
         "predict_samples": request.predict_samples,
         "dataset": {"kind": str(dataset.kind), "path": launch.dataset_path, "description": dataset.description},
+        "font_cache": font_cache(),  # matplotlib's font list, so that a plotting run does not build its own
     }
     result = RunResult(Termination.CRASHED, 0.0, isolation=str(sandbox.level), warm=sandbox.warm)
     try:

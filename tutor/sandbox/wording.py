@@ -67,12 +67,47 @@ def too_many_processes(limits: Limits) -> str:
     return f"Your program started too many processes or threads (limit {limits.processes})."
 
 
+def process_limit_error(limits: Limits) -> str:
+    """A fork or thread start refused (BlockingIOError / "can't start new thread"): the program goes on and
+    ends with that error, so it is said as an explanation of the error, not as a termination."""
+    return (
+        f"Your program tried to start more processes or threads than this sandbox allows (limit {limits.processes}, "
+        "threads included), so the system refused to start another one."
+    )
+
+
+def open_files_error(limits: Limits) -> str:
+    return f"Your program had more files open at once than this sandbox allows (limit {limits.open_files})."
+
+
+def file_too_large_error(limits: Limits) -> str:
+    return f"Your program tried to write a file larger than {limits.file_size_mb} MiB, the limit for one file."
+
+
+def disk_full_error(limits: Limits, shared_memory: bool, strict: bool) -> str:
+    """No space left: where the run may write, and how much each place holds (isolation.build_launch)."""
+    if not strict:  # basic: the folders are the computer's own, with no size of ours
+        return "The disk your program writes to is full."
+    if shared_memory:
+        return f"Your program filled /dev/shm, the sandbox's shared memory ({describe_size(limits.shm_mb)})."
+    return (
+        f"Your program filled the space it may write to: your working folder holds {describe_size(limits.disk_mb)}, "
+        f"/tmp {describe_size(limits.tmp_mb)} and /dev/shm (shared memory, used by multiprocessing) "
+        f"{describe_size(limits.shm_mb)}."
+    )
+
+
 def exited(exit_code: int | None) -> str:
     return f"Your program called sys.exit({exit_code}) before it finished."
 
 
 def crashed(signal_name: str | None, exit_code: int | None, limits: Limits) -> str:
-    if signal_name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGKILL"):
+    if signal_name == "SIGBUS":  # what touching a page of a full tmpfs gives: shared memory past /dev/shm's size
+        return (
+            f"Your program crashed (SIGBUS). This often means it filled /dev/shm, the sandbox's shared memory "
+            f"(limit {describe_size(limits.shm_mb)}), or crashed inside a native library."
+        )
+    if signal_name in ("SIGSEGV", "SIGABRT", "SIGKILL"):
         return (
             f"Your program crashed ({signal_name}). This often means it ran out of memory "
             f"(limit {describe_size(limits.memory_mb)}) or crashed inside a native library."
