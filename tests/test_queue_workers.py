@@ -309,3 +309,19 @@ def test_a_thread_pool_runs_in_a_worker_s_sandbox(workers, service) -> None:
     result = done.verdict.cases[0].result
     assert result.error is not None and result.error.type == "NameError", result.error  # the lesson's, not ours
     assert result.stdout == "pooled [1, 2]\n"
+
+
+def test_a_figure_crosses_the_queue_to_the_learner_s_page(workers, service) -> None:
+    """A plot made in a worker's sandbox comes back with the verdict, as the lesson page reads it."""
+    workers("w-plot")
+    source = (
+        "import matplotlib.pyplot as plt\n\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0.9, 0.5, 0.2])\n"
+        "plt.show()\nmodel.fit()\n"
+    )
+    done = wait_finished(service, service.submit(learner(service, "Ada"), LESSON, source).id, 120)
+    assert done.state is RunStatus.DONE, done.error
+    result = done.verdict.cases[0].result
+    assert result.error is not None and result.error.type == "NameError", result.error
+    [figure] = result.figures
+    assert (figure.width, figure.height, figure.how) == (200, 150, "shown")
+    assert figure.png and result.figures_made == 1

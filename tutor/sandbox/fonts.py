@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +33,8 @@ def font_cache() -> FontCache | None:
     """The font list for this install, or None where matplotlib is missing or fails (runs then build their
     own, as matplotlib always does)."""
     folder = settings.var_dir() / "matplotlib"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "MPLCONFIGDIR": str(folder)}
+    # A fixed PATH (the system's fc-list): only tutor.settings reads the environment.
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(folder), "MPLCONFIGDIR": str(folder)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
