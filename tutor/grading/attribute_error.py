@@ -17,7 +17,9 @@ from __future__ import annotations
 import ast
 import enum
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from tutor.grading.explained import Explained
 
 MESSAGE = re.compile(r"^'(function|NoneType)' object has no attribute '(\w+)'")
 
@@ -38,7 +40,7 @@ class AttributeCause(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class AttributeExplanation:
+class AttributeExplanation(Explained):
     kind: AttributeCause
     name: str  # the name whose attribute was asked for (``model``)
     attribute: str  # ``fit``
@@ -47,12 +49,8 @@ class AttributeExplanation:
     diagnosis: str
     fix: str
 
-    @property
-    def summary(self) -> str:
-        return f"{self.diagnosis} {self.fix}".strip()
-
     def to_dict(self) -> dict:
-        return {**asdict(self), "kind": str(self.kind), "summary": self.summary}
+        return self.explained_dict(str(self.kind))
 
 
 def explain_attribute_error(source: str, line: int | None, message: str) -> AttributeExplanation | None:

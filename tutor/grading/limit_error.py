@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import errno
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from tutor.grading.explained import Explained
 from tutor.sandbox import wording
 from tutor.sandbox.isolation import Level, Limits
 from tutor.sandbox.results import ErrorInfo
@@ -19,17 +20,13 @@ STARTS = ("fork", "start_new_thread", "_launch", "Popen", "spawn")
 
 
 @dataclass(frozen=True)
-class LimitExplanation:
+class LimitExplanation(Explained):
     limit: str  # which one: processes, disk, file_size, open_files
     diagnosis: str
     fix: str
 
-    @property
-    def summary(self) -> str:
-        return f"{self.diagnosis} {self.fix}".strip()
-
     def to_dict(self) -> dict:
-        return {**asdict(self), "kind": "sandbox-limit", "summary": self.summary}
+        return self.explained_dict("sandbox-limit")
 
 
 def explain_limit_error(error: ErrorInfo, limits: Limits, isolation: str) -> LimitExplanation | None:

@@ -7,25 +7,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from tutor.grading.explained import Explained
 from tutor.sandbox.packages import describe_offered, is_standard_library, offered_import_names
 
 MESSAGE = re.compile(r"^No module named '([\w.]+)'")
 
 
 @dataclass(frozen=True)
-class ModuleExplanation:
+class ModuleExplanation(Explained):
     module: str  # as the error names it: ``cv2``, ``sklearn.nothing``
     diagnosis: str
     fix: str
 
-    @property
-    def summary(self) -> str:
-        return f"{self.diagnosis} {self.fix}".strip()
-
     def to_dict(self) -> dict:
-        return {**asdict(self), "kind": "missing-module", "summary": self.summary}
+        return self.explained_dict("missing-module")
 
 
 def explain_module_error(message: str) -> ModuleExplanation | None:
