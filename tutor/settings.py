@@ -89,6 +89,24 @@ def pool_prefault_mb() -> int:
     return max(0, int(os.environ.get("TUTOR_POOL_PREFAULT_MB", "512")))
 
 
+def kernel_idle_s() -> float:
+    """A notebook kernel idle this long is shut down and its memory freed (TUTOR_KERNEL_IDLE_S, default 15
+    minutes); the learner's page says so, as Colab does, and the next Run starts a fresh kernel."""
+    return max(5.0, float(os.environ.get("TUTOR_KERNEL_IDLE_S", "900")))
+
+
+def kernels_max() -> int:
+    """The most notebook kernels this host keeps at once (TUTOR_KERNELS_MAX). A kernel with TensorFlow
+    imported holds about what a warm sandbox holds (~0.6 GiB before the learner's arrays); past the cap, the
+    kernel idle the longest is shut down to make room."""
+    return max(1, int(os.environ.get("TUTOR_KERNELS_MAX", "8")))
+
+
+def kernel_cell_s() -> float:
+    """The wall-clock limit for one notebook cell (TUTOR_KERNEL_CELL_S); a lesson's own time_s wins."""
+    return max(1.0, float(os.environ.get("TUTOR_KERNEL_CELL_S", "120")))
+
+
 def db_url() -> str:
     """TUTOR_DB_URL (any SQLAlchemy URL, e.g. postgresql+psycopg://...) or SQLite at TUTOR_DB_PATH."""
     configured = os.environ.get("TUTOR_DB_URL")

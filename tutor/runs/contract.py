@@ -16,6 +16,7 @@ from tutor.sandbox.protocol import Phase
 from tutor.store.db import IN_FLIGHT, RunStatus
 
 if TYPE_CHECKING:
+    from tutor.kernels.hub import KernelHub
     from tutor.lessons.lesson import Lesson
     from tutor.sandbox.pool import PoolStats
 
@@ -184,6 +185,10 @@ class RunService(Protocol):
 
     def release(self) -> None:
         """Dropped from the server's cache: stop what talks to the database (runs in flight finish)."""
+        ...
+
+    def kernels(self) -> KernelHub:
+        """The notebook kernels of this server (tutor.kernels.hub), started on first use."""
         ...
 
     def shutdown(self) -> None: ...

@@ -17,6 +17,7 @@ from tutor import settings
 from tutor.grading.grade import grade_source, is_real_attempt
 from tutor.grading.name_error import predict_early_name_error
 from tutor.grading.verdict import Verdict
+from tutor.kernels.hub import KernelHub
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import RunCounts, RunInFlight, RunSnapshot, RunStatus, WorkerInfo
 from tutor.runs.pipeline import REQUEUE_NOTE, ExpressTry, GradedRun, LiveProgress, grade_job, run_columns, snapshot_of
@@ -102,6 +103,7 @@ class RunManager:
         self._recorder = recorder
         self.db: Database | None = getattr(recorder, "db", None)  # where last_run looks (None: nowhere)
         self.pool = pool  # warm sandboxes; the manager closes it on shutdown
+        self._kernels: KernelHub | None = None
         self._queue: collections.deque[Job] = collections.deque()
         self._jobs: dict[int, Job] = {}
         self._active: dict[str, Job] = {}  # owner -> queued or running job
@@ -184,6 +186,13 @@ class RunManager:
     def pool_stats(self) -> PoolStats | None:
         return self.pool.stats() if self.pool is not None else None
 
+    def kernels(self) -> KernelHub:
+        """Notebook kernels in this process, from the same warm pool and within its memory budget."""
+        with self._lock:
+            if self._kernels is None:
+                self._kernels = KernelHub(pool=self.pool)
+            return self._kernels
+
     def where_runs_happen(self) -> str:
         if self.pool is None:
             return "Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself."
@@ -208,6 +217,8 @@ class RunManager:
             self._wakeup.notify_all()
         for worker in self._workers:
             worker.join(timeout=15)
+        if self._kernels is not None:
+            self._kernels.close()
         if self.pool is not None:
             self.pool.close()
 

@@ -47,18 +47,18 @@ import weakref
 HARNESS_FILE = os.path.abspath(__file__)
 
 
-def load_protocol() -> types.ModuleType:
-    """tutor/sandbox/protocol.py, which the sandbox binds next to this file: event names and the encoder, defined
-    once for both sides. Loaded by path: ``python -I`` puts no script folder on sys.path."""
-    path = os.path.join(os.path.dirname(HARNESS_FILE), "protocol.py")
-    spec = importlib.util.spec_from_file_location("tutor_protocol", path)
+def load_sibling(name: str) -> types.ModuleType:
+    """A module the sandbox binds next to this file (protocol.py: event names and the encoder, defined once
+    for both sides; kernel_boot.py). Loaded by path: ``python -I`` puts no script folder on sys.path."""
+    path = os.path.join(os.path.dirname(HARNESS_FILE), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"tutor_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-protocol = load_protocol()
+protocol = load_sibling("protocol")
 Event = protocol.EventType
 Phase = protocol.Phase
 Status = protocol.FinishStatus
@@ -905,6 +905,8 @@ def main() -> int:
             prefault_heap(int(boot.get("prefault_mb", 0)))
             send(Event.READY, rss_mb=resident_mb())
         config = read_config()
+        if config.get("kernel"):  # a notebook kernel, not one program (kernel_boot.py, beside this file)
+            return load_sibling("kernel_boot").serve(config, sys.modules[__name__])
         prepare_workdir(config)
         run_program(config, send)
     except BaseException as exc:  # a fault of ours, not the learner's: say so separately

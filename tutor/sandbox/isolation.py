@@ -30,6 +30,11 @@ SANDBOX_DATA_DIR = "/run/tutor/data"
 HARNESS_PATH = Path(__file__).with_name("harness.py")
 PROTOCOL_PATH = Path(__file__).with_name("protocol.py")  # the harness loads it from beside itself
 SANDBOX_PROTOCOL = "/run/tutor/protocol.py"
+KERNEL_BOOT_PATH = Path(__file__).with_name("kernel_boot.py")  # what a sandbox runs to become a notebook kernel
+SANDBOX_KERNEL_BOOT = "/run/tutor/kernel_boot.py"
+# The one folder a sandbox may write outside its home: a notebook kernel's sockets (ZeroMQ over IPC) live
+# there, so the server can talk to the kernel without any network. Empty and unused by plain runs.
+SANDBOX_KERNEL_DIR = "/run/tutor/kernel"
 
 
 class Level(enum.StrEnum):
@@ -69,6 +74,7 @@ class Launch:
     learner_dir: str  # the working folder as the harness sees it
     case_dir: str
     dataset_path: str | None
+    kernel_dir: str | None = None  # where a notebook kernel's sockets go, as the harness sees it
 
 
 @functools.cache
@@ -171,6 +177,7 @@ def build_launch(
     dataset: Path | None,
     uid: int,
     seccomp_fd: int | None = None,
+    kernel_dir: Path | None = None,
 ) -> Launch:
     """The command for one run. stage_dir holds main.py and the case's files (read-only to the run)."""
     if level is Level.BASIC:
@@ -182,12 +189,14 @@ def build_launch(
             learner_dir=str(work_dir),
             case_dir=str(stage_dir),
             dataset_path=str(dataset) if dataset else None,
+            kernel_dir=str(kernel_dir) if kernel_dir else None,
         )
     binds: list[tuple[str, str]] = []
     for source in python_roots():
         binds.append((source, source))
     binds.append((str(HARNESS_PATH), SANDBOX_HARNESS))
     binds.append((str(PROTOCOL_PATH), SANDBOX_PROTOCOL))
+    binds.append((str(KERNEL_BOOT_PATH), SANDBOX_KERNEL_BOOT))
     binds.append((str(stage_dir), SANDBOX_CASE_DIR))
     dataset_path = None
     if dataset is not None:
@@ -213,6 +222,9 @@ def build_launch(
     for source, dest in binds:
         argv += parent_dirs(dest, created)
         argv += ["--ro-bind", source, dest]
+    if kernel_dir is not None:
+        argv += parent_dirs(SANDBOX_KERNEL_DIR, created)
+        argv += ["--bind", str(kernel_dir), SANDBOX_KERNEL_DIR]
     argv += parent_dirs(SANDBOX_HOME, created)
     argv += ["--perms", "0777", "--size", str(limits.disk_mb * mib), "--tmpfs", SANDBOX_HOME, "--chdir", SANDBOX_HOME]
     if seccomp_fd is not None:
@@ -237,6 +249,7 @@ def build_launch(
         learner_dir=SANDBOX_HOME,
         case_dir=SANDBOX_CASE_DIR,
         dataset_path=dataset_path,
+        kernel_dir=SANDBOX_KERNEL_DIR if kernel_dir is not None else None,
     )
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tutor.sandbox.dataset import Dataset
@@ -95,6 +96,7 @@ class WarmPool:
         self._starting: Sandbox | None = None  # the one the refill thread is warming up now
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._also_held: list[Callable[[], float]] = []  # others that spend the same budget (notebook kernels)
         self._thread = threading.Thread(target=self._refill, name="tutor-warm-pool", daemon=True)
         self._thread.start()
 
@@ -124,6 +126,17 @@ class WarmPool:
         for sandbox in stale:
             sandbox.close()
         return taken
+
+    def count_also(self, held_mb: Callable[[], float]) -> None:
+        """Count what ``held_mb`` reports (e.g. the notebook kernels' memory) against this pool's budget:
+        while they hold memory, fewer sandboxes are kept warm."""
+        with self._lock:
+            self._also_held.append(held_mb)
+
+    def poke(self) -> None:
+        """Memory came free elsewhere (a kernel shut down): look again whether to warm another sandbox."""
+        with self._lock:
+            self._wake.notify_all()
 
     def wait_until_ready(self, count: int | None = None, timeout_s: float = READY_TIMEOUT_S) -> bool:
         """Block until ``count`` (default: size) sandboxes are ready; for benchmarks, tests and start-up."""
@@ -160,7 +173,13 @@ class WarmPool:
 
     def _held_mb(self) -> float:
         """Under the lock."""
-        return sum(s.rss_mb or self._estimate_mb for s in self._ready) + self._warming * self._estimate_mb
+        held = sum(s.rss_mb or self._estimate_mb for s in self._ready) + self._warming * self._estimate_mb
+        for others in self._also_held:
+            try:
+                held += others()
+            except Exception:  # noqa: BLE001 - a holder that cannot say counts as nothing this time
+                pass
+        return held
 
     def _wants_another(self) -> bool:
         """Under the lock: below size, and one more would stay within the memory budget."""

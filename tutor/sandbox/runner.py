@@ -84,10 +84,16 @@ class Sandbox:
     pending: bytearray = field(default_factory=bytearray)  # events read before the run (started, ready)
     ready: bool = False
     rss_mb: float = 0.0  # reported by a warm sandbox once its imports are done
+    last_words: bytearray = field(default_factory=bytearray)  # a kernel's last stdout/stderr (tutor.kernels)
     closed: bool = False
 
     def alive(self) -> bool:
         return not self.closed and self.process.poll() is None
+
+    @property
+    def kernel_dir(self) -> Path:
+        """Where a notebook kernel started in this sandbox puts its sockets (tutor.kernels)."""
+        return self.root / "kernel"
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Read the channel until the harness says its imports are done (warm sandboxes only)."""
@@ -146,9 +152,10 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool, pr
     """Start a sandbox process; it waits on stdin for its program. Raises OSError if it cannot start. A
     warm one also touches ``prefault_mb`` of memory ahead for the program's arrays (harness.prefault_heap)."""
     root = Path(tempfile.mkdtemp(prefix="tutor-run-", dir=settings.runs_dir()))
-    stage, work = root / "stage", root / "work"
+    stage, work, kernel = root / "stage", root / "work", root / "kernel"
     stage.mkdir()
     work.mkdir()
+    kernel.mkdir(mode=0o700)
     uid = claim_uid()
     cgroup = None
     child_fds: list[int] = []
@@ -157,6 +164,7 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool, pr
             # The run's own unprivileged uid must read the staged files through the read-only bind.
             os.chmod(root, 0o755)
             os.chmod(stage, 0o755)
+            os.chown(kernel, uid.uid, uid.uid)  # the kernel's sockets: its uid's alone (and root's, the server)
         read_events, write_events = os.pipe()
         child_fds.append(write_events)
         seccomp_fd = None
@@ -165,7 +173,7 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool, pr
             (root / "seccomp.bpf").write_bytes(bpf)
             seccomp_fd = os.open(root / "seccomp.bpf", os.O_RDONLY)
             child_fds.append(seccomp_fd)
-        launch = build_launch(level, limits, stage, work, dataset.path, uid.uid, seccomp_fd)
+        launch = build_launch(level, limits, stage, work, dataset.path, uid.uid, seccomp_fd, kernel)
         argv = launch.argv
         if cgroups_available():
             cgroup = RunCgroup(f"run-{uid.uid}", limits.memory_mb, limits.processes + PROCESS_HEADROOM)

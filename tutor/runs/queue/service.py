@@ -18,6 +18,7 @@ import psycopg
 
 from tutor import settings
 from tutor.grading.name_error import predict_early_name_error
+from tutor.kernels.hub import KernelHub
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import IN_FLIGHT, RunCounts, RunSnapshot, WorkerInfo
 from tutor.runs.pipeline import snapshot_of
@@ -62,6 +63,7 @@ class QueueRunService:
         self.app = make_queue_app(settings.queue_db_url())
         self._cache: dict[int, tuple[RunSnapshot, float]] = {}
         self._lock = threading.Lock()
+        self._kernels: KernelHub | None = None
         self._listening = threading.Event()
         self._stopping = threading.Event()
         self._listener = threading.Thread(target=self._listen, name="tutor-queue-listen", daemon=True)
@@ -99,6 +101,14 @@ class QueueRunService:
     def pool_stats(self) -> PoolStats | None:
         return None  # the workers own the warm sandboxes
 
+    def kernels(self) -> KernelHub:
+        """Notebook kernels run on this server for now (no warm pool here): a kernel keeps its state between
+        cells, so its cells cannot take the queue's any-worker route (README, "Notebook lessons")."""
+        with self._lock:
+            if self._kernels is None:
+                self._kernels = KernelHub()
+            return self._kernels
+
     def where_runs_happen(self) -> str:
         alive = sum(worker.alive for worker in self.workers())
         return (
@@ -122,6 +132,8 @@ class QueueRunService:
         return list_workers(self.db, settings.worker_heartbeat_s())
 
     def shutdown(self) -> None:
+        if self._kernels is not None:
+            self._kernels.close()
         self._stopping.set()
         self._listener.join(timeout=3)
 
