@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import logging
 import threading
@@ -86,6 +87,7 @@ class KernelHub:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._starter = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tutor-kernel-start")
         if pool is not None:
             pool.count_also(self.memory_mb)
         self._culler = threading.Thread(target=self._cull_loop, name="tutor-kernel-cull", daemon=True)
@@ -194,6 +196,7 @@ class KernelHub:
             keys = list(self._entries)
         for key in keys:
             self._end(key, KernelState.SHUT_DOWN, "The server stopped.")
+        self._starter.shutdown(wait=False)
 
     # --- inside ------------------------------------------------------------------------------------
 
@@ -266,7 +269,12 @@ class KernelHub:
         with self._lock:
             entry.kernel, entry.state, entry.message = None, KernelState.STARTING, ""
         try:
-            kernel = KernelProcess.start(self.level, kernel_limits(), self._get_dataset(), self.pool, files)
+            # Started on a thread that lives as long as the hub: bubblewrap's --die-with-parent kills the
+            # sandbox when the *thread* that spawned it ends, and this batch's thread ends with the batch.
+            future = self._starter.submit(
+                KernelProcess.start, self.level, kernel_limits(), self._get_dataset(), self.pool, files
+            )
+            kernel = future.result()
         except (KernelStartError, OSError) as exc:
             with self._lock:
                 entry.state, entry.message = KernelState.NONE, f"The kernel could not start: {exc}"
