@@ -4,16 +4,23 @@ and every claim about Keras holds on the Keras installed here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tutor.grading.grade import case_by_id, grade_source, prepare_case_files
 from tutor.grading.verdict import GraderError, Verdict
+from tutor.kernels.session import RESTART, replay_session
+from tutor.lessons.cells import code_cells
 from tutor.lessons.fixtures import FixtureError, generate_fixture
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import CaseFile, Claim, Lesson
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.runner import RunRequest, run_program
+
+NAME_IN_MESSAGE = re.compile(r"name '(\w+)' is not defined")
+CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")  # IPython's traceback: the frame in the cell
 
 
 @dataclass
@@ -81,6 +88,8 @@ def prove_solution(lesson: Lesson) -> Proof:
 
 
 def prove_starter(lesson: Lesson) -> Proof:
+    if lesson.kind is LessonKind.NOTEBOOK:
+        return prove_notebook_starter(lesson)
     verdict = grade_source(lesson, lesson.starter)
     expect = lesson.expect
     case = case_by_id(lesson, expect.case)
@@ -106,6 +115,46 @@ def prove_starter(lesson: Lesson) -> Proof:
         # Nobody counted the line by hand: say which one it was, so the teacher can check it (or pin it).
         found = f" (starter_fails_with.line left out: found line {error.line}; write line = {error.line} to pin it)"
     return Proof(lesson.id, "starter", ok, f"case {case.id}: expected {wanted}, got {got}{found}")
+
+
+def prove_notebook_starter(lesson: Lesson) -> Proof:
+    """A notebook lesson's starter, clicked through its prescribed session on a real kernel (restarts
+    included), meets the intended error in the intended cell; and, run top to bottom (Restart & Run All,
+    the grading run), it does not pass, so the untouched starter cannot be graded as fixed."""
+    assert lesson.notebook is not None  # loading guarantees it for a notebook lesson
+    expect = lesson.expect
+    cells = [cell.source for cell in code_cells(lesson.starter_cells)]
+    steps = [step if isinstance(step, int) else RESTART for step in lesson.notebook.session]
+    case = case_by_id(lesson, expect.case)
+    files = prepare_case_files(case.files, Limits(wall_s=lesson.time_s))
+    replayed = replay_session(cells, steps, Limits(wall_s=lesson.time_s), files=files)
+    wanted = f"{expect.error}" + (f" for '{expect.name}'" if expect.name else "") + f" in cell {expect.cell}"
+    wanted += f", line {expect.line}" if expect.line else ""
+    runs = [step.run for step in replayed if step.run is not None and step.step == expect.cell]
+    if not runs:
+        return Proof(lesson.id, "starter", False, f"the session never ran cell {expect.cell}; expected {wanted}")
+    run = runs[-1]
+    error = run.error
+    if error is None:
+        return Proof(
+            lesson.id, "starter", False, f"expected {wanted}, but cell {expect.cell} ran {run.status}: {run.note}"
+        )
+    name = NAME_IN_MESSAGE.search(error.text)
+    lines = CELL_LINE.findall(error.traceback)
+    line = int(lines[-1]) if lines else None
+    got = f"{error.name}" + (f" for '{name.group(1)}'" if name else "") + f" in cell {expect.cell}, line {line}"
+    ok = (
+        error.name == expect.error
+        and (expect.name is None or (name is not None and name.group(1) == expect.name))
+        and (expect.line is None or line == expect.line)
+    )
+    session = ", ".join(str(step) for step in lesson.notebook.session)
+    detail = f"session [{session}] on a real kernel: expected {wanted}, got {got}"
+    if ok:
+        verdict = grade_source(lesson, lesson.starter)
+        if verdict.passed:
+            return Proof(lesson.id, "starter", False, f"{detail}; but Restart & Run All of the starter passes")
+    return Proof(lesson.id, "starter", ok, detail)
 
 
 def prove_wrong(lesson: Lesson, variant_id: str) -> Proof:

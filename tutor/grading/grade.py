@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import threading
 
 from tutor.checks.judge import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
 from tutor.grading.diagnosis import diagnose_result
 from tutor.grading.verdict import CaseVerdict, GraderError, Verdict
+from tutor.lessons.cells import Cell, locate_line, parse_cells, runnable_script
 from tutor.lessons.fixtures import generate_fixture
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Case, CaseFile, Lesson, LessonError
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.protocol import EventType
@@ -51,12 +55,21 @@ def grade_source(
         except GraderError as exc:
             grader_error = str(exc)
             break
-        request = RunRequest(source, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
+        program = source
+        notebook = lesson.kind is LessonKind.NOTEBOOK
+        if notebook:
+            source = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            # Restart & Run All: the cells top to bottom in one fresh process; IPython-only lines (%magic,
+            # !shell) become no-ops of the same length, so line numbers still map to cells.
+            program = runnable_script(source)
+        request = RunRequest(program, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
         result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
-        diagnose_result(result, source, limits)  # why it failed, from the source and limits: teaching, not running
+        diagnose_result(result, program, limits)  # why it failed, from the source and limits: teaching, not running
         if result.termination.is_infrastructure:
             grader_error = result.detail
         checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)
+        if notebook:
+            checks = in_cell_words(checks, parse_cells(str(source)))
         cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
         all_checks += checks
         if result.error is not None and result.error.type in SOURCE_ERRORS:
@@ -65,6 +78,22 @@ def grade_source(
             break
     passed = grader_error is None and len(cases) == len(lesson.cases) and all(case.passed for case in cases)
     return Verdict(lesson.id, passed, cases, grader_error, all_checks, attempt=attempt)
+
+
+LINE_WORDS = re.compile(r"\b(?:(on|at) )?([Ll])ine (\d+)\b")
+
+
+def in_cell_words(checks: list[CheckResult], cells: list[Cell]) -> list[CheckResult]:
+    """A notebook's verdict names lines as the learner sees them: "Line 32" becomes "Cell 3, line 1"."""
+
+    def relabel(match: re.Match[str]) -> str:
+        found = locate_line(cells, int(match.group(3)))
+        if found is None:
+            return match.group(0)
+        cell = "Cell" if match.group(2) == "L" else "cell"
+        return f"{'in ' if match.group(1) else ''}{cell} {found[0]}, line {found[1]}"
+
+    return [dataclasses.replace(check, message=LINE_WORDS.sub(relabel, check.message)) for check in checks]
 
 
 def _normalised(source: str | bytes) -> str:
