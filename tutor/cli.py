@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tutor import settings
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import load_lessons
 from tutor.sandbox import dataset as data
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(handler=command_explain)
 
     lessons = commands.add_parser("lessons", help="list the lessons and any broken lesson files")
+    lessons.add_argument("--json", action="store_true", help="print one JSON object: lessons (with files), broken")
     lessons.set_defaults(handler=command_lessons)
 
     schema = commands.add_parser("schema", help="print the lesson file's JSON Schema (for editors)")
@@ -74,9 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     new = commands.add_parser("new-lesson", help="write a working lesson skeleton (toml, starter, solution)")
     new.add_argument("id", help="the new lesson's id, e.g. keep-the-model")
+    new.add_argument("--kind", choices=[str(k) for k in LessonKind], default=str(LessonKind.SCRIPT))
     new.add_argument("--lessons-dir", type=Path, help="default: the lessons folder (TUTOR_LESSONS_DIR)")
     new.add_argument("--solutions-dir", type=Path, help="default: the solutions folder (TUTOR_SOLUTIONS_DIR)")
     new.set_defaults(handler=command_new_lesson)
+
+    notebook = commands.add_parser("notebook", help="a notebook lesson as .ipynb, or an .ipynb as a lesson")
+    notebook_commands = notebook.add_subparsers(required=True, metavar="ACTION")
+    export = notebook_commands.add_parser("export", help="write a notebook lesson's starter (or solution) as .ipynb")
+    export.add_argument("id", help="the lesson's id")
+    export.add_argument("--solution", action="store_true", help="the reference solution instead of the starter")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    export.set_defaults(handler=command_notebook_export)
+    importer_nb = notebook_commands.add_parser("import", help="make a new notebook lesson from an .ipynb file")
+    importer_nb.add_argument("path", type=Path, metavar="FILE.ipynb")
+    importer_nb.add_argument("--id", required=True, help="the new lesson's id, e.g. restart-and-run-all")
+    importer_nb.add_argument("--lessons-dir", type=Path, help="default: the lessons folder (TUTOR_LESSONS_DIR)")
+    importer_nb.add_argument("--solutions-dir", type=Path, help="default: the solutions folder (TUTOR_SOLUTIONS_DIR)")
+    importer_nb.set_defaults(handler=command_notebook_import)
 
     ship = commands.add_parser("ship-lessons", help="record the lessons' hashes as shipped (proved by CI)")
     ship.set_defaults(handler=command_ship_lessons)
@@ -219,8 +236,13 @@ def command_doctor(args: argparse.Namespace) -> int:
 
 def command_lessons(args: argparse.Namespace) -> int:
     lesson_set = load_lessons()
+    if args.json:
+        from tutor.lessons.listing import lessons_json
+
+        print(json.dumps(lessons_json(lesson_set, Path.cwd()), indent=2))
+        return EXIT_FAILED if lesson_set.errors else EXIT_OK
     for lesson in lesson_set.lessons:
-        print(f"{lesson.id:<20} {lesson.title}")
+        print(f"{lesson.id:<20} {lesson.kind:<8} {lesson.title}")
     print_broken(lesson_set.errors)
     return EXIT_FAILED if lesson_set.errors else EXIT_OK
 
@@ -264,7 +286,7 @@ def command_new_lesson(args: argparse.Namespace) -> int:
     lessons_dir = args.lessons_dir or settings.lessons_dir()
     solutions_dir = args.solutions_dir or settings.solutions_dir()
     try:
-        skeleton = write_skeleton(args.id, lessons_dir, solutions_dir)
+        skeleton = write_skeleton(args.id, lessons_dir, solutions_dir, LessonKind(args.kind))
     except (NewLessonError, LessonError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -281,6 +303,68 @@ def command_new_lesson(args: argparse.Namespace) -> int:
         "solution, and the mistakes you expect as [[wrong]] variants; run check-lessons again after each\n"
         "change (guide: docs/authoring.md). Note: a running app shows every lesson in its lessons folder\n"
         "to learners at once; for a live workshop, write it elsewhere first (--lessons-dir, --solutions-dir)."
+    )
+    return EXIT_OK
+
+
+def command_notebook_export(args: argparse.Namespace) -> int:
+    from tutor.lessons.cells import write_ipynb
+
+    lesson_set = load_lessons()
+    lesson = lesson_set.get(args.id)
+    if lesson is None:
+        broken = [str(e) for e in lesson_set.errors if e.path.stem == args.id]
+        known = ", ".join(item.id for item in lesson_set.lessons if item.kind is LessonKind.NOTEBOOK)
+        print(
+            f"error: {broken[0] if broken else f'no lesson {args.id!r} (notebook lessons: {known})'}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if lesson.kind is not LessonKind.NOTEBOOK:
+        print(f"error: {args.id!r} is a {lesson.kind} lesson, not a notebook lesson", file=sys.stderr)
+        return EXIT_USAGE
+    text = write_ipynb(lesson.solution_cells if args.solution else lesson.starter_cells)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote   {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def command_notebook_import(args: argparse.Namespace) -> int:
+    from tutor.authoring.new_lesson import NewLessonError, import_notebook
+    from tutor.lessons.cells import MAX_IPYNB_BYTES, NotebookError, code_cells
+    from tutor.lessons.lesson import LessonError
+
+    lessons_dir = args.lessons_dir or settings.lessons_dir()
+    solutions_dir = args.solutions_dir or settings.solutions_dir()
+    try:
+        with args.path.open("rb") as handle:
+            raw = handle.read(MAX_IPYNB_BYTES + 1)  # no more than the cap (and one byte to know it is over)
+    except OSError as exc:
+        print(f"error: cannot read {args.path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        skeleton = import_notebook(raw, args.path.name, args.id, lessons_dir, solutions_dir)
+    except NotebookError as exc:
+        print(f"error: {args.path} {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (NewLessonError, LessonError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in skeleton.files:
+        print(f"wrote   {path}")
+    cells = len(code_cells(skeleton.lesson.starter_cells))
+    print(
+        f"\nThe notebook lesson '{args.id}' loads ({cells} code cells). Its starter and its solution are both the\n"
+        "notebook: make the starter fail as the lesson teaches and the solution work, then fill in the TOML's\n"
+        "TODOs (starter_fails_with, [notebook] session) and prove it:\n"
+        f"    python -m tutor check-lessons {args.id}\n"
+        "(guide: docs/authoring.md, Notebook lessons)."
     )
     return EXIT_OK
 

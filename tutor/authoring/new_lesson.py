@@ -1,9 +1,13 @@
-"""``python -m tutor new-lesson ID``: a working skeleton a teacher edits into a lesson.
+"""``python -m tutor new-lesson ID [--kind notebook]``: a working skeleton a teacher edits into a lesson;
+``python -m tutor notebook import FILE.ipynb --id ID``: a notebook lesson made from a notebook.
 
-The three files load at once and prove themselves at once: the starter already fails with the
+The skeleton's three files load at once and prove themselves at once: the starter already fails with the
 intended ``NameError`` (a bare ``build_model()`` call throws the model away), the solution keeps it,
 one wrong variant and one claim show the format. ``starter_fails_with.line`` is left out, so
-check-lessons reports the line it found.
+check-lessons reports the line it found. A notebook skeleton is the same story in ``# %%`` cells.
+
+An imported notebook is untrusted input (tutor.lessons.cells.read_ipynb caps and validates it); its lesson
+starts with the notebook as both starter and solution, and defaults that load, for the teacher to edit.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.lessons.lesson import Lesson, load_lesson
+from tutor.lessons.cells import code_cells, join_cells, read_ipynb
+from tutor.lessons.kinds import LessonKind
+from tutor.lessons.lesson import Lesson, LessonError, load_lesson
 from tutor.lessons.schema import ID_PATTERN
 
 TOML = '''\
@@ -99,6 +105,85 @@ model.fit(x_train, y_train, epochs=1, batch_size=64)
 STARTER_CALL = "build_model()  # the bug: what build_model() returns is thrown away"
 SOLUTION_CALL = "model = build_model()  # keep what build_model() returns"
 
+# The same story as a notebook (percent format). Its TOML is the script skeleton's (TOML, which the studio
+# formats with the id alone) with these lines added below the anchors.
+NOTEBOOK_TOML_LINES = (
+    (
+        "order = 100",
+        f'kind = "{LessonKind.NOTEBOOK}"                # "# %%" cells: docs/authoring.md, Notebook lessons',
+    ),
+    ('name = "model"', "cell = 3                         # the code cell it fails in (code cells count from 1)"),
+    (
+        "time_s = 120",
+        '\n[notebook]\n# The steps the learner\'s session took to meet the error: code cell numbers, and "restart" '
+        "(a fresh kernel).\nsession = [1, 2, 3]",
+    ),
+)
+NOTEBOOK_CODE = """\
+# %% [markdown]
+# # TODO: the notebook's title
+#
+# Run the cells from the top: the last one stops with a `NameError`.
+
+# %% Imports and data
+from tensorflow import keras
+from tensorflow.keras import layers
+
+# Load MNIST (10,000 images keep the run quick) and flatten each image into 784 numbers from 0 to 1.
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+x_train = x_train[:10000].reshape(10000, 784).astype("float32") / 255
+y_train = y_train[:10000]
+
+# %% Build the model
+def build_model():
+    model = keras.Sequential([layers.Input(shape=(784,)), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+{call}
+
+# %% Train
+model.fit(x_train, y_train, epochs=1, batch_size=64)
+"""
+
+IMPORTED_TOML = '''\
+# A notebook lesson imported from {source}: the starter ({id}.py) and the solution (solutions/{id}.py) are
+# that notebook, in the percent format ("# %%" cells). Make the starter fail and the solution work, then
+# fix the values below marked TODO (docs/authoring.md, Notebook lessons).
+schema_version = 1
+id = "{id}"
+kind = "{kind}"
+order = 100
+title = "TODO: a short title"
+summary = "TODO: one line for the overview page."
+explanation = """
+TODO: what happens when the learner runs the cells (the exact error, its cell and line), why, and the task.
+"""
+hints = [
+    "TODO: where to look.",
+    "TODO: nearly the answer.",
+]
+
+[limits]
+time_s = 120
+
+[starter_fails_with]
+error = "NameError"              # TODO: the error the starter meets
+# name = "model"                 # TODO: the missing name
+cell = {last}                         # TODO: the code cell it fails in (code cells count from 1)
+
+[notebook]
+# TODO: the steps the learner's session took to meet the error: code cell numbers, and "restart".
+session = {session}
+
+[[checks]]
+kind = "no_name_error"
+
+[[checks]]
+kind = "no_error"
+'''
+
 
 class NewLessonError(Exception):
     """The skeleton was not written (bad id, or a file that would be overwritten)."""
@@ -110,16 +195,59 @@ class Skeleton:
     files: list[Path]
 
 
-def write_skeleton(lesson_id: str, lessons_dir: Path, solutions_dir: Path) -> Skeleton:
+def write_skeleton(
+    lesson_id: str, lessons_dir: Path, solutions_dir: Path, kind: LessonKind = LessonKind.SCRIPT
+) -> Skeleton:
     """Write lessons/<id>.toml, lessons/<id>.py and solutions/<id>.py; never overwrite a file."""
+    _check_id(lesson_id)
+    toml, code = TOML.format(id=lesson_id), CODE
+    if kind is LessonKind.NOTEBOOK:
+        toml, code = _below_anchors(toml, NOTEBOOK_TOML_LINES), NOTEBOOK_CODE
+    return _write(
+        lesson_id, lessons_dir, solutions_dir, toml, code.format(call=STARTER_CALL), code.format(call=SOLUTION_CALL)
+    )
+
+
+def import_notebook(raw: bytes, source: str, lesson_id: str, lessons_dir: Path, solutions_dir: Path) -> Skeleton:
+    """A notebook lesson whose starter and solution are the notebook ``raw`` (an .ipynb file's bytes, named
+    ``source`` in the TOML's comment); NotebookError says why a file cannot be one."""
+    _check_id(lesson_id)
+    cells = read_ipynb(raw)
+    numbers = [cell.number for cell in code_cells(cells)]
+    if not numbers:
+        raise NewLessonError(f"{source} has no code cell: a notebook lesson runs code")
+    code = join_cells(cells)
+    toml = IMPORTED_TOML.format(
+        source=" ".join(source.split()),  # a file name in a comment: one line
+        id=lesson_id,
+        kind=LessonKind.NOTEBOOK,
+        last=numbers[-1],
+        session="[" + ", ".join(str(n) for n in numbers) + "]",
+    )
+    return _write(lesson_id, lessons_dir, solutions_dir, toml, code, code)
+
+
+def _below_anchors(text: str, additions: tuple[tuple[str, str], ...]) -> str:
+    lines = text.split("\n")
+    for anchor, addition in additions:
+        at = next(i for i, line in enumerate(lines) if line.startswith(anchor))  # StopIteration: a template changed
+        lines.insert(at + 1, addition)
+    return "\n".join(lines)
+
+
+def _check_id(lesson_id: str) -> None:
     if not ID_PATTERN.match(lesson_id):
         raise NewLessonError(
             f"{lesson_id!r} is not a lesson id: use lowercase words joined by '-', e.g. keep-the-model"
         )
+
+
+def _write(lesson_id: str, lessons_dir: Path, solutions_dir: Path, toml: str, starter: str, solution: str) -> Skeleton:
+    """Write the three files (never over a file) and load them; a lesson that does not load is taken back."""
     files = {
-        lessons_dir / f"{lesson_id}.toml": TOML.format(id=lesson_id),
-        lessons_dir / f"{lesson_id}.py": CODE.format(call=STARTER_CALL),
-        solutions_dir / f"{lesson_id}.py": CODE.format(call=SOLUTION_CALL),
+        lessons_dir / f"{lesson_id}.toml": toml,
+        lessons_dir / f"{lesson_id}.py": starter,
+        solutions_dir / f"{lesson_id}.py": solution,
     }
     existing = [str(path) for path in files if path.exists()]
     if existing:
@@ -131,8 +259,15 @@ def write_skeleton(lesson_id: str, lessons_dir: Path, solutions_dir: Path) -> Sk
             with path.open("x", encoding="utf-8") as handle:  # "x": fails rather than overwrite a racing file
                 handle.write(text)
             written.append(path)
+        return Skeleton(load_lesson(lessons_dir / f"{lesson_id}.toml", solutions_dir), written)
     except OSError as exc:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise NewLessonError(f"could not write the skeleton: {exc}") from None
-    return Skeleton(load_lesson(lessons_dir / f"{lesson_id}.toml", solutions_dir), written)
+        _remove(written)
+        raise NewLessonError(f"could not write the lesson: {exc}") from None
+    except LessonError:
+        _remove(written)  # half a lesson in the lessons folder would show as broken on the Teacher page
+        raise
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

@@ -9,17 +9,14 @@ hold), a ``%%cell magic`` cell is skipped, and so is a cell that does not compil
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from tutor.explain.contract import cell_label
 from tutor.explain.traceback_text import missing_name, parse_traceback, strip_ansi
+from tutor.lessons.cells import compiles, harmless_line, is_cell_magic
 
 NAME_ERRORS = ("NameError", "UnboundLocalError")
-MAGIC_LINE = re.compile(r"^(?P<indent>[ \t]*)(?:[%!]|\?)")  # %time x, !pip install, ?model
-MAGIC_ASSIGNMENT = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_]\w*)[ \t]*=[ \t]*[%!]")  # files = !ls
-HELP_SUFFIX = re.compile(r"^(?P<indent>[ \t]*)[\w.]+\?{1,2}[ \t]*$")  # model? / model??
 # IPython binds these in every notebook; the replay defines the one code commonly calls (one line, before
 # every cell, mapped to no cell).
 PREAMBLE = "def display(*objects, **options): print(*objects)  # what IPython gives a notebook\n"
@@ -98,32 +95,17 @@ def read_code_cells(notebook: dict[str, Any]) -> tuple[list[CodeCell], list[str]
 def prepare_cell(source: str) -> tuple[str | None, str | None]:
     """The cell as the replay runs it, or (None, why it is skipped). A cell that compiles as it is, is kept
     as it is: only code Python cannot read is rewritten (a ``%`` inside a string stays)."""
-    if source.lstrip().startswith("%%"):
+    if is_cell_magic(source):
         return None, "is a %%cell magic"
     if not source.strip():
         return "", None
-    if _compiles(source):
+    if compiles(source):
         return source, None
-    lines = []
-    for line in source.split("\n"):
-        if match := MAGIC_ASSIGNMENT.match(line):
-            lines.append(f"{match['indent']}{match['target']} = None")  # the name is bound there too
-        elif (match := MAGIC_LINE.match(line)) or (match := HELP_SUFFIX.match(line)):
-            lines.append(f"{match['indent']}pass")
-        else:
-            lines.append(line)
-    rewritten = "\n".join(lines)
-    if _compiles(rewritten):
+    # The detection is the lessons' (tutor.lessons.cells): one idea of IPython's syntax for both wings.
+    rewritten = "\n".join(harmless_line(line, note=False) or line for line in source.split("\n"))
+    if compiles(rewritten):
         return rewritten, None
     return None, "does not compile here"
-
-
-def _compiles(source: str) -> bool:
-    try:
-        compile(source, "<cell>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return False
-    return True
 
 
 def session_order(cells: list[CodeCell]) -> list[CodeCell]:

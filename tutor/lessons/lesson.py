@@ -2,7 +2,9 @@
 and ``solutions/<id>.py``. Loading validates every field against the schema (tutor.lessons.schema) and
 then what the schema alone cannot know: the files it names, the id against the file name, the
 ``replace`` pairs against the code. A broken lesson yields an error that names the file and every field
-at fault, and the other lessons still load. The format is described in docs/authoring.md.
+at fault, and the other lessons still load. A notebook lesson (``kind = "notebook"``) is the same three
+files, its code in ``# %%`` cells (tutor.lessons.cells), with its session and failing cell checked by
+tutor.lessons.notebook. The format is described in docs/authoring.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 
 from tutor import settings
 from tutor.checks.kinds import CheckSpec
+from tutor.lessons.cells import Cell, parse_cells
+from tutor.lessons.kinds import FileRole, LessonKind
+from tutor.lessons.notebook import NotebookSpec, notebook_problems
 from tutor.lessons.schema import (
     DEFAULT_SOLUTION_AFTER,
     CaseFileTable,
@@ -63,9 +68,10 @@ class Expectation:
     """How the starter code must fail (proved by check-lessons)."""
 
     error: str
-    line: int | None = None
+    line: int | None = None  # in a notebook lesson: the line within ``cell``
     name: str | None = None
     case: str | None = None
+    cell: int | None = None  # notebook lessons: the code cell (1-based, among code cells) the error is in
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,15 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """A code file the lesson was read from. A list of them, with roles, leaves room for a project lesson's
+    several starter modules."""
+
+    role: FileRole
+    path: Path
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -108,6 +123,18 @@ class Lesson:
     model_name: str = "model"
     path: Path | None = None
     solution_after: int = DEFAULT_SOLUTION_AFTER  # real attempts before the solution opens by itself
+    kind: LessonKind = LessonKind.SCRIPT
+    notebook: NotebookSpec | None = None  # a notebook lesson's session (None for a script)
+    sources: tuple[SourceFile, ...] = ()  # the starter and solution files (none for a lesson built in code)
+
+    @property
+    def starter_cells(self) -> list[Cell]:
+        """The starter's cells (a notebook lesson's; a script reads as one code cell)."""
+        return parse_cells(self.starter)
+
+    @property
+    def solution_cells(self) -> list[Cell]:
+        return parse_cells(self.solution)
 
     def checks_for(self, case: Case) -> tuple[CheckSpec, ...]:
         return self.checks + case.checks
@@ -171,6 +198,8 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
     )
     bases = {"solution": solution or "", "starter": starter or ""}
     wrong = tuple(_wrong(path, i, variant, bases, problems) for i, variant in enumerate(model.wrong))
+    notebook, notebook_faults = notebook_problems(model, starter, solution)
+    problems += notebook_faults
     if problems:
         raise LessonError.of(path, problems)
     expect = model.starter_fails_with
@@ -186,12 +215,15 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         checks=tuple(_check(check) for check in model.checks),
         cases=cases,
         time_s=float(model.limits.time_s),
-        expect=Expectation(expect.error, expect.line, expect.name, expect.case),
+        expect=Expectation(expect.error, expect.line, expect.name, expect.case, expect.cell),
         wrong=wrong,
         claims=claims,
         model_name=model.model_name,
         path=path,
         solution_after=model.solution_after_attempts,
+        kind=model.kind,
+        notebook=notebook,
+        sources=(SourceFile(FileRole.STARTER, starter_file), SourceFile(FileRole.SOLUTION, solution_file)),
     )
 
 

@@ -15,9 +15,10 @@ import types
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, WithJsonSchema, model_validator
 
 from tutor.checks.kinds import StrictModel, check_model_union, known_check_kinds
+from tutor.lessons.kinds import LessonKind, SessionStep
 
 SCHEMA_VERSION = 1
 DEFAULT_TIME_S = 120.0
@@ -49,6 +50,15 @@ def _file_name(value: str) -> str:
     return value
 
 
+def _session_step(value: Any) -> int | SessionStep:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and value in tuple(SessionStep):
+        return SessionStep(value)
+    words = " or ".join(f'"{step}"' for step in SessionStep)
+    raise ValueError(f"is {_shown(value)}; use a code cell's number (1, 2, ...) or {words} (a fresh kernel)")
+
+
 def _pattern(pattern: re.Pattern[str]) -> dict[str, Any]:
     return {"pattern": pattern.pattern}
 
@@ -58,6 +68,11 @@ LessonId = Annotated[str, AfterValidator(_lesson_id), Field(json_schema_extra=_p
 Identifier = Annotated[str, AfterValidator(_identifier), Field(json_schema_extra={"pattern": r"^[A-Za-z_]\w*$"})]
 FileName = Annotated[str, AfterValidator(_file_name), Field(json_schema_extra=_pattern(FILE_NAME_PATTERN))]
 Pair = Annotated[list[str], Field(min_length=2, max_length=2, description="[old text, new text]")]
+SessionItem = Annotated[
+    int | SessionStep,
+    BeforeValidator(_session_step),  # one clear message, not one per member of the union
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"enum": [str(s) for s in SessionStep]}]}),
+]
 CheckKindName = Literal[tuple(known_check_kinds())]  # type: ignore[valid-type]
 CheckModel = check_model_union()  # every registered check kind's table, told apart by `kind`
 
@@ -73,6 +88,19 @@ class StarterFailsWith(StrictModel):
     name: Identifier | None = Field(None, description="For a NameError: the missing name.")
     line: int | None = Field(None, ge=1, description="The line; left out, check-lessons reports the line it found.")
     case: LessonId | None = Field(None, description="The case it fails in (default: the first).")
+    cell: int | None = Field(
+        None, ge=1, description="Notebook lessons (required there): the code cell it fails in; `line` is in that cell."
+    )
+
+
+class NotebookTable(StrictModel):
+    """A notebook lesson's story: the steps the learner's session took to meet the error."""
+
+    session: list[SessionItem] = Field(
+        min_length=1,
+        description='Code cell numbers (1 = the first code cell) in the order they ran, and "restart" for a '
+        "fresh kernel; the last step is a cell.",
+    )
 
 
 class CaseFileTable(StrictModel):
@@ -134,6 +162,11 @@ class LessonFile(StrictModel):
 
     schema_version: Literal[1] = Field(description="This app reads version 1.")
     id: LessonId = Field(description="Must match the file name.")
+    kind: LessonKind = Field(
+        LessonKind.SCRIPT,
+        strict=False,  # the TOML's string is the enum's value
+        description="script: one file run top to bottom; notebook: '# %%' cells (percent format), see [notebook].",
+    )
     order: int = Field(100, ge=0, le=1_000_000, description="Position in the lesson list.")
     title: Text
     summary: Text
@@ -151,6 +184,7 @@ class LessonFile(StrictModel):
     )
     limits: LimitsTable = LimitsTable()
     starter_fails_with: StarterFailsWith
+    notebook: NotebookTable | None = Field(None, description='Required with kind = "notebook", only there.')
     checks: list[CheckModel] = Field(min_length=1, description="Applied to every case, in order.")
     cases: list[CaseTable] = []
     wrong: list[WrongTable] = []
@@ -281,7 +315,7 @@ def _describe(error: dict[str, Any], where: _Where, trapped: set[str]) -> str:
             return f"is missing (known check kinds: {', '.join(known)})"
         tag = str(ctx.get("tag"))
         return f"unknown check kind {tag!r}{_suggest(tag, known)} (known: {', '.join(known)})"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         if where.path == "schema_version":
             return f"is {_shown(value)}; this version of the app reads schema_version = {SCHEMA_VERSION}"
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
