@@ -20,8 +20,10 @@ def environment_uses(path: Path) -> list[str]:
 
 
 def test_only_settings_reads_the_environment() -> None:
-    # The harness runs inside the sandbox and reads the sandbox's own clean environment (KERAS_HOME).
-    allowed = {"tutor/settings.py", "tutor/sandbox/harness.py"}
+    # The harness (and kernel_boot, which it loads to become a notebook kernel) runs inside the sandbox and
+    # reads or sets the sandbox's own clean environment (KERAS_HOME, MPLBACKEND).
+    allowed = {"tutor/settings.py", "tutor/sandbox/harness.py", "tutor/sandbox/kernel_boot.py"}
     offenders = [use for path in SOURCES for use in environment_uses(path) if use.split(":")[0] not in allowed]
     assert offenders == []
     assert "TUTOR_" not in (ROOT / "tutor" / "sandbox" / "harness.py").read_text()
+    assert "TUTOR_" not in (ROOT / "tutor" / "sandbox" / "kernel_boot.py").read_text()
