@@ -212,3 +212,12 @@ def test_replayed_session_meets_hidden_state(offline_dataset):
     assert runs[2] is None  # the restart
     assert runs[3].status is CellStatus.ERROR and runs[3].error.text == "NameError: name 'model' is not defined"
     assert runs[3].execution_count == 1  # counts start again after a restart, as in Jupyter
+
+
+def test_a_giant_message_from_the_kernel_is_dropped_not_held(kernel):
+    # The learner's code owns the kernel: it can send the server any message. One larger than the cap
+    # never reaches the server's memory, and the cell still ends (its time limit at worst).
+    code = "from IPython.display import display\ndisplay({'text/plain': 'x' * (300 * 1024 * 1024)}, raw=True)"
+    run = kernel.execute("a", code, limits(wall_s=5))
+    assert all(len(output.text) < 200 * 1024 * 1024 for output in run.outputs)
+    assert run.status in (CellStatus.OK, CellStatus.INTERRUPTED, CellStatus.DIED)

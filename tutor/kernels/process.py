@@ -35,6 +35,9 @@ from tutor.sandbox.terminal import strip_ansi
 CONNECTION_NAME = "connection.json"  # what tutor/sandbox/kernel_boot.py writes in the kernel folder
 READY_TIMEOUT_S = 60.0  # a cold sandbox imports IPython first; TensorFlow comes with the first cell
 INTERRUPT_GRACE_S = 5.0  # after an interrupt, how long a cell may take to stop before the kernel is killed
+MAX_MESSAGE_BYTES = (
+    128 * 1024 * 1024
+)  # one message from the kernel (a flood of print is flushed as one); larger: dropped
 MAX_SOCKET_PATH = 100  # unix socket paths are limited to 107 bytes; ZeroMQ adds "-N"
 OutputCallback = Callable[[CellOutput], None]
 
@@ -76,7 +79,8 @@ class KernelProcess:
 
     @classmethod
     def _boot(cls, sandbox: Sandbox, files: dict[str, bytes]) -> KernelProcess:
-        from jupyter_client import BlockingKernelClient  # only the server side that runs kernels needs it
+        import zmq  # only the side that runs kernels needs these
+        from jupyter_client import BlockingKernelClient
 
         for name, content in files.items():  # a lesson case's files, copied into the kernel's home
             (sandbox.stage / name).write_bytes(content)
@@ -113,16 +117,22 @@ class KernelProcess:
         info = _read_connection(connection)
         host_folder, link = _short_path(folder)
         info["ip"] = str(host_folder / Path(info["ip"]).name)
-        client = BlockingKernelClient()
+        # Everything the kernel sends is the learner's: a message larger than this is dropped by ZeroMQ
+        # before it is held in the server's memory (a figure is at most MAX_FIGURE_BYTES, base64 in JSON).
+        context = zmq.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        context.setsockopt(zmq.LINGER, 0)
+        client = BlockingKernelClient(context=context)
         client.load_connection_info(info)
-        client.start_channels()
+        client.start_channels(hb=False)  # (a heartbeat missed on a busy host would read as a dead kernel)
         try:
-            client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
-        except RuntimeError as exc:
+            _wait_for_answer(client, sandbox, deadline)
+        except KernelStartError:
             client.stop_channels()
+            context.destroy(linger=0)
             if link is not None:
                 link.unlink(missing_ok=True)
-            raise KernelStartError(f"the kernel did not answer: {_last_words(sandbox) or exc}") from exc
+            raise
         if as_root:
             # Its sockets exist: from now on the learner's uid may not create anything in that folder.
             os.chown(folder, 0, 0)
@@ -242,11 +252,41 @@ class KernelProcess:
     def close(self) -> None:
         try:
             self.client.stop_channels()
+            self.client.context.destroy(linger=0)
         except Exception:  # noqa: BLE001 - closing a kernel never fails its caller
             pass
         self.sandbox.close()
         if self._link is not None:
             self._link.unlink(missing_ok=True)
+
+
+def _wait_for_answer(client: Any, sandbox: Sandbox, deadline: float) -> None:
+    """Ask kernel_info until the kernel answers on the shell channel and its status reaches us on iopub (so
+    the first cell's output cannot be sent before we listen), or the kernel ends, or the deadline passes."""
+    while True:
+        if not sandbox.alive():
+            raise KernelStartError(f"the kernel ended while starting: {_last_words(sandbox) or 'no reason given'}")
+        if time.monotonic() > deadline:
+            raise KernelStartError(f"the kernel did not answer within {READY_TIMEOUT_S:g} s")
+        msg_id = client.kernel_info()
+        answered = heard = False
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until and not (answered and heard):
+            try:
+                if not answered:
+                    reply = client.get_shell_msg(timeout=0.1)
+                    answered = reply.get("parent_header", {}).get("msg_id") == msg_id
+                else:
+                    client.get_iopub_msg(timeout=0.1)
+                    heard = True
+            except queue.Empty:
+                continue
+        if answered and heard:
+            while True:  # what is left on iopub belongs to start-up, not to the first cell
+                try:
+                    client.get_iopub_msg(timeout=0.01)
+                except queue.Empty:
+                    return
 
 
 def died_words(kernel: KernelProcess) -> str:
