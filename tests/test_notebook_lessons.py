@@ -297,3 +297,15 @@ def test_a_notebook_lesson_text_is_the_parsed_cells_joined() -> None:
             from tutor.lessons.cells import join_cells
 
             assert join_cells(cells) == text
+
+
+def test_a_notebook_lesson_travels_in_a_pack_and_loads_as_one() -> None:
+    from tutor.authoring.studio import check_draft
+    from tutor.lessons.packs import export_pack, read_pack
+
+    (draft,) = read_pack(export_pack(["notebook-cell-order"])).drafts()
+    checked = check_draft(draft)
+    assert checked.problems == []
+    assert checked.lesson.kind is LessonKind.NOTEBOOK
+    assert [cell.number for cell in code_cells(checked.lesson.starter_cells)] == [1, 2, 3]
+    assert checked.lesson.notebook.session == (1, 2)
