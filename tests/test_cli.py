@@ -175,6 +175,8 @@ def test_doctor_checks_the_machine_with_a_real_run() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = {line.split()[1]: line.split()[0] for line in completed.stdout.splitlines() if line.strip()}
     assert lines["test"] == "ok"  # "ok    test run   trained 2 epochs and loaded MNIST ..."
+    kernel_line = next(line for line in completed.stdout.splitlines() if "notebook kernel" in line)
+    assert kernel_line.split()[:5] == ["ok", "notebook", "kernel", "started", "and"], kernel_line
     assert "sandbox" in lines and "dataset" in lines
     # conftest turns the pool off for tests; the teacher sees that it is off.
     pool_line = next(line for line in completed.stdout.splitlines() if "warm pool" in line)

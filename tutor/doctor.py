@@ -84,7 +84,26 @@ def run_doctor() -> list[Finding]:
         if not ok:
             detail = f"failed: {result.detail or (result.error and result.error.message) or result.stderr[-500:]}"
         findings.append(Finding("test run", ok, detail))
+        findings.append(check_kernel(limits))
     return findings + check_queue()  # after the test run: a worker host is checked before its worker starts
+
+
+def check_kernel(limits: Limits) -> Finding:
+    """A notebook kernel (ipykernel in the sandbox, over IPC sockets) starts and answers a cell."""
+    from tutor.kernels.process import KernelProcess, KernelStartError
+
+    started = time.monotonic()
+    try:
+        kernel = KernelProcess.start(resolve_level(settings.sandbox_level()), limits, ensure_dataset())
+    except (KernelStartError, OSError, IsolationError, DataError) as exc:
+        return Finding("notebook kernel", False, f"could not start: {exc} (notebook lessons cannot run)")
+    try:
+        run = kernel.execute("doctor", "print(40 + 2)", limits)
+    finally:
+        kernel.close()
+    if run.stream_text() != "42\n":
+        return Finding("notebook kernel", False, f"started but did not run a cell: {run.status} {run.note}")
+    return Finding("notebook kernel", True, f"started and ran a cell in {time.monotonic() - started:.1f} s")
 
 
 def check_sandbox_packages() -> Finding:
