@@ -10,6 +10,7 @@ from tutor import settings
 from tutor.grading.grade import is_empty, is_real_attempt
 from tutor.grading.name_error import predict_early_name_error
 from tutor.grading.verdict import Verdict
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, RunStatus
 from tutor.store.progress import ProgressStatus
@@ -49,6 +50,11 @@ def render_lesson(lesson_id: str) -> None:
     lesson = get_lessons().get(lesson_id)
     if lesson is None:
         st.error("This lesson is not available right now. Your teacher may be editing it.")
+        return
+    if lesson.kind is LessonKind.NOTEBOOK:
+        from app_pages.notebook import render_notebook  # (here: that page uses this one's parts)
+
+        render_notebook(lesson)
         return
     state = open_lesson_state(lesson.id)
     state.draws += 1  # first: a live panel of an earlier draw now knows the page is being drawn again

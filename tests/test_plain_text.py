@@ -47,6 +47,8 @@ TRUSTED = {
     "count_idle_browsers(grid.idle_browsers)",
     # the studio's checkbox label, a constant of ours (tutor.authoring.studio names it in its own message)
     "REPLACE_LABEL",
+    # a notebook lesson's markdown cell, drawn only when it is one of the lesson's own (starter/solution file)
+    "markdown_text(teacher_cell)",
 }  # fmt: skip
 
 

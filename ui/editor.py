@@ -24,7 +24,7 @@ from tutor import settings
 
 RUN_MARKER = "\u0000RUN"
 RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
-PATCH_VERSION = 4
+PATCH_VERSION = 5
 MAX_LINES = 40  # the editor grows to this many lines, then scrolls inside: the page stays short
 _KEYBINDING = re.compile(
     r"exec:function\((\w)\)\{(\w)\.autoUpdate\?\(\1\.selection\.clearSelection\(\),\1\.navigateLineEnd\(\),"
@@ -39,6 +39,9 @@ _STYLE = (
 # Runs in the editor's frame (same origin as the page, as Streamlit serves components):
 # - Run flushes the text: on the Run button's pointer/key down (before its click), the editor sends its
 #   newest text at once, so the click's rerun has it (no fixed wait for the ~200 ms typing debounce).
+#   With several editors on a page (a notebook's cells), the one last focused or typed in is flushed.
+# - Shift+Enter runs too where the page asks for it (``shift_enter_runs``: a notebook's cells, as in Jupyter):
+#   the same run marker as Ctrl+Enter; elsewhere Shift+Enter stays a new line.
 # - Escape then Tab (Shift+Tab) leaves the editor to the next (previous) stop on the page: Ace keeps Tab
 #   for indenting otherwise.
 # - Code over the size limit is not pasted or dropped in: a message says why (the tab stays responsive).
@@ -52,6 +55,14 @@ function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(v.leng
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',value:v,dataType:'json'},'*');
  }catch(e){}}
 window.parent.__tutorFlush=flush;
+function mine(){window.parent.__tutorFlush=flush;}
+document.addEventListener('focusin',mine,true);
+var shiftRuns=false;
+window.addEventListener('message',function(e){var d=e.data;
+ if(d&&d.type==='streamlit:render'&&d.args)shiftRuns=!!d.args.shiftEnterRuns;});
+function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
+ window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
+  value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
 if(!window.parent.__tutorFlushHooked){window.parent.__tutorFlushHooked=true;
  var isRun=function(e){return e.target&&e.target.closest&&e.target.closest('[class*="st-key-run-"] button');};
  parentDoc.addEventListener('pointerdown',function(e){if(isRun(e))try{window.parent.__tutorFlush();}catch(x){}},true);
@@ -63,6 +74,9 @@ function leave(back){var frame=window.frameElement;if(!frame)return;
   function(el){return el===frame||el.offsetParent!==null;});
  var i=stops.indexOf(frame);var next=stops[back?i-1:i+1];if(next){if(editor())editor().blur();next.focus();}}
 document.addEventListener('keydown',function(e){
+ mine();
+ if(e.key==='Enter'&&e.shiftKey&&shiftRuns&&!e.ctrlKey&&!e.metaKey&&!e.altKey){
+  e.preventDefault();e.stopPropagation();escaped=false;run();return;}
  if(e.key==='Escape'){escaped=true;return;}
  if(e.key==='Tab'&&escaped){e.preventDefault();e.stopPropagation();escaped=false;leave(e.shiftKey);return;}
  escaped=false;},true);
@@ -128,14 +142,17 @@ def code_editor(
     markers: list[dict] | None = None,
     mode: str = "python",
     min_lines: int = 20,
+    max_lines: int = MAX_LINES,
+    shift_enter_runs: bool = False,
 ) -> tuple[str, str | None]:
-    """Show the editor; return (current text, run token or None). ``mode``: Ace's language (python, toml)."""
+    """Show the editor; return (current text, run token or None). ``mode``: Ace's language (python, toml).
+    ``shift_enter_runs``: Shift+Enter runs as Ctrl+Enter does (a notebook cell's editor, as in Jupyter)."""
     render, _ = _component()
     raw = render(
-        defaultValue=value, placeholder="", height=None, minLines=min_lines, maxLines=MAX_LINES, fontSize=14,
+        defaultValue=value, placeholder="", height=None, minLines=min_lines, maxLines=max_lines, fontSize=14,
         tabSize=4, mode=mode, theme="chrome", showGutter=True, showPrintMargin=False, wrapEnabled=False,
         readOnly=False, keyboardHandler="vscode", annotations=annotations or [], markers=markers or [],
-        autoUpdate=True, key=key, default=value,
+        autoUpdate=True, shiftEnterRuns=shift_enter_runs, key=key, default=value,
     )  # fmt: skip
     text, token = split_run_marker(raw)
     return (value if text is None else text), token

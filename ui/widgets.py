@@ -316,7 +316,7 @@ def render_what_happened(result: RunResult, explained: bool = False, reveal_fix:
 def render_name_error(error: ErrorInfo, explained: bool = False, reveal_fix: bool = True) -> None:
     analysis = error.analysis or {}
     inside = plain.join(" inside ", plain.code(f"{error.function}()")) if error.function else ""
-    line = plain.strong(f"line {error.line}") if error.line else "a line Python could not place"
+    line = plain.strong(error.place or f"line {error.line}") if error.line else "a line Python could not place"
     plain.show("On ", line, inside, ", Python looked for the name ", plain.code(error.name), " and found nothing.")
     diagnosis = analysis.get("diagnosis", analysis.get("summary", ""))
     if diagnosis and not explained:
@@ -328,7 +328,8 @@ def render_name_error(error: ErrorInfo, explained: bool = False, reveal_fix: boo
     bindings = analysis.get("bindings") or []
     if bindings:
         where = "; ".join(
-            f"line {b['line']} ({b['kind']}{'' if b['scope'] == 'module' else ', inside ' + b['scope'] + '()'})"
+            f"{b.get('place') or 'line ' + str(b['line'])} ({b['kind']}"
+            f"{'' if b['scope'] == 'module' else ', inside ' + b['scope'] + '()'})"
             for b in bindings[:8]
         )
         plain.show("Where your code assigns ", plain.code(error.name), f": {where}.", muted=True)
@@ -341,7 +342,7 @@ def render_caught_name_error(caught: CaughtError, explained: bool = False, revea
     analysis = caught.analysis or {}
     with st.container(border=True):
         st.markdown("**What happened**")
-        line = plain.strong(f"line {caught.line}") if caught.line else "a line Python could not place"
+        line = plain.strong(caught.place or f"line {caught.line}") if caught.line else "a line Python could not place"
         inside = plain.join(" inside ", plain.code(f"{caught.function}()")) if caught.function else ""
         plain.show("On ", line, inside, ", your program raised ", plain.code(f"{caught.type}: {caught.message}"), ".")
         handler = plain.join("the ", plain.code("except"), " on ", plain.strong(f"line {caught.handler_line}"))

@@ -15,6 +15,7 @@ from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Case, CaseFile, Lesson, LessonError
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.protocol import EventType
+from tutor.sandbox.results import RunResult
 from tutor.sandbox.runner import EventCallback, RunRequest, WarmPoolLike, run_program
 
 PREDICT_SAMPLES = 16
@@ -69,7 +70,9 @@ def grade_source(
             grader_error = result.detail
         checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)
         if notebook:
-            checks = in_cell_words(checks, parse_cells(str(source)))
+            cells = parse_cells(str(source))
+            checks = in_cell_words(checks, cells)
+            place_in_cells(result, cells)
         cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
         all_checks += checks
         if result.error is not None and result.error.type in SOURCE_ERRORS:
@@ -83,8 +86,8 @@ def grade_source(
 LINE_WORDS = re.compile(r"\b(?:(on|at) )?([Ll])ine (\d+)\b")
 
 
-def in_cell_words(checks: list[CheckResult], cells: list[Cell]) -> list[CheckResult]:
-    """A notebook's verdict names lines as the learner sees them: "Line 32" becomes "Cell 3, line 1"."""
+def cell_words(text: str, cells: list[Cell]) -> str:
+    """Lines of a notebook's joined text said as the learner sees them: "Line 32" becomes "Cell 3, line 1"."""
 
     def relabel(match: re.Match[str]) -> str:
         found = locate_line(cells, int(match.group(3)))
@@ -93,7 +96,28 @@ def in_cell_words(checks: list[CheckResult], cells: list[Cell]) -> list[CheckRes
         cell = "Cell" if match.group(2) == "L" else "cell"
         return f"{'in ' if match.group(1) else ''}{cell} {found[0]}, line {found[1]}"
 
-    return [dataclasses.replace(check, message=LINE_WORDS.sub(relabel, check.message)) for check in checks]
+    return LINE_WORDS.sub(relabel, text)
+
+
+def in_cell_words(checks: list[CheckResult], cells: list[Cell]) -> list[CheckResult]:
+    return [dataclasses.replace(check, message=cell_words(check.message, cells)) for check in checks]
+
+
+def place_in_cells(result: RunResult, cells: list[Cell]) -> None:
+    """The error's (and each caught NameError's) line, its explanation and the lines it names, in cells."""
+    for error in [result.error, *result.caught]:
+        if error is None:
+            continue
+        found = locate_line(cells, error.line) if error.line else None
+        error.place = f"cell {found[0]}, line {found[1]}" if found else ""
+        analysis = error.analysis or {}
+        for key in ("summary", "diagnosis", "fix"):
+            if isinstance(analysis.get(key), str):
+                analysis[key] = cell_words(analysis[key], cells)
+        for binding in analysis.get("bindings") or []:
+            spot = locate_line(cells, binding.get("line") or 0)
+            if spot:
+                binding["place"] = f"cell {spot[0]}, line {spot[1]}"
 
 
 def _normalised(source: str | bytes) -> str:

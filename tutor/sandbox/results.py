@@ -47,6 +47,7 @@ class ErrorInfo:
     # NameError: where the missing name is assigned (tutor.grading.name_error); AttributeError: why `model` has no
     # `fit` (tutor.grading.attribute_error). Both carry "diagnosis" (no fix), "fix" and "summary".
     analysis: dict[str, Any] | None = None
+    place: str = ""  # how pages name ``line`` when it is not a file's line (a notebook's "cell 2, line 1")
 
 
 @dataclass
@@ -62,6 +63,7 @@ class CaughtError:
     function: str | None = None  # the function that line is in; None at module level
     handler_line: int | None = None  # the ``except`` that caught it
     analysis: dict[str, Any] | None = None  # as ErrorInfo.analysis (tutor.grading.name_error), from grading
+    place: str = ""  # as ErrorInfo.place
 
 
 @dataclass

@@ -1,0 +1,382 @@
+"""A notebook lesson: the cells on a real kernel (Run, Run all, Restart, Stop; In [n] and outputs as in
+Jupyter), a NameError explained in cell words, and Grade: the whole notebook run as Restart & Run All with
+the lesson's checks, through the same run service as a script lesson's Run."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app_pages.lesson import (
+    POLL_S,
+    REDRAW_AGAIN_S,
+    live_panel,
+    render_hints,
+    render_next_lesson,
+    render_solution_panel,
+    settle_run,
+    solution_open,
+    start_run,
+)
+from tutor.explain.cell_session import explain_cell_error, explain_fresh_failure
+from tutor.kernels.contract import CellOutput, CellRun, KernelInfo, KernelState, OutputKind
+from tutor.kernels.process import kernel_limits
+from tutor.lessons.cells import Cell, CellKind, markdown_text
+from tutor.lessons.lesson import Lesson
+from tutor.sandbox.terminal import render_terminal
+from ui import plain
+from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs
+from ui.notebook import (
+    NotebookCell,
+    NotebookState,
+    cell_states,
+    editor_key,
+    forget_kernel,
+    kernels,
+    missing,
+    move,
+    newest_source,
+    notebook_state,
+    notebook_text,
+    reset_cells,
+    start_batch,
+    sync_batch,
+    sync_kernel,
+    verdict_name_error,
+    verdict_place,
+)
+from ui.state import LessonPageState, ShownVerdict, keep_code, open_lesson_state, owner_id
+from ui.widgets import dataset_note, focus_verdict, render_verdict, tail
+
+STREAM_LINES = 60  # a cell's printed text shows its last lines (a progress bar's, as a terminal would)
+
+
+def render_notebook(lesson: Lesson) -> None:
+    state = open_lesson_state(lesson.id)
+    state.draws += 1
+    run = settle_run(state)  # the Grade run (the run service's), as the script lesson's page settles its Run
+    grading = run is not None and not run.state.finished
+    nb = notebook_state(lesson, state.code)
+    nb.draws += 1
+    waiting, live = sync_batch(nb)
+    info = kernels().info(owner=owner_id(), lesson_id=lesson.id)
+    sync_kernel(nb, info)
+    st.title(lesson.title)
+    st.caption(lesson.summary)
+    if state.restored:
+        state.restored = False
+        st.info(":material/history: Your notebook as you left it is back. **Reset** puts the starter cells back.")
+    with st.expander("The problem", expanded=state.shown is None):
+        st.markdown(lesson.explanation)
+    render_toolbar(lesson, state, nb, grading)
+    render_kernel_status(nb, info, waiting)
+    teacher = {c.source: c for c in (*lesson.starter_cells, *lesson.solution_cells) if c.kind is CellKind.MARKDOWN}
+    for cell in nb.cells:
+        if cell.is_code:
+            render_code_cell(lesson, nb, cell, waiting, live)
+        else:
+            render_markdown_cell(cell, teacher)
+    state.code = notebook_text(nb)
+    keep_code(lesson.id, state, lesson.starter)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        live_panel(lesson.id, grading)
+        if state.once is not None:
+            plain.show(state.once, tone="info")
+            state.once = None
+        if state.notice:
+            plain.show(state.notice, tone="warning")
+        if state.shown is not None and not grading:
+            render_graded(lesson, state, nb, state.shown)
+    with right:
+        render_hints(lesson, state)
+        render_solution_panel(lesson, state)
+    dataset_note()
+
+
+# --- toolbar and kernel ------------------------------------------------------------------------------------
+
+
+def render_toolbar(lesson: Lesson, state: LessonPageState, nb: NotebookState, grading: bool) -> None:
+    busy = nb.running
+    with st.container(horizontal=True, key=f"nb-toolbar-{lesson.id}"):
+        st.button(
+            ":material/fast_forward: Run all", key=f"run-all-{lesson.id}", disabled=busy, on_click=run_all,
+            args=(lesson, nb), help="Run every code cell from the top, in this kernel (stops at the first error)",
+        )  # fmt: skip
+        st.button(
+            ":material/restart_alt: Restart kernel", key=f"restart-{lesson.id}", on_click=restart, args=(lesson, nb),
+            help="A fresh kernel: every variable is gone; the outputs stay until the cells run again",
+        )  # fmt: skip
+        st.button(
+            ":material/replay: Restart & run all", key=f"run-restart-all-{lesson.id}", disabled=busy,
+            on_click=restart_run_all, args=(lesson, nb),
+            help="A fresh kernel, then every cell from the top: what anyone who opens your notebook gets",
+        )  # fmt: skip
+        if busy:
+            st.button(":material/stop: Stop", key=f"stop-{lesson.id}", on_click=stop, args=(lesson,),
+                      help="Interrupt the running cell (its variables so far stay)")  # fmt: skip
+        st.button(
+            ":material/fact_check: Grade", key=f"run-grade-{lesson.id}", type="primary", disabled=grading,
+            on_click=grade, args=(lesson, state, nb),
+            help="Restart & Run All in a fresh sandbox, with the lesson's checks",
+        )  # fmt: skip
+        st.button(
+            ":material/undo: Reset", key=f"reset-{lesson.id}", on_click=reset, args=(lesson, state, nb),
+            help="Put the starter cells back (the kernel keeps running)",
+        )  # fmt: skip
+    if ctrl_enter_runs():
+        st.caption("Ctrl+Enter or Shift+Enter in a cell runs it · Esc then Tab leaves a cell · Grade runs the "
+                   "notebook from the top, as Restart & Run All")  # fmt: skip
+    else:
+        st.caption("Press a cell's Run to run it · Esc then Tab leaves a cell · Grade runs the notebook from the "
+                   "top, as Restart & Run All")  # fmt: skip
+
+
+def render_kernel_status(nb: NotebookState, info: KernelInfo, waiting: set[str]) -> None:
+    state = info.state
+    minutes = info.shutdown_after_s / 60
+    idle_words = f"{minutes:g} minutes" if minutes >= 1 else f"{info.shutdown_after_s:g} s"
+    with st.container(key="kernel-status"):
+        if nb.running and state in (KernelState.NONE, KernelState.STARTING, KernelState.SHUT_DOWN):
+            plain.show(plain.strong("Kernel: starting."), " A fresh kernel takes a second or two.", tone="info")
+        elif state is KernelState.DEAD:
+            plain.show(plain.strong("Your kernel died — restart it. "), info.message, tone="error")
+        elif state is KernelState.SHUT_DOWN:
+            plain.show(plain.strong("Kernel: shut down. "), info.message or "Run a cell to start a fresh one.",
+                       tone="warning")  # fmt: skip
+        elif nb.running or state is KernelState.BUSY:
+            numbers = [nb.number(cell) for cell in nb.code_cells() if cell.id in waiting]
+            doing = f" running cell {numbers[0]}" if numbers else " running"
+            plain.show(plain.strong("Kernel: busy,"), doing, ".", muted=True)
+        elif state is KernelState.IDLE:
+            last = f" Its last run was In [{info.execution_count}]." if info.execution_count else ""
+            plain.show(plain.strong("Kernel: idle."), last, muted=True)
+        else:
+            plain.show(plain.strong("Kernel: none yet."), " The first Run starts one.", muted=True)
+        if nb.notice:
+            plain.show(nb.notice, tone="warning")
+        plain.show(f"Kernels shut down after {idle_words} without a run (their variables go with them).", muted=True)
+
+
+def sources_now(lesson: Lesson, nb: NotebookState) -> dict[str, str]:
+    """Every code cell's newest text (the editors sent it with the click)."""
+    sources = {}
+    for cell in nb.code_cells():
+        cell.source = newest_source(lesson.id, nb, cell)
+        sources[cell.id] = cell.source
+    return sources
+
+
+def submit(lesson: Lesson, nb: NotebookState, cells: list[NotebookCell]) -> None:
+    sources = sources_now(lesson, nb)
+    batch = kernels().run_cells(
+        owner_id(), lesson.id, [(cell.id, sources[cell.id]) for cell in cells], limits=kernel_limits(lesson.time_s)
+    )
+    runs, done = batch.snapshot()
+    if done and runs and not runs[0].execution_count and "still running" in runs[0].note:
+        st.toast("This kernel is still running a cell (another tab?): wait for it, or press Stop.")
+        return
+    start_batch(nb, batch, {cell.id: sources[cell.id] for cell in cells})
+
+
+def run_cell(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
+    cell = nb.find(cell_id)
+    if cell is not None and not nb.running:
+        submit(lesson, nb, [cell])
+
+
+def run_all(lesson: Lesson, nb: NotebookState) -> None:
+    if not nb.running:
+        submit(lesson, nb, nb.code_cells())
+
+
+def restart(lesson: Lesson, nb: NotebookState) -> None:
+    kernels().restart(owner_id(), lesson.id)
+    sync_batch(nb)
+    nb.batch, nb.notice = None, ""
+    forget_kernel(nb)
+
+
+def restart_run_all(lesson: Lesson, nb: NotebookState) -> None:
+    restart(lesson, nb)
+    submit(lesson, nb, nb.code_cells())
+
+
+def stop(lesson: Lesson) -> None:
+    kernels().stop(owner_id(), lesson.id)
+
+
+def grade(lesson: Lesson, state: LessonPageState, nb: NotebookState) -> None:
+    sources_now(lesson, nb)
+    state.code = notebook_text(nb)
+    start_run(lesson, state, state.code)
+
+
+def reset(lesson: Lesson, state: LessonPageState, nb: NotebookState) -> None:
+    reset_cells(nb, lesson.starter)
+    state.code = lesson.starter
+    state.shown = None
+    state.notice = None
+
+
+def shift_move(nb: NotebookState, cell_id: str, step: int, lesson: Lesson) -> None:
+    sources_now(lesson, nb)
+    move(nb, cell_id, step)
+
+
+# --- cells -------------------------------------------------------------------------------------------------
+
+
+def render_markdown_cell(cell: NotebookCell, teacher_cells: dict[str, Cell]) -> None:
+    """The lesson's own markdown cells (from its starter and solution files) as Markdown; any other (one the
+    learner's text made) as plain text."""
+    teacher_cell = teacher_cells.get(cell.source)
+    if teacher_cell is not None:
+        st.markdown(markdown_text(teacher_cell))
+    else:
+        plain.show(markdown_text(Cell(CellKind.MARKDOWN, cell.source)))
+
+
+def prompt(cell: NotebookCell, waiting: set[str]) -> str:
+    """Jupyter's In [n]: (In [*]: running or waiting to run; In [ ]: not run in this kernel)."""
+    if cell.id in waiting:
+        return "In [*]:"
+    if cell.execution_count:
+        return f"In [{cell.execution_count}]:"
+    return "In [ ]:"
+
+
+def render_code_cell(
+    lesson: Lesson, nb: NotebookState, cell: NotebookCell, waiting: set[str], live: CellRun | None
+) -> None:
+    number = nb.number(cell)
+    code_cells = nb.code_cells()
+    with st.container(border=True, key=f"nb-cell-{cell.id}"):
+        title = f" · {cell.title}" if cell.title else ""
+        plain.show(plain.code(prompt(cell, waiting)), " ", plain.strong(f"Cell {number}"), title)
+        with st.container(horizontal=True):
+            st.button(
+                f":material/play_arrow: Run cell {number}", key=f"run-{lesson.id}-{cell.id}", disabled=nb.running,
+                on_click=run_cell, args=(lesson, nb, cell.id),
+                help="Run this cell in your kernel (Ctrl+Enter or Shift+Enter in the cell)",
+            )  # fmt: skip
+            st.button(
+                f":material/arrow_upward: Move cell {number} up", key=f"up-{lesson.id}-{cell.id}",
+                disabled=cell is nb.cells[0], on_click=shift_move, args=(nb, cell.id, -1, lesson),
+            )  # fmt: skip
+            st.button(
+                f":material/arrow_downward: Move cell {number} down", key=f"down-{lesson.id}-{cell.id}",
+                disabled=cell is nb.cells[-1], on_click=shift_move, args=(nb, cell.id, 1, lesson),
+            )  # fmt: skip
+        key = editor_key(lesson.id, nb, cell)
+        lines = max(2, min(MAX_LINES, cell.source.count("\n") + 1))
+        text, token = code_editor(cell.source, key, min_lines=lines, shift_enter_runs=True)
+        cell.source = text
+        if token and token != cell.last_token:  # Ctrl/Cmd+Enter or Shift+Enter in this cell's editor
+            cell.last_token = token
+            if not nb.running:
+                submit(lesson, nb, [cell])
+                st.rerun()
+        if cell.ran_source is not None and text != cell.ran_source and cell.id not in waiting:
+            plain.show(f"Edited since it ran: In [{cell.execution_count}] and the output below are from its earlier "
+                       "text.", muted=True)  # fmt: skip
+        running = live is not None and live.cell_id == cell.id
+        first_waiting = next((c.id for c in code_cells if c.id in waiting), None)
+        if cell.id == first_waiting:
+            live_cell(lesson.id, cell.id, nb.draws)
+        else:
+            render_outputs(nb, cell, live.outputs if running and live is not None else cell.outputs, number)
+
+
+def live_cell(lesson_id: str, cell_id: str, drawn_in: int) -> None:
+    """The cell running now: its outputs as they come; when it (or the batch) finishes, the page is drawn
+    again (In [n], the next cell's turn, the kernel's state)."""
+
+    @st.fragment(run_every=POLL_S)
+    def outputs() -> None:
+        nb = st.session_state["notebooks"][lesson_id]
+        before = nb.applied, nb.running
+        waiting, live = sync_batch(nb)
+        cell = nb.find(cell_id)
+        if cell is None:
+            return
+        changed = (nb.applied, nb.running) != before or cell_id not in waiting
+        if changed and nb.draws == drawn_in and time.monotonic() - nb.redraw_asked >= REDRAW_AGAIN_S:
+            nb.redraw_asked = time.monotonic()
+            st.rerun(scope="app")
+        running = live is not None and live.cell_id == cell_id
+        render_outputs(nb, cell, live.outputs if running and live is not None else cell.outputs, nb.number(cell))
+
+    outputs()
+
+
+def render_outputs(nb: NotebookState, cell: NotebookCell, outputs: list[CellOutput], number: int) -> None:
+    if cell.stale and outputs:
+        st.caption("Output from an earlier kernel (it was restarted or stopped since).")
+    stream: list[str] = []
+    for output in outputs:
+        if output.kind is OutputKind.STREAM:
+            stream.append(output.text)
+            continue
+        flush_stream(stream)
+        stream = []
+        if output.kind is OutputKind.RESULT:
+            count = cell.execution_count if not cell.stale else None
+            plain.show(f"Out [{count}]:" if count else "Out:", muted=True)
+            st.code(tail(output.text, STREAM_LINES), language=None)
+        elif output.kind is OutputKind.IMAGE and output.png:
+            alt = f"A figure cell {number} drew" + (f": {output.text}" if output.text else "")
+            st.image(output.png, caption=f"Figure from cell {number}", alt=alt[:200])
+        elif output.kind is OutputKind.ERROR:
+            render_error(nb, cell, output, number)
+    flush_stream(stream)
+    if cell.note:
+        plain.show(cell.note, muted=True)
+
+
+def flush_stream(parts: list[str]) -> None:
+    if parts:
+        st.code(tail(render_terminal("".join(parts)), STREAM_LINES), language=None)
+
+
+def render_error(nb: NotebookState, cell: NotebookCell, output: CellOutput, number: int) -> None:
+    where = f" (cell {number}, line {cell.error_line})" if cell.error_line and not cell.stale else ""
+    plain.show(plain.strong(output.text.split("\n", 1)[0] or output.name), where, tone="error")
+    name = missing(cell)
+    if name is not None:
+        words = explain_cell_error(cell_states(nb), number, name, cell.name_line or cell.error_line)
+        plain.show(plain.strong("Why: "), plain.message(words), tone="info")
+    if output.traceback:
+        with st.expander("Traceback"):
+            st.code(output.traceback, language=None)
+
+
+# --- the graded run ------------------------------------------------------------------------------------------
+
+
+def render_graded(lesson: Lesson, state: LessonPageState, nb: NotebookState, shown: ShownVerdict) -> None:
+    """The verdict of Restart & Run All, its stop placed in cells, and why it worked in the session if it did."""
+    verdict = shown.verdict
+    with st.container(key="verdict"):
+        plain.show(
+            plain.strong("Graded: Restart & Run All."),
+            " A fresh kernel ran every cell from the top, then the lesson's checks.",
+            muted=True,
+        )
+        place = verdict_place(verdict, shown.source)
+        if place is not None and not verdict.passed:
+            plain.show("It stopped in ", plain.strong(f"cell {place[0]}, line {place[1]}"), ".")
+            name = verdict_name_error(verdict)
+            same = shown.source == notebook_text(nb)  # the cells' numbers now are the graded ones
+            if name is not None and same:
+                why = explain_fresh_failure(cell_states(nb), place[0], name)
+                if why:
+                    plain.show(plain.strong("Why it worked in your session: "), plain.message(why), tone="info")
+        render_verdict(verdict, reveal_fix=solution_open(lesson, state))
+    if shown.focus:
+        shown.focus = False
+        focus_verdict()
+    if verdict.passed:
+        render_next_lesson(lesson)
