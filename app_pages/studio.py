@@ -1,6 +1,10 @@
 """The lesson studio (teachers only): write or edit a lesson in the browser — TOML, starter and solution
 side by side, schema problems at the field as you type, a preview of the learner's page, Prove with live
-progress, Publish once this exact text passed its proofs — and export or import lesson packs."""
+progress, Publish once this exact text passed its proofs — and export or import lesson packs.
+
+A notebook draft (``kind = "notebook"``) shows its starter and solution as cells (ui.studio_cells), or as their
+percent-format text ("Edit as text": the text is the truth, the cells are read from it), and takes in or gives
+out a Jupyter notebook (.ipynb) for either."""
 
 from __future__ import annotations
 
@@ -9,31 +13,55 @@ from functools import partial
 import streamlit as st
 
 from tutor import settings
-from tutor.authoring.new_lesson import CODE, SOLUTION_CALL, STARTER_CALL, TOML
 from tutor.authoring.studio import (
     REPLACE_LABEL,
     DraftCheck,
     check_draft,
+    draft_kind,
     field_line,
+    ipynb_of,
+    is_skeleton_solution,
+    new_draft,
+    notebook_from_ipynb,
     publish,
     start_import,
     start_proof_run,
 )
+from tutor.lessons.cells import MAX_IPYNB_BYTES, NotebookError
 from tutor.lessons.files import Draft, PublishError, files_version, read_draft
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.packs import MAX_PACK_BYTES, PackError, export_pack, read_pack
 from tutor.lessons.schema import ID_PATTERN
 from ui import plain
 from ui.auth import require_teacher
 from ui.editor import code_editor, split_run_marker
 from ui.studio import render_import, render_preview, render_problems, render_proof_run
+from ui.studio_cells import apply, items_of, joined, read_widgets, render_cells, same_shape, style_cells
 
 NEW = "(a new lesson)"
 EDITORS = (("toml", "Lesson file (TOML)"), ("starter", "Starter code (what learners get)"),
            ("solution", "Reference solution"))  # fmt: skip
+NOTEBOOK_FILES = ("starter", "solution")  # a notebook draft's files shown as cells
+KIND_WORDS = {LessonKind.SCRIPT: "Script (one file)", LessonKind.NOTEBOOK: "Notebook (# %% cells)"}
+AS_TEXT = "studio-as-text"  # the "Edit as text" toggle
+INTO_WORDS = {"both": "the starter and the solution", "starter": "the starter", "solution": "the solution"}
 
 st.title("Lesson studio")
 require_teacher("studio-unlock")
 studio = st.session_state.setdefault("studio", {"draft": None, "base": None, "gen": 0, "run": None, "note": None})
+# A notebook draft's view: "cells" (studio["cells"][name]: ui.studio_cells items) or "text"; "view" is part of
+# the text editors' keys (fresh editors with the draft's text each time the text view opens).
+studio.setdefault("mode", "text")
+studio.setdefault("cells", {})
+studio.setdefault("view", 0)
+studio.setdefault("kind", LessonKind.SCRIPT)
+studio.setdefault("next_id", 0)
+studio.setdefault("uploads", 0)
+
+
+def new_id() -> int:
+    studio["next_id"] += 1
+    return studio["next_id"]
 
 
 def lesson_ids() -> list[str]:
@@ -51,22 +79,87 @@ def open_draft() -> None:
         if lesson_id in lesson_ids():
             studio["note"] = ("error", f"A lesson '{lesson_id}' exists already: pick it in the list to edit it.")
             return
-        draft = Draft(lesson_id, TOML.format(id=lesson_id), CODE.format(call=STARTER_CALL),
-                      CODE.format(call=SOLUTION_CALL))  # fmt: skip
-        studio["draft"], studio["base"] = draft, None
+        kind = LessonKind(st.session_state.get("studio-new-kind", LessonKind.SCRIPT))
+        studio["draft"], studio["base"] = new_draft(lesson_id, kind), None
     else:
         studio["draft"], studio["base"] = read_draft(choice), files_version(choice)
     studio["gen"] += 1  # fresh editors with the opened text
+    studio["kind"] = draft_kind(studio["draft"].toml) or LessonKind.SCRIPT
+    studio["ipynb-note"] = None
+    show_view(wanted_view())
+
+
+def wanted_view() -> str:
+    as_text = studio["kind"] is not LessonKind.NOTEBOOK or st.session_state.get(AS_TEXT, False)
+    return "text" if as_text else "cells"
+
+
+def show_view(view: str) -> None:
+    """Show the starter and solution as cells or as text, read from the draft's text as it is now."""
+    draft: Draft = studio["draft"]
+    studio["mode"] = view
+    if view == "cells":
+        studio["cells"] = {name: items_of(getattr(draft, name), new_id) for name in NOTEBOOK_FILES}
+    else:
+        studio["cells"] = {}
+        studio["view"] += 1
+
+
+def text_key(name: str) -> str:
+    return f"studio-{name}-{studio['gen']}" if name == "toml" else f"studio-{name}-{studio['gen']}.{studio['view']}"
 
 
 def current_draft() -> Draft:
     """The opened draft with the editors' newest text (also inside callbacks, before the editors run)."""
     draft: Draft = studio["draft"]
     for name, _ in EDITORS:
-        value, _ = split_run_marker(st.session_state.get(f"studio-{name}-{studio['gen']}"))
+        items = studio["cells"].get(name) if studio["mode"] == "cells" else None
+        if items is not None:
+            if read_widgets(items):  # unchanged cells leave the text exactly as it was
+                setattr(draft, name, joined(items))
+                if not same_shape(items, getattr(draft, name)):  # a "# %%" typed into a cell: two cells now
+                    studio["cells"][name] = items_of(getattr(draft, name), new_id)
+            continue
+        value, _ = split_run_marker(st.session_state.get(text_key(name)))
         if value is not None:
             setattr(draft, name, value)
     return draft
+
+
+def cell_op(name: str, item_id: int | None, op: str) -> None:
+    """A cell button: add, move or delete a cell of the starter or the solution."""
+    draft = current_draft()
+    studio["cells"][name] = apply(studio["cells"][name], op, item_id, new_id)
+    setattr(draft, name, joined(studio["cells"][name]))
+
+
+def into_key(skeleton: bool) -> str:
+    return f"studio-ipynb-into-{studio['uploads']}-{int(skeleton)}"
+
+
+def import_ipynb() -> None:
+    """Import .ipynb: the uploaded notebook becomes the starter, the solution, or both (as chosen)."""
+    upload = st.session_state.get(f"studio-ipynb-{studio['uploads']}")
+    if upload is None:
+        studio["ipynb-note"] = ("error", "Choose an .ipynb file first.")
+        return
+    draft = current_draft()
+    try:
+        notebook = notebook_from_ipynb(upload.getvalue())
+    except NotebookError as exc:
+        studio["ipynb-note"] = ("error", f"Not imported: {upload.name} {exc}")
+        return
+    into = st.session_state.get(into_key(is_skeleton_solution(draft)), "starter")
+    names = NOTEBOOK_FILES if into == "both" else (into,)
+    for name in names:
+        setattr(draft, name, notebook.text)
+    show_view(studio["mode"])  # fresh cells (or text editors) with the imported text
+    studio["uploads"] += 1  # an empty file chooser: the file was taken in
+    studio["ipynb-note"] = ("success", (
+        f"Imported {upload.name} into {INTO_WORDS[into]}: {notebook.cells} cells, {notebook.code_cells} of them "
+        "code. The TOML's [notebook] session and starter_fails_with.cell count the starter's code cells from 1: "
+        "check them (the problems below the TOML name any that no longer fit)."
+    ))  # fmt: skip
 
 
 def toml_marks(check: DraftCheck, toml: str) -> list[dict]:
@@ -111,23 +204,38 @@ def proof_panel() -> None:
 
 
 def editor_tab() -> None:
-    pick, new_id, open_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    pick, id_col, kind_col, open_col = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     pick.selectbox("Lesson", [NEW, *lesson_ids()], key="studio-pick")
-    new_id.text_input("New lesson's id", key="studio-new-id", placeholder="e.g. keep-the-model")
+    id_col.text_input("New lesson's id", key="studio-new-id", placeholder="e.g. keep-the-model")
+    kind_col.radio("New lesson's kind", list(LessonKind), format_func=KIND_WORDS.__getitem__, horizontal=True,
+                   key="studio-new-kind")  # fmt: skip
     open_col.button(":material/edit: Open lesson", key="studio-open", on_click=open_draft)
     if studio["draft"] is None:
         show_note()
         st.caption("Pick a lesson to edit, or type a new id and open a new lesson: it starts as a working skeleton.")
         return
     draft = current_draft()
-    plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "", muted=True)
+    studio["kind"] = draft_kind(draft.toml) or studio["kind"]  # a TOML half-way through an edit keeps the view
+    if wanted_view() != studio["mode"]:
+        show_view(wanted_view())
+    notebook = studio["kind"] is LessonKind.NOTEBOOK
+    plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "",
+               " — a notebook lesson" if notebook else "", muted=True)  # fmt: skip
     check = check_draft(draft)  # the editors' newest text is in session state before they render
+    if notebook:
+        style_cells()
+        st.toggle("Edit as text", key=AS_TEXT,
+                  help="The starter and the solution as their percent-format text: a line '# %%' starts a code "
+                  "cell, '# %% [markdown]' a markdown cell of '# ' comments (docs/authoring.md)")  # fmt: skip
     columns = st.columns(3)
     for column, (name, label) in zip(columns, EDITORS, strict=True):
         with column:
             st.markdown(f"**{label}**")
+            if name in studio["cells"]:
+                render_cells(name, label, studio["cells"][name], cell_op)
+                continue
             marks = toml_marks(check, draft.toml) if name == "toml" else []
-            code_editor(getattr(draft, name), f"studio-{name}-{studio['gen']}", marks,
+            code_editor(getattr(draft, name), text_key(name), marks,
                         mode="toml" if name == "toml" else "python", min_lines=24)  # fmt: skip
     render_problems(check, where=columns[0])
 
@@ -145,10 +253,38 @@ def editor_tab() -> None:
         if run.finished and run.digest is not None and run.digest != check.digest:
             st.caption("The text changed since these proofs: prove it again to publish it.")
         proof_panel()
+    if notebook:
+        notebook_files(draft)
     if check.lesson is not None:
         st.subheader("The learner's page (preview)")
         with st.container(border=True):
             render_preview(check.lesson)
+
+
+def notebook_files(draft: Draft) -> None:
+    """A notebook draft's starter or solution from a Jupyter notebook, and each out as one."""
+    with st.container(border=True, key="studio-ipynb"):
+        st.markdown("**Jupyter notebooks (.ipynb)**")
+        upload_col, into_col, out_col = st.columns([3, 2, 2])
+        # read_ipynb refuses a file over MAX_IPYNB_BYTES, in words; the chooser refuses much bigger ones at once
+        upload_col.file_uploader("Import .ipynb", type=["ipynb"], key=f"studio-ipynb-{studio['uploads']}",
+                                 max_upload_size=max(1, -(-MAX_IPYNB_BYTES // (1024 * 1024))))  # fmt: skip
+        # the solution too while it is the skeleton's (a fresh choice with each file, and once the solution changes)
+        skeleton = is_skeleton_solution(draft)
+        into_col.radio("Import it as", list(INTO_WORDS), index=0 if skeleton else 1, format_func=INTO_WORDS.__getitem__,
+                       key=into_key(skeleton))  # fmt: skip
+        into_col.button(":material/upload_file: Import this notebook", key="studio-ipynb-import",
+                        on_click=import_ipynb,
+                        help="Replaces the chosen text with the notebook's cells (outputs are left out)")  # fmt: skip
+        for name, label in (("starter", "Download starter .ipynb"), ("solution", "Download solution .ipynb")):
+            suffix = "" if name == "starter" else "-solution"
+            out_col.download_button(
+                label, data=partial(ipynb_of, getattr(draft, name)), file_name=f"{draft.lesson_id}{suffix}.ipynb",
+                mime="application/x-ipynb+json", on_click="ignore", key=f"studio-ipynb-{name}",
+            )  # fmt: skip
+        note = studio.get("ipynb-note")
+        if note is not None:
+            plain.show(note[1], tone=note[0])
 
 
 def show_note() -> None:

@@ -80,7 +80,7 @@ def test_cell_order_from_name_error_to_a_passing_grade(page, app_url) -> None:
     page.goto(f"{app_url}/?lesson={LESSON}")
     page.wait_for_url(re.compile(r"learner="))
     page.wait_for_selector(IDLE)
-    expect(page.get_by_role("heading", name="Train a digit classifier")).to_be_visible()
+    expect(page.get_by_role("heading", name="Train a digit classifier")).to_be_visible(timeout=30_000)
     for title in ("Imports and data", "Train", "Build the model"):
         expect(header(page, title)).to_have_text(re.compile(r"^In \[ \]:"))
     assert serious_violations(page) == []

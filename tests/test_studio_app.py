@@ -143,3 +143,163 @@ def test_a_failed_version_shows_its_failing_proof_and_learners_keep_the_shipped_
     shown = texts(at)
     assert "assign-the-model: the newest version failed these proofs" in shown
     assert "wrong:compare: this wrong variant passes: `==` compares" in shown  # plain text, as check-lessons says
+
+
+# Notebook lessons (issue 20): a notebook draft's starter and solution as cells, .ipynb in and out ------------
+
+
+def open_new_notebook(at: AppTest, lesson_id: str) -> AppTest:
+    at.text_input(key="studio-unlock-passphrase").input("open sesame")
+    at.button[0].click().run()
+    at.text_input(key="studio-new-id").input(lesson_id)
+    at.radio(key="studio-new-kind").set_value("notebook")
+    at.button(key="studio-open").click().run()
+    assert not at.exception
+    return at
+
+
+def cell_ids(at: AppTest, name: str) -> list[int]:
+    return [item.id for item in at.session_state["studio"]["cells"][name]]
+
+
+def starter(at: AppTest) -> str:
+    return at.session_state["studio"]["draft"].starter
+
+
+def test_a_new_notebook_lesson_starts_as_the_notebook_skeleton_in_cells(server: Path) -> None:
+    from tutor.authoring.new_lesson import skeleton_texts
+    from tutor.lessons.kinds import LessonKind
+
+    at = open_new_notebook(studio(), "my-notebook")
+    assert "The lesson file is valid." in texts(at)
+    _, skeleton_starter, skeleton_solution = skeleton_texts("my-notebook", LessonKind.NOTEBOOK)
+    draft = at.session_state["studio"]["draft"]
+    assert (draft.starter, draft.solution) == (skeleton_starter, skeleton_solution)  # not a copy: the same
+    # four cells each (markdown, then code cells 1 to 3), an editor or text area each, with their buttons
+    kinds = [item.cell.kind for item in at.session_state["studio"]["cells"]["starter"]]
+    assert kinds == ["markdown", "code", "code", "code"]
+    first = cell_ids(at, "starter")[0]
+    assert at.text_area(key=f"studio-cell-{first}").value.startswith("# TODO: the notebook's title")
+    assert at.button(key=f"studio-cell-{first}-up").disabled and not at.button(key=f"studio-cell-{first}-down").disabled
+    shown = texts(at)
+    assert "Code cell 3 · Train" in shown and "Cell 3 · Train" in shown  # the editor, and the preview
+    assert at.toggle(key="studio-as-text").value is False
+    assert not at.button(key="studio-prove").disabled
+
+
+def test_cells_are_edited_added_moved_and_deleted_in_the_drafts_text(server: Path) -> None:
+    at = open_new_notebook(studio(), "my-notebook")
+    text = starter(at)
+    heading, imports, build, train = cell_ids(at, "starter")
+    at.run()
+    assert starter(at) == text  # drawing the cells changes nothing: the text is the truth
+
+    at.session_state[f"studio-cell-{train}"] = "model.fit(x_train, y_train, epochs=2)\n"  # the editor's text
+    at.run()
+    assert starter(at).endswith("# %% Train\nmodel.fit(x_train, y_train, epochs=2)\n")
+    at.text_area(key=f"studio-cell-{heading}").input("# Keep the model\n\nRun every cell.").run()
+    assert starter(at).startswith("# %% [markdown]\n# # Keep the model\n#\n# Run every cell.\n\n# %% Imports")
+
+    at.button(key=f"studio-cell-{train}-up").click().run()  # Train above Build the model
+    assert starter(at).index("# %% Train") < starter(at).index("# %% Build the model")
+    assert starter(at).endswith("build_model()  # the bug: what build_model() returns is thrown away\n")
+    assert "field starter_file" not in texts(at)  # still a notebook that loads (the proofs judge the order)
+
+    at.button(key=f"studio-cell-{imports}-add-code").click().run()
+    new = cell_ids(at, "starter")[2]
+    assert cell_ids(at, "starter") == [heading, imports, new, train, build]
+    at.session_state[f"studio-cell-{new}"] = "print('hello')"
+    at.run()
+    assert "y_train = y_train[:10000]\n\n# %%\nprint('hello')\n\n# %% Train\n" in starter(at)
+
+    at.button(key=f"studio-cell-{new}-add-markdown").click().run()
+    assert "print('hello')\n\n# %% [markdown]\n\n# %% Train\n" in starter(at)
+    markdown = cell_ids(at, "starter")[3]
+    at.button(key=f"studio-cell-{markdown}-delete").click().run()
+    at.button(key=f"studio-cell-{new}-delete").click().run()
+    at.button(key=f"studio-cell-{build}-up").click().run()  # back in the skeleton's order
+    expected = text.replace("# TODO: the notebook's title\n#\n# Run the cells from the top: the last one stops "
+                            "with a `NameError`.", "# Keep the model\n#\n# Run every cell.")  # fmt: skip
+    expected = expected.replace(
+        "model.fit(x_train, y_train, epochs=1, batch_size=64)", "model.fit(x_train, y_train, epochs=2)"
+    )
+    assert starter(at) == expected
+    assert "The lesson file is valid." in texts(at)
+
+    # A line "# %%" typed into a cell starts a new cell: the cells are read again from the text.
+    at.session_state[f"studio-cell-{train}"] = "model.fit(x_train, y_train, epochs=2)\n# %% Again\nmodel.summary()"
+    at.run()
+    assert [item.cell.title for item in at.session_state["studio"]["cells"]["starter"]][-2:] == ["Train", "Again"]
+
+    # "Edit as text" shows the text itself, and the cells come back from it.
+    at.toggle(key="studio-as-text").set_value(True).run()
+    assert at.session_state["studio"]["cells"] == {}
+    at.toggle(key="studio-as-text").set_value(False).run()
+    assert [item.cell.title for item in at.session_state["studio"]["cells"]["starter"]][-1] == "Again"
+    assert not at.exception
+
+
+def ipynb(*cells: tuple[str, str]) -> bytes:
+    import json
+
+    return json.dumps({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": source,
+                   **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                  for i, (kind, source) in enumerate(cells)],
+    }).encode()  # fmt: skip
+
+
+def test_an_ipynb_import_sets_the_starters_cells_and_the_skeletons_solution(server: Path) -> None:
+    at = open_new_notebook(studio(), "my-notebook")
+    assert at.radio(key="studio-ipynb-into-0-1").value == "both"  # the solution is still the skeleton's
+    notebook = ipynb(("markdown", "# Hello"), ("code", "x = 1"), ("code", "print(y)"))
+    at.file_uploader(key="studio-ipynb-0").set_value(("hello.ipynb", notebook, "application/x-ipynb+json")).run()
+    at.button(key="studio-ipynb-import").click().run()
+    assert not at.exception
+    text = "# %% [markdown]\n# # Hello\n\n# %%\nx = 1\n\n# %%\nprint(y)\n"
+    assert (starter(at), at.session_state["studio"]["draft"].solution) == (text, text)
+    assert [item.cell.source for item in at.session_state["studio"]["cells"]["starter"]] == ["# # Hello", "x = 1",
+                                                                                             "print(y)"]  # fmt: skip
+    shown = texts(at)
+    assert "Imported hello.ipynb into the starter and the solution: 3 cells, 2 of them code" in shown
+    # the skeleton's TOML counts 3 code cells: the schema says which fields no longer fit
+    assert "field notebook.session[2]: the starter has no code cell 3 (it has 2)" in shown
+    assert at.file_uploader(key="studio-ipynb-1")  # a fresh file chooser
+
+    # The solution is no longer the skeleton's: a second import goes to the starter unless told otherwise.
+    assert at.radio(key="studio-ipynb-into-1-0").value == "starter"
+    at.file_uploader(key="studio-ipynb-1").set_value(("two.ipynb", ipynb(("code", "a = 2")), "application/json"))
+    at.button(key="studio-ipynb-import").click().run()
+    assert starter(at) == "# %%\na = 2\n" and at.session_state["studio"]["draft"].solution == text
+
+
+def test_a_broken_ipynb_is_refused_in_words(server: Path) -> None:
+    at = open_new_notebook(studio(), "my-notebook")
+    text = starter(at)
+    for name, raw, words in (
+        ("broken.ipynb", b"{not json", "Not imported: broken.ipynb is not JSON"),
+        ("old.ipynb", b'{"cells": []}', "Not imported: old.ipynb is not a notebook: it has no nbformat version"),
+        ("empty.ipynb", ipynb(("markdown", "only words")), "Not imported: empty.ipynb has no code cell"),
+        ("big.ipynb", b" " * 1_000_001, "a lesson notebook may have at most 1,000,000"),
+    ):
+        key = next(u.key for u in at.file_uploader if u.key.startswith("studio-ipynb-"))
+        at.file_uploader(key=key).set_value((name, raw, "application/json"))
+        at.button(key="studio-ipynb-import").click().run()
+        assert not at.exception
+        assert words in texts(at) and "Traceback" not in texts(at)
+        assert starter(at) == text  # nothing changed
+
+
+def test_a_notebook_draft_goes_out_as_ipynb(server: Path) -> None:
+    import json
+
+    from tutor.lessons.cells import from_ipynb
+
+    at = open_new_notebook(studio(), "my-notebook")
+    downloads = {button.key: button for button in at.get("download_button")}
+    assert {"studio-ipynb-starter", "studio-ipynb-solution"} <= set(downloads)
+    from tutor.authoring.studio import ipynb_of
+    from tutor.lessons.cells import join_cells
+
+    assert join_cells(from_ipynb(json.loads(ipynb_of(starter(at))))) == starter(at)

@@ -12,6 +12,8 @@ import streamlit as st
 from tutor.authoring.proofs import Proof
 from tutor.authoring.publishing import LessonStatus, ProofState
 from tutor.authoring.studio import DraftCheck, ImportOutcome, ImportRun, ProofRun
+from tutor.lessons.cells import Cell, CellKind, markdown_text
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Lesson
 from ui import plain
 
@@ -87,9 +89,25 @@ def render_preview(lesson: Lesson) -> None:
     st.caption(lesson.summary)
     with st.expander("The problem", expanded=True):
         st.markdown(lesson.explanation)
-    st.code(lesson.starter, language="python", line_numbers=True)
+    if lesson.kind is LessonKind.NOTEBOOK:
+        render_cells_preview(lesson.starter_cells)
+    else:
+        st.code(lesson.starter, language="python", line_numbers=True)
     for number, hint in enumerate(lesson.hints, start=1):
         st.info(f"**Hint {number}.** {hint}")
+
+
+def render_cells_preview(cells: list[Cell]) -> None:
+    """A notebook's cells, read-only: each code cell with its number (the numbers the TOML uses), each markdown
+    cell's text (app_pages/notebook.py draws the learner's real notebook)."""
+    for cell in cells:
+        with st.container(border=True):
+            if cell.kind is CellKind.CODE:
+                plain.show(plain.strong(f"Cell {cell.number}"), f" · {cell.title}" if cell.title else "", muted=True)
+                st.code(cell.source, language="python", line_numbers=True)
+            else:
+                plain.show(plain.strong("Markdown"), f" · {cell.title}" if cell.title else "", muted=True)
+                st.text(markdown_text(cell))
 
 
 def render_proofs(proofs: list[Proof]) -> None:

@@ -200,12 +200,15 @@ def write_skeleton(
 ) -> Skeleton:
     """Write lessons/<id>.toml, lessons/<id>.py and solutions/<id>.py; never overwrite a file."""
     _check_id(lesson_id)
+    return _write(lesson_id, lessons_dir, solutions_dir, *skeleton_texts(lesson_id, kind))
+
+
+def skeleton_texts(lesson_id: str, kind: LessonKind = LessonKind.SCRIPT) -> tuple[str, str, str]:
+    """The skeleton's (TOML, starter, solution) texts, unwritten (the studio opens a new draft with them)."""
     toml, code = TOML.format(id=lesson_id), CODE
     if kind is LessonKind.NOTEBOOK:
         toml, code = _below_anchors(toml, NOTEBOOK_TOML_LINES), NOTEBOOK_CODE
-    return _write(
-        lesson_id, lessons_dir, solutions_dir, toml, code.format(call=STARTER_CALL), code.format(call=SOLUTION_CALL)
-    )
+    return toml, code.format(call=STARTER_CALL), code.format(call=SOLUTION_CALL)
 
 
 def import_notebook(raw: bytes, source: str, lesson_id: str, lessons_dir: Path, solutions_dir: Path) -> Skeleton:

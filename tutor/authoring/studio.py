@@ -1,6 +1,7 @@
 """The lesson studio's engine (no Streamlit): check a draft as the teacher types, prove it in a
 background thread with live progress, publish it only once this exact draft passed, and import packs
-(each lesson proved, then published)."""
+(each lesson proved, then published). A new draft starts as new-lesson's skeleton (a script or a
+notebook); a notebook draft's starter or solution comes from an .ipynb file and goes out as one."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import re
 import shutil
 import tempfile
 import threading
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor import settings
+from tutor.authoring.new_lesson import skeleton_texts
 from tutor.authoring.proofs import Proof
 from tutor.authoring.publishing import ProofStore, Prover, count_proofs, lower_priority, proof_key, prove_lesson
+from tutor.lessons.cells import NotebookError, code_cells, join_cells, parse_cells, read_ipynb, write_ipynb
 from tutor.lessons.files import Draft, PublishError, content_hash, files_version, load_draft, publish_draft
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Lesson, LessonError
 
 
@@ -26,6 +31,55 @@ class DraftCheck:
     lesson: Lesson | None
     problems: list[tuple[str, str, str]]
     digest: str | None
+
+
+def new_draft(lesson_id: str, kind: LessonKind = LessonKind.SCRIPT) -> Draft:
+    """A new lesson's draft: new-lesson's skeleton of that kind (it loads, and proves itself, as it is)."""
+    return Draft(lesson_id, *skeleton_texts(lesson_id, kind))
+
+
+def draft_kind(toml: str) -> LessonKind | None:
+    """The kind the draft's TOML says (a script when it says none); None while it does not say one that
+    can be read (a syntax error half-way through typing, an unknown kind)."""
+    try:
+        kind = tomllib.loads(toml).get("kind", LessonKind.SCRIPT)
+    except tomllib.TOMLDecodeError:
+        return None
+    try:
+        return LessonKind(kind)
+    except (ValueError, TypeError):
+        return None
+
+
+def is_skeleton_solution(draft: Draft) -> bool:
+    """The draft's solution is still the notebook skeleton's (an imported notebook may replace it too)."""
+    return draft.solution == skeleton_texts(draft.lesson_id, LessonKind.NOTEBOOK)[2]
+
+
+@dataclass(frozen=True)
+class ImportedNotebook:
+    text: str  # the percent-format text (tutor.lessons.cells)
+    cells: int
+    code_cells: int
+
+
+def notebook_from_ipynb(raw: bytes) -> ImportedNotebook:
+    """An uploaded .ipynb file as a notebook lesson's text (read_ipynb: capped, validated; outputs dropped).
+    NotebookError says, in words, why a file cannot be one (its message follows the file's name)."""
+    try:
+        cells = read_ipynb(raw)
+    except NotebookError:
+        raise
+    except Exception as exc:  # an uploaded file is untrusted: whatever it makes a reader raise is said in words
+        raise NotebookError(f"could not be read: {type(exc).__name__}: {str(exc)[:300]}") from None
+    if not code_cells(cells):
+        raise NotebookError("has no code cell: a notebook lesson runs code")
+    return ImportedNotebook(join_cells(cells), len(cells), len(code_cells(cells)))
+
+
+def ipynb_of(text: str) -> str:
+    """A notebook draft's starter or solution as an .ipynb file (nbformat v4, no outputs)."""
+    return write_ipynb(parse_cells(text))
 
 
 def outside_files(lesson: Lesson, lessons_dir: Path) -> list[tuple[str, str]]:
