@@ -17,8 +17,16 @@ import streamlit as st
 from tutor.explain.cell_session import CellState
 from tutor.explain.traceback_text import missing_name
 from tutor.grading.verdict import Verdict
-from tutor.kernels.contract import CellOutput, CellRun, CellStatus, KernelInfo, KernelState, OutputKind
-from tutor.kernels.hub import CellBatch, KernelHub
+from tutor.kernels.contract import (
+    CellBatchView,
+    CellOutput,
+    CellRun,
+    CellStatus,
+    KernelInfo,
+    KernelService,
+    KernelState,
+    OutputKind,
+)
 from tutor.lessons.cells import Cell, CellKind, join_cells, locate_line, parse_cells
 from tutor.lessons.lesson import Lesson
 from ui.editor import split_run_marker
@@ -62,7 +70,7 @@ class NotebookState:
 
     cells: list[NotebookCell]
     generation: int = 0  # part of every editor's key: Reset bumps it (streamlit-ace keeps its text otherwise)
-    batch: CellBatch | None = None  # the cells running now (one cell, or Run all)
+    batch: CellBatchView | None = None  # the cells running now (one cell, or Run all)
     batch_sources: dict[str, str] = field(default_factory=dict)  # what each cell of the batch ran
     applied: int = 0  # the batch's finished runs already recorded in the cells
     notice: str = ""  # a kernel-wide note until the next run (the kernel could not start, ...)
@@ -136,12 +144,12 @@ def move(nb: NotebookState, cell_id: str, step: int) -> None:
 # --- the kernel ------------------------------------------------------------------------------------------
 
 
-def kernels() -> KernelHub:
+def kernels() -> KernelService:
     """This server's notebook kernels, through the run service."""
     return get_runs().kernels()
 
 
-def start_batch(nb: NotebookState, batch: CellBatch, sources: dict[str, str]) -> None:
+def start_batch(nb: NotebookState, batch: CellBatchView, sources: dict[str, str]) -> None:
     nb.batch, nb.batch_sources, nb.applied, nb.notice = batch, sources, 0, ""
     for cell_id in sources:
         cell = nb.find(cell_id)

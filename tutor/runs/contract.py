@@ -16,7 +16,7 @@ from tutor.sandbox.protocol import Phase
 from tutor.store.db import IN_FLIGHT, RunStatus
 
 if TYPE_CHECKING:
-    from tutor.kernels.hub import KernelHub
+    from tutor.kernels.contract import KernelService
     from tutor.lessons.lesson import Lesson
     from tutor.sandbox.pool import PoolStats
 
@@ -187,8 +187,9 @@ class RunService(Protocol):
         """Dropped from the server's cache: stop what talks to the database (runs in flight finish)."""
         ...
 
-    def kernels(self) -> KernelHub:
-        """The notebook kernels of this server (tutor.kernels.hub), started on first use."""
+    def kernels(self) -> KernelService:
+        """The notebook kernels: this server's own (tutor.kernels.hub, local mode), or the queue's workers'
+        (tutor.runs.queue.kernels: each kernel lives on one worker), started on first use."""
         ...
 
     def shutdown(self) -> None: ...

@@ -18,10 +18,10 @@ import psycopg
 
 from tutor import settings
 from tutor.grading.name_error import predict_early_name_error
-from tutor.kernels.hub import KernelHub
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import IN_FLIGHT, RunCounts, RunSnapshot, WorkerInfo
 from tutor.runs.pipeline import snapshot_of
+from tutor.runs.queue.kernels import QueueKernels
 from tutor.runs.queue.schema import apply_queue_schema
 from tutor.runs.queue.store import (
     NOTIFY_CHANNEL,
@@ -63,7 +63,7 @@ class QueueRunService:
         self.app = make_queue_app(settings.queue_db_url())
         self._cache: dict[int, tuple[RunSnapshot, float]] = {}
         self._lock = threading.Lock()
-        self._kernels: KernelHub | None = None
+        self._kernels: QueueKernels | None = None
         self._listening = threading.Event()
         self._stopping = threading.Event()
         self._listener = threading.Thread(target=self._listen, name="tutor-queue-listen", daemon=True)
@@ -101,12 +101,12 @@ class QueueRunService:
     def pool_stats(self) -> PoolStats | None:
         return None  # the workers own the warm sandboxes
 
-    def kernels(self) -> KernelHub:
-        """Notebook kernels run on this server for now (no warm pool here): a kernel keeps its state between
-        cells, so its cells cannot take the queue's any-worker route (README, "Notebook lessons")."""
+    def kernels(self) -> QueueKernels:
+        """Notebook kernels live on the workers, each on one (a kernel keeps its state between cells, so its
+        cells cannot take the queue's any-worker route): tutor.runs.queue.kernels routes them."""
         with self._lock:
             if self._kernels is None:
-                self._kernels = KernelHub()
+                self._kernels = QueueKernels(self.db, self.app, settings.worker_heartbeat_s())
             return self._kernels
 
     def where_runs_happen(self) -> str:

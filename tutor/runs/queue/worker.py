@@ -43,6 +43,8 @@ from tutor.runs.pipeline import (
     describe_outcome,
     grade_job,
 )
+from tutor.runs.queue.kernel_worker import WorkerKernels, forget_previous_kernels, keep_kernels
+from tutor.runs.queue.kernels import BATCH_TASK, CONTROL_TASK, kernel_queue
 from tutor.runs.queue.schema import apply_queue_schema
 from tutor.runs.queue.store import (
     EXPRESS_QUEUE,
@@ -99,6 +101,7 @@ class RunWorker:
         self.capacity = capacity
         self.pool = pool
         self.running = 0
+        self.kernels = WorkerKernels(db, name, pool)  # notebook kernels that live here (their own queue)
         self._lock = threading.Lock()
         self._lessons: tuple[float, LessonSet] | None = None
         self._sent: dict[str, Lesson] = {}  # lesson versions the app sent, by hash
@@ -285,12 +288,14 @@ def run_worker() -> int:
 
     name = settings.worker_name() or f"{socket.gethostname()}:{os.getpid()}"
     reclaim_orphaned_sandboxes()  # what a killed worker of this host left behind
+    forget_previous_kernels(db, name)  # a previous process of this name took its kernels with it
     state = RunWorker(db, name, settings.max_runs(), start_pool_from_settings())
     print(f"worker {name}: up to {state.capacity} runs at once, express lane {'on' if state.pool else 'off'}, "
           f"database {db.url}", flush=True)  # fmt: skip
     try:
         asyncio.run(serve(state, url))
     finally:
+        state.kernels.close()
         if state.pool is not None:
             state.pool.close()
         try:
@@ -313,6 +318,8 @@ async def serve(state: RunWorker, url: str) -> None:
     while not stop.is_set():
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
         app.task(name=TASK_NAME, pass_context=True, retry=ExpressRetry())(state.grade_run)
+        app.task(name=BATCH_TASK)(state.kernels.batch_task)
+        app.task(name=CONTROL_TASK)(state.kernels.control_task)
         try:
             async with app.open_async():
                 await run_workers(app, state, stop, heartbeat)
@@ -337,10 +344,17 @@ async def run_workers(app: procrastinate.App, state: RunWorker, stop: asyncio.Ev
             Worker(app, queues=[EXPRESS_QUEUE], concurrency=1, name=f"{state.name}/express",
                    additional_context={"express": True}, **common)
         )  # fmt: skip
+    # The notebook kernels that live here: their cells (and restarts) come on this worker's own queue. A
+    # batch waits on a thread of its own, so the slots cost little; the hub caps the kernels.
+    workers.append(
+        Worker(app, queues=[kernel_queue(state.name)], concurrency=2 * settings.kernels_max() + 4,
+               name=f"{state.name}/kernels", **common)
+    )  # fmt: skip
     runners = [asyncio.create_task(worker.run()) for worker in workers]
     sides = [
         asyncio.create_task(keep_heartbeat(state, heartbeat)),
         asyncio.create_task(sweep_forever(app, state.db, state.name, heartbeat)),
+        asyncio.create_task(keep_kernels(state.kernels)),
     ]
     stopper = asyncio.create_task(stop.wait())
     try:
@@ -350,6 +364,7 @@ async def run_workers(app: procrastinate.App, state: RunWorker, stop: asyncio.Ev
             worker.stop()  # drain: running runs finish, nothing new is taken
         if stop.is_set():
             print(f"worker {state.name}: draining ({state.running} running)", flush=True)
+            await asyncio.to_thread(state.kernels.close)  # its kernels end (their cells stop): not drained
         results = await asyncio.gather(*runners, return_exceptions=True)
         for side in sides:
             side.cancel()
