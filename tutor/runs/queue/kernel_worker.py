@@ -32,10 +32,9 @@ from tutor.runs.queue.kernels import (
     UNREADABLE,
     WORKER_DIED,
     cells_from_json,
-    ended_early,
+    end_batch,
     files_from_job,
     limits_from_job,
-    runs_from_json,
 )
 from tutor.sandbox.pool import WarmPool
 from tutor.store.db import Database, utc_now
@@ -276,17 +275,7 @@ def forget_previous_kernels(db: Database, worker: str) -> int:
             {"me": worker},
         ).all()
         for batch_id, cells, raw in rows:
-            try:
-                runs = ended_early(runs_from_json(raw), cells_from_json(cells), WORKER_DIED)
-            except ValueError:
-                runs = [CellRun("", note=UNREADABLE)]
-            session.execute(
-                text(
-                    "UPDATE tutor_kernel_batches SET runs = CAST(:runs AS jsonb), version = version + 1, "
-                    "done = true, updated = :now WHERE id = :id"
-                ),
-                {"runs": json.dumps([run.to_dict() for run in runs]), "now": utc_now(), "id": batch_id},
-            )
+            end_batch(session, batch_id, cells, raw, WORKER_DIED)
     return count
 
 

@@ -135,6 +135,23 @@ def ended_early(
     return runs
 
 
+def end_batch(
+    session: Any, batch_id: int, cells: Any, raw: str, words: str, running: CellStatus = CellStatus.DIED
+) -> None:
+    """Write a batch that will not finish as done (ended_early, in ``words``), and ask its worker to stop."""
+    try:
+        runs = ended_early(runs_from_json(raw), cells_from_json(cells), words, running)
+    except ValueError:
+        runs = [CellRun("", CellStatus.NOT_RUN, note=UNREADABLE)]
+    session.execute(
+        text(
+            "UPDATE tutor_kernel_batches SET runs = CAST(:runs AS jsonb), version = version + 1, done = true, "
+            "stop_requested = true, updated = :now WHERE id = :id"
+        ),
+        {"runs": json.dumps([run.to_dict() for run in runs]), "now": utc_now(), "id": batch_id},
+    )
+
+
 def fresh_since(heartbeat_s: float) -> Any:
     """A heartbeat at or after this is a live worker's (tutor.runs.contract.dead_after_s)."""
     return utc_now() - timedelta(seconds=dead_after_s(heartbeat_s))
@@ -432,21 +449,10 @@ class QueueKernels:
             if alive and close_all is None:
                 running = True
                 continue
-            try:
-                if alive:  # restarted while it ran: the cell is interrupted (its worker ends the kernel)
-                    runs = ended_early(runs_from_json(raw), cells_from_json(cells), close_all or "",
-                                       CellStatus.INTERRUPTED)  # fmt: skip
-                else:
-                    runs = ended_early(runs_from_json(raw), cells_from_json(cells), lost_words)
-            except ValueError:
-                runs = [CellRun("", CellStatus.NOT_RUN, note=UNREADABLE)]
-            session.execute(
-                text(
-                    "UPDATE tutor_kernel_batches SET runs = CAST(:runs AS jsonb), version = version + 1, done = true, "
-                    "stop_requested = true, updated = :now WHERE id = :id"
-                ),
-                {"runs": json.dumps([run.to_dict() for run in runs]), "now": utc_now(), "id": batch_id},
-            )
+            if alive:  # restarted while it ran: the cell is interrupted (its worker ends the kernel)
+                end_batch(session, batch_id, cells, raw, close_all or "", CellStatus.INTERRUPTED)
+            else:
+                end_batch(session, batch_id, cells, raw, lost_words)
         return running
 
     @staticmethod
