@@ -30,7 +30,9 @@ from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs
 from ui.notebook import (
     NotebookCell,
     NotebookState,
+    add_cell_below,
     cell_states,
+    delete_cell,
     editor_key,
     forget_kernel,
     kernels,
@@ -43,6 +45,7 @@ from ui.notebook import (
     start_batch,
     sync_batch,
     sync_kernel,
+    undo_delete,
     verdict_name_error,
     verdict_place,
 )
@@ -50,6 +53,12 @@ from ui.state import LessonPageState, ShownVerdict, keep_code, open_lesson_state
 from ui.widgets import dataset_note, focus_verdict, render_verdict, tail
 
 STREAM_LINES = 60  # a cell's printed text shows its last lines (a progress bar's, as a terminal would)
+# A cell's buttons, smaller than Streamlit's (as the studio's cells: ui.studio_cells.CELLS_CSS), so that Run,
+# Move, Add and Delete fit on one line under the cell's heading. A constant of ours, for ui.plain.style.
+CELL_BAR_CSS = (
+    '[class*="st-key-nb-cellbar-"] button{min-height:2rem;padding:0.125rem 0.625rem}'
+    '[class*="st-key-nb-cellbar-"] button p{font-size:0.8125rem}'
+)
 
 
 def render_notebook(lesson: Lesson) -> None:
@@ -71,6 +80,7 @@ def render_notebook(lesson: Lesson) -> None:
         st.markdown(lesson.explanation)
     render_toolbar(lesson, state, nb, grading)
     render_kernel_status(nb, info, waiting)
+    plain.style(CELL_BAR_CSS)
     teacher = {c.source: c for c in (*lesson.starter_cells, *lesson.solution_cells) if c.kind is CellKind.MARKDOWN}
     for cell in nb.cells:
         if cell.is_code:
@@ -122,10 +132,18 @@ def render_toolbar(lesson: Lesson, state: LessonPageState, nb: NotebookState, gr
             on_click=grade, args=(lesson, state, nb),
             help="Restart & Run All in a fresh sandbox, with the lesson's checks",
         )  # fmt: skip
+        if nb.deleted is not None:
+            st.button(
+                ":material/restore_from_trash: Undo delete", key=f"undo-delete-{lesson.id}", on_click=undo_deleted,
+                args=(lesson, nb), help="Bring back the cell deleted last, where it was (its text and its In [n])",
+            )  # fmt: skip
         st.button(
             ":material/undo: Reset", key=f"reset-{lesson.id}", on_click=reset, args=(lesson, state, nb),
             help="Put the starter cells back (the kernel keeps running)",
         )  # fmt: skip
+    if nb.said:
+        plain.show(nb.said, tone="info")
+        nb.said = ""
     if ctrl_enter_runs():
         st.caption("Ctrl+Enter or Shift+Enter in a cell runs it · Esc then Tab leaves a cell · Grade runs the "
                    "notebook from the top, as Restart & Run All")  # fmt: skip
@@ -142,7 +160,7 @@ def render_kernel_status(nb: NotebookState, info: KernelInfo, waiting: set[str])
         if nb.running and state in (KernelState.NONE, KernelState.STARTING, KernelState.SHUT_DOWN):
             plain.show(plain.strong("Kernel: starting."), " A fresh kernel takes a second or two.", tone="info")
         elif state is KernelState.DEAD:
-            plain.show(plain.strong("Your kernel died — restart it. "), info.message, tone="error")
+            plain.show(plain.strong("Your kernel died — restart it. "), plain.message(info.message), tone="error")
         elif state is KernelState.SHUT_DOWN:
             plain.show(plain.strong("Kernel: shut down. "), info.message or "Run a cell to start a fresh one.",
                        tone="warning")  # fmt: skip
@@ -171,6 +189,12 @@ def sources_now(lesson: Lesson, nb: NotebookState) -> dict[str, str]:
 
 def submit(lesson: Lesson, nb: NotebookState, cells: list[NotebookCell]) -> None:
     sources = sources_now(lesson, nb)
+    # A kernel shut down while the page sat idle (nothing polls then): this click is when the learner hears
+    # of it. Its In [n] go before the fresh kernel's come, and the page says why the variables are gone.
+    before = kernels().info(owner=owner_id(), lesson_id=lesson.id)
+    gone = before.state is KernelState.SHUT_DOWN
+    if gone:
+        forget_kernel(nb)
     batch = kernels().run_cells(
         owner_id(), lesson.id, [(cell.id, sources[cell.id]) for cell in cells], limits=kernel_limits(lesson.time_s)
     )
@@ -179,6 +203,9 @@ def submit(lesson: Lesson, nb: NotebookState, cells: list[NotebookCell]) -> None
         st.toast("This kernel is still running a cell (another tab?): wait for it, or press Stop.")
         return
     start_batch(nb, batch, {cell.id: sources[cell.id] for cell in cells})
+    if gone:
+        said = before.message or "Your kernel had been shut down; its variables are gone."
+        nb.notice = f"{said} This run starts a fresh kernel."
 
 
 def run_cell(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
@@ -226,6 +253,26 @@ def shift_move(nb: NotebookState, cell_id: str, step: int, lesson: Lesson) -> No
     move(nb, cell_id, step)
 
 
+def add_below(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
+    sources_now(lesson, nb)
+    add_cell_below(nb, cell_id)
+
+
+def delete(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
+    cell = nb.find(cell_id)
+    if cell is None or nb.running:
+        return
+    sources_now(lesson, nb)
+    number = nb.number(cell)
+    if delete_cell(nb, cell_id):  # said on the page, not in a toast (Streamlit's toast has no accessible name)
+        nb.said = f"Cell {number} deleted. Undo delete (above the cells) brings it back."
+
+
+def undo_deleted(lesson: Lesson, nb: NotebookState) -> None:
+    sources_now(lesson, nb)
+    undo_delete(nb)
+
+
 # --- cells -------------------------------------------------------------------------------------------------
 
 
@@ -256,7 +303,7 @@ def render_code_cell(
     with st.container(border=True, key=f"nb-cell-{cell.id}"):
         title = f" · {cell.title}" if cell.title else ""
         plain.show(plain.code(prompt(cell, waiting)), " ", plain.strong(f"Cell {number}"), title)
-        with st.container(horizontal=True):
+        with st.container(horizontal=True, gap="small", key=f"nb-cellbar-{cell.id}"):
             st.button(
                 f":material/play_arrow: Run cell {number}", key=f"run-{lesson.id}-{cell.id}", disabled=nb.running,
                 on_click=run_cell, args=(lesson, nb, cell.id),
@@ -269,6 +316,17 @@ def render_code_cell(
             st.button(
                 f":material/arrow_downward: Move cell {number} down", key=f"down-{lesson.id}-{cell.id}",
                 disabled=cell is nb.cells[-1], on_click=shift_move, args=(nb, cell.id, 1, lesson),
+            )  # fmt: skip
+            st.button(
+                f":material/add: Add cell below cell {number}", key=f"add-{lesson.id}-{cell.id}",
+                on_click=add_below, args=(lesson, nb, cell.id), help="Add an empty code cell below this one",
+            )  # fmt: skip
+            only = len(code_cells) == 1
+            st.button(
+                f":material/delete: Delete cell {number}", key=f"delete-{lesson.id}-{cell.id}",
+                disabled=only or nb.running, on_click=delete, args=(lesson, nb, cell.id),
+                help="A notebook keeps one code cell at least" if only else
+                "Delete this cell (Undo delete, above the cells, brings it back); not while cells run",
             )  # fmt: skip
         key = editor_key(lesson.id, nb, cell)
         lines = max(2, min(MAX_LINES, cell.source.count("\n") + 1))

@@ -2,7 +2,10 @@
 first stops with a NameError said in cell words; the model cell then the fit cell trains (In [n] tells the
 order); Grade (Restart & Run All with the lesson's checks) fails and says the session ran the cells in
 another order; the model cell moved up, Restart & run all runs every cell, and Grade passes. Restart clears
-In [n]. axe-core finds nothing serious.
+In [n]. Hostile cells: a cell that never ends is stopped (Stop) and the kernel lives on; a cell added below
+that ends its kernel's process is said ("Your kernel died"), its cells keep In [n] until Restart, and the
+fresh kernel's first run is In [1]. A kernel idle past TUTOR_KERNEL_IDLE_S is shut down: the next draw says
+so (nothing polls an idle page) and the next run starts a fresh kernel. axe-core finds nothing serious.
 
 Screenshots in artifacts/screenshots/notebook-*.png (look at them)."""
 
@@ -138,3 +141,120 @@ def test_cell_order_from_name_error_to_a_passing_grade(page, app_url) -> None:
         expect(header(page, title)).to_have_text(re.compile(r"^In \[ \]:"))
     expect(page.get_by_text("Output from an earlier kernel").first).to_be_visible()
     shot(page, "6-restarted", header(page, "Build the model"))
+
+
+def type_in_cell(page, position: int, text: str) -> None:
+    """Replace the text of the code cell at ``position`` on the page (from 0) with ``text``."""
+    page.frame_locator(EDITOR_FRAME).nth(position).locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+
+
+def numbered(page, number: int):
+    """The line above the code cell numbered ``number``, title or not: "In [n]: Cell k[ · title]"."""
+    return page.locator("p", has_text=re.compile(rf"^In \[.*\]: Cell {number}( · .*)?$"))
+
+
+def open_notebook(page, url: str) -> None:
+    page.goto(f"{url}/?lesson={LESSON}")
+    page.wait_for_url(re.compile(r"learner="), timeout=120_000)  # a loaded machine: the first draw is slow
+    page.wait_for_selector(IDLE, timeout=60_000)
+    expect(page.get_by_role("heading", name="Train a digit classifier")).to_be_visible(timeout=120_000)
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3, timeout=60_000)
+
+
+def test_a_cell_that_never_ends_is_stopped_and_one_that_kills_its_kernel_is_said(page, app_url) -> None:
+    open_notebook(page, app_url)
+    type_in_cell(page, 0, "x = 41")
+    page.keyboard.press("Control+Enter")
+    wait_prompt(page, "Imports and data", r"^In \[1\]:", timeout=180_000)
+
+    # A cell that never ends: Stop interrupts it, and the kernel (with x) lives on.
+    type_in_cell(page, 1, "while True:\n    pass")
+    page.keyboard.press("Control+Enter")  # the text and the run in one message from the editor
+    expect(header(page, "Train")).to_have_text(re.compile(r"^In \[\*\]:"), timeout=60_000)
+    expect(page.get_by_text(re.compile(r"Kernel: busy, running cell 2"))).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name=re.compile(r"Stop$")).click(timeout=60_000)
+    expect(page.get_by_text("You stopped the cell.")).to_be_visible(timeout=90_000)
+    wait_prompt(page, "Train", r"^In \[2\]:", timeout=60_000)
+    type_in_cell(page, 2, "print(x + 1)")
+    page.keyboard.press("Shift+Enter")
+    wait_prompt(page, "Build the model", r"^In \[3\]:", timeout=90_000)
+    expect(page.locator("[data-testid='stCode']", has_text=re.compile(r"^\s*42\s*$"))).to_have_count(1)
+    expect(page.get_by_text("You stopped the cell.")).to_be_visible()
+    shot(page, "7-stopped-kernel-lives", header(page, "Train"))
+    assert serious_violations(page) == []
+
+    # A cell added below, that ends its kernel's process: the kernel died, said; In [n] stay until Restart.
+    page.get_by_role("button", name=re.compile(r"Add cell below cell 3$")).click()
+    expect(page.locator(EDITOR_FRAME)).to_have_count(4, timeout=60_000)
+    settle(page)
+    expect(numbered(page, 4)).to_have_text(re.compile(r"^In \[ \]: Cell 4$"))
+    type_in_cell(page, 3, "import os\nos._exit(1)")
+    page.keyboard.press("Control+Enter")
+    status = page.locator(".st-key-kernel-status")
+    expect(status).to_contain_text("Your kernel died — restart it.", timeout=90_000)
+    settle(page)
+    for title, count in (("Imports and data", 1), ("Train", 2), ("Build the model", 3)):
+        expect(header(page, title)).to_have_text(re.compile(rf"^In \[{count}\]:"))
+    shot(page, "8-kernel-died", status)
+    assert serious_violations(page) == []
+
+    # Restart: a fresh kernel, whose first run is In [1]; the added cell deleted again.
+    page.get_by_role("button", name=re.compile(r"Restart kernel$")).click()
+    settle(page)
+    expect(header(page, "Imports and data")).to_have_text(re.compile(r"^In \[ \]:"), timeout=60_000)
+    expect(status).not_to_contain_text("died")
+    run(page, 1)
+    wait_prompt(page, "Imports and data", r"^In \[1\]:", timeout=180_000)
+    run(page, 3)
+    wait_prompt(page, "Build the model", r"^In \[2\]:", timeout=90_000)
+    expect(page.locator("[data-testid='stCode']", has_text=re.compile(r"^\s*42\s*$"))).to_have_count(1)
+    page.get_by_role("button", name=re.compile(r"Delete cell 4$")).click()
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3, timeout=60_000)
+    settle(page)
+    expect(page.get_by_role("button", name=re.compile(r"Undo delete$"))).to_be_visible()
+    shot(page, "9-restarted-fresh-kernel", header(page, "Imports and data"))
+    assert serious_violations(page) == []
+
+
+@pytest.fixture
+def idle_app_url(tmp_path):
+    env = {
+        **os.environ, "TUTOR_POOL_SIZE": "1", "TUTOR_DB_PATH": str(tmp_path / "tutor.sqlite3"),
+        "TUTOR_KERNEL_IDLE_S": "5",
+    }  # fmt: skip
+    env.pop("TUTOR_WORKSHOP_CODE", None)
+    with serve_app(env, ROOT / "artifacts" / "streamlit-notebook-idle.log") as url:
+        yield url
+
+
+def test_an_idle_kernel_is_shut_down_and_the_learner_told(page, idle_app_url) -> None:
+    open_notebook(page, idle_app_url)
+    status = page.locator(".st-key-kernel-status")
+    expect(status).to_contain_text("Kernels shut down after 5 s without a run")
+    type_in_cell(page, 0, "x = 41")
+    page.keyboard.press("Control+Enter")
+    wait_prompt(page, "Imports and data", r"^In \[1\]:", timeout=180_000)
+    expect(status).to_contain_text("Kernel: idle.")
+    page.wait_for_timeout(15_000)  # the hub shuts it down after 5 s (it looks every 2.5 s)
+
+    # Nothing polls an idle page: the next draw (here: a cell added) says the kernel was shut down.
+    page.get_by_role("button", name=re.compile(r"Add cell below cell 3$")).click()
+    expect(page.locator(EDITOR_FRAME)).to_have_count(4, timeout=60_000)
+    settle(page)
+    expect(status).to_contain_text("Kernel: shut down.")
+    expect(status).to_contain_text("shut down after 5 s without a run")
+    expect(header(page, "Imports and data")).to_have_text(re.compile(r"^In \[ \]:"))
+    shot(page, "10-idle-shut-down", status)
+    assert serious_violations(page) == []
+
+    # Running a cell starts a fresh kernel: In [1] again, and the page says why the variables are gone.
+    type_in_cell(page, 3, "print('fresh', 'x' in dir())")
+    page.keyboard.press("Control+Enter")
+    expect(numbered(page, 4)).to_have_text(re.compile(r"^In \[1\]: Cell 4$"), timeout=180_000)
+    settle(page)
+    expect(page.locator("[data-testid='stCode']", has_text="fresh False")).to_have_count(1)
+    expect(status).to_contain_text("This run starts a fresh kernel.")
+    shot(page, "11-fresh-kernel-after-idle", status)
+    assert serious_violations(page) == []

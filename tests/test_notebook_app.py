@@ -1,7 +1,9 @@
 """The notebook lesson page through AppTest, on a fake kernel hub (no sandbox, no TensorFlow): a cell's
 NameError said in cell words, In [n] in the order cells ran, a cell edited since it ran, moving cells (the
 kept text follows), Restart (In [ ] again, outputs kept as an earlier kernel's), a dead or shut-down kernel
-said, and where a graded Restart & Run All stopped, in cells. The real kernel and grader: test_browser_notebook."""
+said (a dead one keeps In [n] until Restart; a run after an idle shutdown says so), adding and deleting cells
+(ids and history kept, the kept text follows, Undo delete), and where a graded Restart & Run All stopped, in
+cells. The real kernel and grader: test_browser_notebook."""
 
 from __future__ import annotations
 
@@ -205,10 +207,91 @@ def test_a_dead_or_shut_down_kernel_is_said(hub: FakeHub) -> None:
     at.run()
     page = texts(at)
     assert "Your kernel died — restart it. Your kernel died, and its variables went with it." in page
-    assert cells(at)[0].execution_count is None  # its In [n] belonged to the dead kernel
+    assert cells(at)[0].execution_count == 1  # a dead kernel's In [n] stay until Restart, as in Jupyter
+    assert prompts(at)[0].startswith("In [1]:")
     hub.shutdown(owner, LESSON, "Your kernel was shut down after 15 minutes without a run.")
     at.run()
     assert "Kernel: shut down. Your kernel was shut down after 15 minutes without a run." in texts(at)
+    assert cells(at)[0].execution_count is None  # a shut-down kernel is gone: its In [n] with it
+
+
+def test_a_dead_kernel_keeps_in_numbers_until_restart(hub: FakeHub) -> None:
+    at = run_cell(notebook_app(), 1)
+    at = run_cell(at, BUILD)
+    owner = next(iter(hub.kernels))[0]
+    hub.state[(owner, LESSON)] = (KernelState.DEAD, "Your kernel died. Its process exited: `os._exit` ends a kernel.")
+    at.run()
+    at.run()  # and on every draw after
+    assert [c.execution_count for c in cells(at)] == [1, None, 2]
+    assert [p.split(" Cell")[0] for p in prompts(at)] == ["In [1]:", "In [ ]:", "In [2]:"]
+    assert "Output from an earlier kernel" not in texts(at)
+    at = click(at, f"restart-{LESSON}")
+    assert [p.split(" Cell")[0] for p in prompts(at)] == ["In [ ]:"] * 3
+
+
+def test_a_run_after_an_idle_shutdown_says_so_and_starts_afresh(hub: FakeHub) -> None:
+    at = run_cell(notebook_app(), 1)
+    at = run_cell(at, BUILD)
+    owner = next(iter(hub.kernels))[0]
+    # The hub shut the kernel down while the page sat idle (nothing was drawn since): the next click is Run.
+    hub.shutdown(owner, LESSON, "Your kernel was shut down after 5 s without a run; its variables are gone.")
+    at = run_cell(at, BUILD)
+    assert [c.execution_count for c in cells(at)] == [None, None, 1]  # a fresh kernel's In [1]
+    page = texts(at)
+    assert (
+        "Your kernel was shut down after 5 s without a run; its variables are gone. This run starts a fresh "
+        "kernel." in page
+    )
+    assert prompts(at)[0].startswith("In [ ]:")  # cell 1 ran in the kernel that was shut down
+
+
+def test_add_a_cell_below_then_delete_it(hub: FakeHub) -> None:
+    at = run_cell(notebook_app(), 1)
+    first, train, build = cells(at)
+    at = click(at, f"add-{LESSON}-{first.id}")
+    assert len(cells(at)) == 4
+    new = cells(at)[1]
+    assert new.source == "" and new not in (first, train, build)
+    assert [c.id for c in cells(at)] == [first.id, new.id, train.id, build.id]  # the others keep their ids
+    assert first.execution_count == 1  # and their history
+    labels = [b.label for b in at.button]
+    assert any(label.endswith("Add cell below cell 4") for label in labels)
+    assert any(label.endswith("Delete cell 2") for label in labels)
+    code = at.session_state["lessons"][LESSON].code
+    assert "# %% Imports and data" in code and code.count("# %%") == 5  # the kept text has the new cell
+    # The learner writes in it, and runs it.
+    new.source = "seen = x_train"
+    at.run()
+    at = run_cell(at, 2)
+    assert new.execution_count == 2 and "seen = x_train" in at.session_state["lessons"][LESSON].code
+    # Deleted: the kept text follows; Undo delete brings it back, with its history.
+    at = click(at, f"delete-{LESSON}-{new.id}")
+    assert [c.id for c in cells(at)] == [first.id, train.id, build.id]
+    assert "seen = x_train" not in at.session_state["lessons"][LESSON].code
+    at = click(at, f"undo-delete-{LESSON}")
+    assert cells(at)[1] is new and new.execution_count == 2
+    assert "seen = x_train" in at.session_state["lessons"][LESSON].code
+
+
+def test_add_below_the_last_cell_keeps_the_text_s_end(hub: FakeHub) -> None:
+    at = notebook_app()
+    starter = at.session_state["lessons"][LESSON].code
+    build = cells(at)[-1]
+    at = click(at, f"add-{LESSON}-{build.id}")
+    code = at.session_state["lessons"][LESSON].code
+    assert code == starter.rstrip("\n") + "\n\n# %%\n"  # an empty cell at the end, the text ends as it did
+    at = click(at, f"delete-{LESSON}-{cells(at)[-1].id}")
+    assert at.session_state["lessons"][LESSON].code == starter
+
+
+def test_the_last_code_cell_cannot_be_deleted(hub: FakeHub) -> None:
+    at = notebook_app()
+    for cell in cells(at)[:-1]:
+        at = click(at, f"delete-{LESSON}-{cell.id}")
+    (last,) = cells(at)
+    assert at.button(key=f"delete-{LESSON}-{last.id}").disabled
+    assert "# %% Build the model" in at.session_state["lessons"][LESSON].code
+    assert "Train a digit classifier" in texts(at)  # the markdown cell stays
 
 
 def test_ctrl_enter_in_a_cell_runs_it(hub: FakeHub) -> None:

@@ -76,6 +76,8 @@ class NotebookState:
     notice: str = ""  # a kernel-wide note until the next run (the kernel could not start, ...)
     draws: int = 0  # whole-page draws so far (the live cell knows whether its page is current)
     redraw_asked: float = 0.0
+    deleted: tuple[int, NotebookCell] | None = None  # the cell deleted last, and where (Undo delete)
+    said: str = ""  # a line of ours for the next draw only (a cell deleted)
 
     def code_cells(self) -> list[NotebookCell]:
         return [cell for cell in self.cells if cell.is_code]
@@ -109,6 +111,7 @@ def notebook_state(lesson: Lesson, code: str | None) -> NotebookState:
 
 def reset_cells(nb: NotebookState, text: str) -> None:
     nb.cells = cells_from_text(text)
+    nb.deleted = None
     nb.generation += 1
 
 
@@ -139,6 +142,51 @@ def move(nb: NotebookState, cell_id: str, step: int) -> None:
     nb.cells[at], nb.cells[there] = b, a
     if not nb.cells[0].marker and not nb.cells[0].is_code:
         nb.cells[0].marker = True  # only a first code cell may go without its marker line
+
+
+def add_cell_below(nb: NotebookState, cell_id: str) -> NotebookCell | None:
+    """An empty code cell below the cell ``cell_id`` (Jupyter's "insert cell below"); the text's end (its
+    last cell's empty lines) stays the end."""
+    at = next((i for i, cell in enumerate(nb.cells) if cell.id == cell_id), None)
+    if at is None:
+        return None
+    above = nb.cells[at]
+    new = NotebookCell(f"c{next(_ids)}", CellKind.CODE, "")
+    if at == len(nb.cells) - 1:
+        new.gap, above.gap = above.gap, max(above.gap, 1)
+    nb.cells.insert(at + 1, new)
+    return new
+
+
+def delete_cell(nb: NotebookState, cell_id: str) -> bool:
+    """Delete a code cell (Jupyter's "delete cell"), kept for ``undo_delete``; the last code cell stays (a
+    notebook lesson needs one). False when nothing was deleted."""
+    at = next((i for i, cell in enumerate(nb.cells) if cell.id == cell_id), None)
+    if at is None or not nb.cells[at].is_code or len(nb.code_cells()) <= 1:
+        return False
+    cell = nb.cells.pop(at)
+    if at == len(nb.cells) and at > 0:  # it was the last: the one above ends the text as it did
+        above = nb.cells[at - 1]
+        above.gap, cell.gap = cell.gap, above.gap
+    if at == 0 and not nb.cells[0].marker:
+        nb.cells[0].marker = True
+    nb.deleted = (at, cell)
+    return True
+
+
+def undo_delete(nb: NotebookState) -> NotebookCell | None:
+    """The cell deleted last, back where it was (its id, text and history with it)."""
+    if nb.deleted is None:
+        return None
+    at, cell = nb.deleted
+    nb.deleted = None
+    at = min(at, len(nb.cells))
+    if at == len(nb.cells) and nb.cells:
+        cell.gap, nb.cells[-1].gap = nb.cells[-1].gap, cell.gap  # it ends the text again
+    nb.cells.insert(at, cell)
+    if at > 0 and not cell.marker:
+        cell.marker = True
+    return cell
 
 
 # --- the kernel ------------------------------------------------------------------------------------------
@@ -212,7 +260,9 @@ def forget_kernel(nb: NotebookState) -> None:
 
 
 def sync_kernel(nb: NotebookState, info: KernelInfo) -> None:
-    if info.state in (KernelState.DEAD, KernelState.SHUT_DOWN) and nb.batch is None:
+    """A kernel shut down (idle too long, or to make room) is gone: its In [n] go. A kernel that died keeps
+    its cells' In [n] until Restart, as Jupyter does (what ran, in which order, is still worth seeing)."""
+    if info.state is KernelState.SHUT_DOWN and nb.batch is None:
         forget_kernel(nb)
 
 
