@@ -26,7 +26,7 @@ from tutor.lessons.cells import Cell, CellKind, markdown_text
 from tutor.lessons.lesson import Lesson
 from tutor.sandbox.terminal import render_terminal
 from ui import plain
-from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs
+from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs, split_run_marker
 from ui.notebook import (
     NotebookCell,
     NotebookState,
@@ -52,6 +52,9 @@ from ui.notebook import (
 from ui.state import LessonPageState, ShownVerdict, keep_code, open_lesson_state, owner_id
 from ui.widgets import dataset_note, focus_verdict, render_verdict, tail
 
+# After Run, the draw waits this long for the cell to finish: a quick cell's output is then in that same draw
+# (no poll, no second draw); a longer one shows In [*] this much later.
+CELL_QUICK_WAIT_S = 0.3
 STREAM_LINES = 60  # a cell's printed text shows its last lines (a progress bar's, as a terminal would)
 # A cell's buttons, smaller than Streamlit's (as the studio's cells: ui.studio_cells.CELLS_CSS), so that Run,
 # Move, Add and Delete fit on one line under the cell's heading. A constant of ours, for ui.plain.style.
@@ -68,6 +71,7 @@ def render_notebook(lesson: Lesson) -> None:
     grading = run is not None and not run.state.finished
     nb = notebook_state(lesson, state.code)
     nb.draws += 1
+    run_pressed_cell(lesson, nb)  # Ctrl/Shift+Enter: before anything is drawn, so this draw shows its output
     waiting, live = sync_batch(nb)
     info = kernels().info(owner=owner_id(), lesson_id=lesson.id)
     sync_kernel(nb, info)
@@ -208,10 +212,27 @@ def submit(lesson: Lesson, nb: NotebookState, cells: list[NotebookCell]) -> None
         nb.notice = f"{said} This run starts a fresh kernel."
 
 
+def run_pressed_cell(lesson: Lesson, nb: NotebookState) -> None:
+    """A cell whose editor sent Ctrl/Shift+Enter (a new run token, in the session state before the editor is
+    drawn): run it now, and give a quick cell a moment to finish, so its output is in this very draw — no
+    poll, no second draw (a `print` cell answers in a few ms)."""
+    for cell in nb.code_cells():
+        _, token = split_run_marker(st.session_state.get(editor_key(lesson.id, nb, cell)))
+        if token and token != cell.last_token:
+            cell.last_token = token
+            if not nb.running:
+                submit(lesson, nb, [cell])
+                if nb.batch is not None:
+                    nb.batch.wait(CELL_QUICK_WAIT_S)
+            return
+
+
 def run_cell(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
     cell = nb.find(cell_id)
     if cell is not None and not nb.running:
         submit(lesson, nb, [cell])
+        if nb.batch is not None:
+            nb.batch.wait(CELL_QUICK_WAIT_S)  # (a button's callback runs before the draw: as run_pressed_cell)
 
 
 def run_all(lesson: Lesson, nb: NotebookState) -> None:
