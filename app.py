@@ -52,7 +52,8 @@ sections = {
     "About": [setup],
     "For teachers": [teacher, studio],
 }
-page = st.navigation(sections)
+# Every page listed: collapsed ("View 3 more"), the teacher's pages hid behind a click once lessons grew.
+page = st.navigation(sections, expanded=True)
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
 wanted = st.query_params.get("lesson")
