@@ -221,3 +221,13 @@ def test_a_giant_message_from_the_kernel_is_dropped_not_held(kernel):
     run = kernel.execute("a", code, limits(wall_s=5))
     assert all(len(output.text) < 200 * 1024 * 1024 for output in run.outputs)
     assert run.status in (CellStatus.OK, CellStatus.INTERRUPTED, CellStatus.DIED)
+
+
+def test_a_kernel_that_used_up_its_cpu_time_says_so(offline_dataset):
+    started = KernelProcess.start(Level.STRICT, Limits(wall_s=0.5, output_kb=64), offline_dataset)  # 34 s of CPU
+    try:
+        run = started.execute("a", "while True:\n    pass", limits(wall_s=120))
+        assert run.status is CellStatus.DIED
+        assert "killed by a limit of the sandbox: its processor time (34 s over the kernel's life" in run.note
+    finally:
+        started.close()

@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import secrets
+import signal
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ from tutor import settings
 from tutor.kernels.contract import CellOutput, CellRun, CellStatus, OutputKind
 from tutor.sandbox.dataset import Dataset
 from tutor.sandbox.fonts import font_cache
-from tutor.sandbox.isolation import Level, Limits
+from tutor.sandbox.isolation import Level, Limits, cpu_limit_s
 from tutor.sandbox.protocol import MAX_FIGURE_BYTES, EventType, decode_event
 from tutor.sandbox.runner import Sandbox, WarmPoolLike, start_sandbox
 from tutor.sandbox.terminal import strip_ansi
@@ -54,6 +55,7 @@ class KernelProcess:
         self.client = client
         self._link = link
         self.warm = sandbox.warm
+        self.cpu_s = cpu_limit_s(sandbox.limits)  # its processor time over its whole life (RLIMIT_CPU)
         self.started_at = time.monotonic()
         self.execution_count = 0
 
@@ -297,9 +299,24 @@ def died_words(kernel: KernelProcess) -> str:
         why = " It ran out of memory."
     elif _last_words(kernel.sandbox):
         why = f" The grader's side of it said: {_last_words(kernel.sandbox)}"
-    elif kernel.sandbox.process.returncode is not None and kernel.sandbox.process.returncode >= 0:
-        why = f" Its process exited (status {kernel.sandbox.process.returncode}): `os._exit` or `exit()` ends a kernel."
+    else:
+        why = _exit_words(kernel.sandbox.process.returncode, kernel.cpu_s)
     return f"Your kernel died, and its variables went with it.{why} Restart the kernel and run the cells again."
+
+
+def _exit_words(returncode: int | None, cpu_s: int) -> str:
+    """bubblewrap passes a child's death by signal on as 128 + N; Popen reports its own as -N."""
+    if returncode is None:
+        return ""
+    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else None
+    if number in (signal.SIGXCPU, signal.SIGKILL):  # (at the CPU limit Linux sends both at once: SIGKILL wins)
+        return (
+            f" It was killed by a limit of the sandbox: its processor time ({cpu_s} s over the kernel's life, "
+            "which long trainings add up to) or its memory."
+        )
+    if number is not None:
+        return f" It was ended by signal {number}."
+    return f" Its process exited (status {returncode}): `os._exit` or `exit()` ends a kernel."
 
 
 def _display_output(data: dict[str, Any]) -> CellOutput | None:

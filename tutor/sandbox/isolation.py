@@ -141,6 +141,11 @@ def sandbox_env(home: str) -> dict[str, str]:
     }
 
 
+def cpu_limit_s(limits: Limits) -> int:
+    """Processor seconds a sandbox may use over its life (RLIMIT_CPU, a backstop to the wall clock)."""
+    return int(limits.wall_s * 8) + 30
+
+
 def limit_prefix(limits: Limits) -> list[str]:
     """prlimit rather than preexec_fn: the server is threaded, and preexec_fn can deadlock there."""
     mib = 1024 * 1024
@@ -152,7 +157,7 @@ def limit_prefix(limits: Limits) -> list[str]:
         f"--nproc={limits.processes}",
         "--core=0",
         # A loose backstop only: TensorFlow's threads burn CPU time faster than wall time.
-        f"--cpu={int(limits.wall_s * 8) + 30}",
+        f"--cpu={cpu_limit_s(limits)}",
         "--",
     ]
 

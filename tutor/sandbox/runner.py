@@ -85,6 +85,7 @@ class Sandbox:
     ready: bool = False
     rss_mb: float = 0.0  # reported by a warm sandbox once its imports are done
     last_words: bytearray = field(default_factory=bytearray)  # a kernel's last stdout/stderr (tutor.kernels)
+    limits: Limits = field(default_factory=Limits)  # what it was started with (a run's own come with the run)
     closed: bool = False
 
     def alive(self) -> bool:
@@ -200,7 +201,9 @@ def start_sandbox(level: Level, limits: Limits, dataset: Dataset, warm: bool, pr
     for fd in child_fds:  # the child's copies
         os.close(fd)
     token = secrets.token_hex(16)
-    sandbox = Sandbox(process, root, stage, level, dataset, launch, token, read_events, uid, cgroup, warm)
+    sandbox = Sandbox(
+        process, root, stage, level, dataset, launch, token, read_events, uid, cgroup, warm, limits=limits
+    )
     # First line: how to talk back, and whether to import TensorFlow now (warm) or not at all (cold).
     boot = {"events_fd": write_events, "token": token, "preload": warm, "prefault_mb": prefault_mb if warm else 0}
     try:
