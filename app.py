@@ -53,7 +53,8 @@ sections = {
     "For teachers": [teacher, studio],
 }
 # Every page listed: collapsed ("View 3 more"), the teacher's pages hid behind a click once lessons grew.
-page = st.navigation(sections, expanded=True)
+# (A count, not True: with expanded=True a deep link /?lesson=<id> lost its race with the sign-in draw.)
+page = st.navigation(sections, expanded=len(lesson_pages) + 8)
 
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
 wanted = st.query_params.get("lesson")
