@@ -78,3 +78,17 @@ def test_binding_line_ignores_names_made_inside_functions():
     assert binding_line("from keras import layers as L\n", "L") == (1, "import")
     assert binding_line("def f():\n    model = 1\n", "model") is None
     assert binding_line("this is ( not python", "model") is None
+
+
+def test_cell_frame_lines_reads_ipythons_frames_of_one_cell():
+    from tutor.explain.traceback_text import cell_frame_lines
+
+    traceback = (
+        "NameError                                 Traceback (most recent call last)\n"
+        "Cell In[4], line 2\n      1 x = 1\n----> 2 f()\n\n"
+        "Cell In[3], line 5, in f()\n----> 5     print(model)\n\n"
+        "NameError: name 'model' is not defined"
+    )
+    assert cell_frame_lines(traceback) == [2, 5]
+    assert cell_frame_lines(traceback, 4) == [2]
+    assert cell_frame_lines("no frames here") == []

@@ -9,13 +9,12 @@ what keep_code stores, what a reload opens again and what Grade submits (a fresh
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 
 import streamlit as st
 
 from tutor.explain.cell_session import CellState
-from tutor.explain.traceback_text import missing_name
+from tutor.explain.traceback_text import cell_frame_lines, missing_name
 from tutor.grading.verdict import Verdict
 from tutor.kernels.contract import (
     CellBatchView,
@@ -34,7 +33,6 @@ from ui.state import get_runs
 from ui.widgets import first_failure
 
 NAME_ERRORS = ("NameError", "UnboundLocalError")
-_IN_CELL = re.compile(r"Cell In\[(?P<count>\d+)\], line (?P<line>\d+)")
 _ids = itertools.count(1)
 
 
@@ -245,7 +243,7 @@ def record_run(nb: NotebookState, run: CellRun) -> None:
 def error_lines(traceback: str, count: int | None) -> tuple[int | None, int | None]:
     """(the cell's line its run stopped on, the innermost line in the cell) from IPython's traceback, whose
     frames in the cell read "Cell In[3], line 2"."""
-    lines = [int(m["line"]) for m in _IN_CELL.finditer(traceback) if count is None or int(m["count"]) == count]
+    lines = cell_frame_lines(traceback, count)
     return (lines[0], lines[-1]) if lines else (None, None)
 
 

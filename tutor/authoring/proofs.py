@@ -4,11 +4,11 @@ and every claim about Keras holds on the Keras installed here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from tutor.explain.traceback_text import cell_frame_lines, missing_name
 from tutor.grading.grade import case_by_id, grade_source, prepare_case_files
 from tutor.grading.verdict import GraderError, Verdict
 from tutor.kernels.session import RESTART, replay_session
@@ -18,9 +18,6 @@ from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import CaseFile, Claim, Lesson
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.runner import RunRequest, run_program
-
-NAME_IN_MESSAGE = re.compile(r"name '(\w+)' is not defined")
-CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")  # IPython's traceback: the frame in the cell
 
 
 @dataclass
@@ -139,13 +136,13 @@ def prove_notebook_starter(lesson: Lesson) -> Proof:
         return Proof(
             lesson.id, "starter", False, f"expected {wanted}, but cell {expect.cell} ran {run.status}: {run.note}"
         )
-    name = NAME_IN_MESSAGE.search(error.text)
-    lines = CELL_LINE.findall(error.traceback)
-    line = int(lines[-1]) if lines else None
-    got = f"{error.name}" + (f" for '{name.group(1)}'" if name else "") + f" in cell {expect.cell}, line {line}"
+    name = missing_name(error.text)
+    lines = cell_frame_lines(error.traceback, run.execution_count)
+    line = lines[-1] if lines else None
+    got = f"{error.name}" + (f" for '{name}'" if name else "") + f" in cell {expect.cell}, line {line}"
     ok = (
         error.name == expect.error
-        and (expect.name is None or (name is not None and name.group(1) == expect.name))
+        and (expect.name is None or name == expect.name)
         and (expect.line is None or line == expect.line)
     )
     session = ", ".join(str(step) for step in lesson.notebook.session)

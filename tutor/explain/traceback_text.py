@@ -134,6 +134,17 @@ def missing_name(message: str) -> str | None:
     return None
 
 
+def cell_frame_lines(traceback: str, count: int | None = None) -> list[int]:
+    """The lines of IPython's frames in a notebook cell ("Cell In[3], line 2"), outermost first; with
+    ``count``, only those of In [count]."""
+    lines = []
+    for text in traceback.splitlines():
+        match = IPY_CELL.match(text)
+        if match and match["line"] and (count is None or int(match["count"]) == count):
+            lines.append(int(match["line"]))
+    return lines
+
+
 def is_identifier(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 

@@ -18,7 +18,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from tutor import settings
@@ -31,7 +31,6 @@ from tutor.sandbox.pool import WarmPool
 LOG = logging.getLogger("tutor")
 CULL_EVERY_S = 5.0
 KernelKey = tuple[str, str]  # (owner, lesson id)
-Starter = Callable[[], KernelProcess]
 
 
 @dataclass
