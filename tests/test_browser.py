@@ -76,6 +76,20 @@ def serve_app(env: dict[str, str], log_path: Path):
         log.close()
 
 
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1100):
+    """A fresh Chromium page (its own browser) for one test; screenshots go to SHOTS."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     # The app as a teacher runs it: with a warm sandbox; a fresh database (every browser a new learner).

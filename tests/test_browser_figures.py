@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app, settle
+from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,15 +31,8 @@ def app_url(tmp_path):
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.set_default_timeout(30_000)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def type_at_line_start(page, row: int, text: str) -> None:

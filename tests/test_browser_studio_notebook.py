@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import CHROMIUM, EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app, settle
+from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
 from tests.test_browser_learner import serious_violations
 
 pytestmark = [
@@ -44,15 +44,8 @@ def server(tmp_path: Path):
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.set_default_timeout(30_000)
+    with chromium_page(1500, 1100) as page:
         yield page
-        browser.close()
 
 
 def shot(page, name: str) -> None:
