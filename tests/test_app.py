@@ -364,3 +364,32 @@ def test_ctrl_enter_on_the_starter_shows_the_whole_verdict() -> None:
         state = at.session_state["lessons"]["assign-the-model"]
         assert state.last_token == token and state.finished_job == state.job
         assert state.shown is not None and state.shown.source == starter and not state.shown.focus
+
+
+def test_a_starter_stopped_from_outside_says_so() -> None:
+    """The starter as given, stopped by a limit before its error (a busy host): the page said "It stops where
+    the lesson said it would" and hid why it stopped. It says what stopped it instead."""
+
+    def script(termination: str) -> None:
+        from tutor.checks.judge import CheckResult
+        from tutor.grading.verdict import CaseVerdict, Verdict
+        from tutor.sandbox.results import ErrorInfo, RunResult, Termination
+        from ui.widgets import render_verdict
+
+        ended = Termination(termination)
+        if ended is Termination.FINISHED:
+            error = ErrorInfo("NameError", "name 'model' is not defined", 24, name="model", is_name_error=True)
+            result = RunResult(ended, 6.4, error=error)
+        else:
+            result = RunResult(ended, 6.4, detail="Your program ran past the time limit of 120 s and was stopped.")
+        check = CheckResult("no_name_error", False, result.detail or "NameError: name 'model' is not defined")
+        render_verdict(Verdict("demo", False, [CaseVerdict("main", "Main", False, [check], result)], checks=[check],
+                               attempt=False))  # fmt: skip
+
+    stopped = texts(AppTest.from_function(script, args=("timeout",)).run())
+    assert "It stops where the lesson said it would" not in stopped
+    assert "stopped before it reached the error this lesson is about" in stopped
+    assert "ran past the time limit of 120 s" in stopped
+    as_meant = texts(AppTest.from_function(script, args=("finished",)).run())
+    assert "It stops where the lesson said it would" in as_meant
+    assert "Python looked for the name model and found nothing" in as_meant

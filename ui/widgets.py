@@ -163,6 +163,10 @@ STARTER_AS_GIVEN = (
     " It stops where the lesson said it would. Read what happened, then change the code and run it again; "
     "this run does not count as an attempt."
 )
+STARTER_CUT_SHORT = (
+    " It was stopped before it reached the error this lesson is about (see what happened below); "
+    "run it again. This run does not count as an attempt."
+)
 
 
 def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
@@ -180,10 +184,13 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
         st.code(verdict.grader_error[:500], language=None)
         return
     headline = verdict.headline
+    result = first_failure(verdict)
     if verdict.passed:
         plain.show(plain.strong("All checks passed."), " Your fix works.", tone="success")
-    elif not verdict.attempt:
+    elif not verdict.attempt and stopped_on_an_error(result):
         plain.show(plain.strong("This is the starter code, as given."), STARTER_AS_GIVEN, tone="info")
+    elif not verdict.attempt:  # the starter never got to its error (a limit, a busy host): say what did happen
+        plain.show(plain.strong("This is the starter code, as given."), STARTER_CUT_SHORT, tone="warning")
     elif headline is not None:
         where = case_title(verdict, headline.case)
         plain.show(plain.strong("Not yet. "), where, plain.message(headline.message), tone="error")
@@ -191,8 +198,8 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
         plain.show(plain.strong("Not yet. "), first_stop_reason(verdict), tone="error")
     if verdict.attempt:
         render_check_list(verdict, headline)
-    result = first_failure(verdict)
-    if result is not None and not (headline is not None and headline.message == result.detail):
+    said = verdict.attempt and headline is not None and result is not None and headline.message == result.detail
+    if result is not None and not said:
         explained = headline is not None and headline.id == "no_name_error" and verdict.attempt
         render_what_happened(result, explained=explained, reveal_fix=reveal_fix and verdict.attempt)
     final = verdict.cases[-1].result if verdict.cases else None
@@ -205,6 +212,15 @@ def render_verdict(verdict: Verdict, reveal_fix: bool = True) -> None:
         with st.expander("Program output"):
             st.code(tail(final.stdout, 200), language=None)
     st.caption(run_facts(verdict))
+
+
+def stopped_on_an_error(result: RunResult | None) -> bool:
+    """The program itself raised (what a starter is for), rather than being stopped from outside."""
+    return (
+        result is not None
+        and result.termination in (Termination.FINISHED, Termination.EXITED)
+        and (result.error is not None or bool(result.caught))
+    )
 
 
 def case_title(verdict: Verdict, case_id: str) -> str:
