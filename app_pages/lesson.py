@@ -16,6 +16,7 @@ from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, Run
 from tutor.store.progress import ProgressStatus
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
+from ui.project import failed_module, module_source, pick_module, picker_key, with_module
 from ui.state import (
     LessonPageState,
     ShownVerdict,
@@ -100,14 +101,20 @@ def render_shown_verdict(lesson: Lesson, state: LessonPageState, shown: ShownVer
 
 def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
     code = state.code if state.code is not None else lesson.starter
-    key = editor_key(lesson, state)
+    module = None  # a project lesson: the module in the editor (the learner's code is all of them, one text)
+    if lesson.project is not None:
+        module = pick_module(lesson, code, state.open_module, state.verdict)
+        state.open_module = None
+    key = editor_key(lesson, state, module)
     # The editor's newest text is in session state before the editor renders: mark the failing line only
     # while the text is still the code that failed.
     newest, _ = split_run_marker(st.session_state.get(key))
-    ran_this_code = state.shown is not None and state.shown.source == (newest or code)
-    annotations, markers = error_marks(state.verdict) if ran_this_code else ([], [])
-    text, token = code_editor(code, key, annotations, markers)
-    state.code = text
+    newest_code = code if newest is None else with_module(code, module, newest) if module else newest
+    ran_this_code = state.shown is not None and state.shown.source == newest_code
+    entry = lesson.project.entry if lesson.project else None
+    annotations, markers = error_marks(state.verdict, module, entry) if ran_this_code else ([], [])
+    text, token = code_editor(module_source(code, module) if module else code, key, annotations, markers)
+    state.code = text = with_module(code, module, text) if module else text
     keep_code(lesson.id, state, lesson.starter)
     if token and token != state.last_token:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state.last_token = token
@@ -140,15 +147,26 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
         keys_col.caption("Press Run to run your code · Esc then Tab leaves the editor")
 
 
-def editor_key(lesson: Lesson, state: LessonPageState) -> str:
-    return f"editor-{lesson.id}-{state.generation}"
+def editor_key(lesson: Lesson, state: LessonPageState, module: str | None = None) -> str:
+    return f"editor-{lesson.id}-{state.generation}" + (f"-{module}" if module else "")
+
+
+def editor_code(lesson: Lesson, state: LessonPageState) -> str:
+    """The learner's whole code as the editor has it now (a project: the module in the editor, in the rest)."""
+    code = state.code if state.code is not None else lesson.starter
+    module = None
+    if lesson.project is not None:
+        module = st.session_state.get(picker_key(lesson)) or lesson.project.entry
+    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state, module)))
+    if text is None:
+        return code
+    return with_module(code, module, text) if module else text
 
 
 def request_run(lesson: Lesson, state: LessonPageState) -> None:
     """Run clicked. The editor sent its newest text with the click (ui/editor.py flushes it on the button's
     pointer/key down), so the text in session state now is what the learner sees: run it at once."""
-    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state)))
-    code = text if text is not None else state.code if state.code is not None else lesson.starter
+    code = editor_code(lesson, state)
     state.code = code
     start_run(lesson, state, code)
 
@@ -169,7 +187,7 @@ def start_run(lesson: Lesson, state: LessonPageState, code: str) -> None:
         st.toast("A run is already in progress: wait for it or press Stop.")
         return
     state.job = job.id
-    state.quick = predict_early_name_error(code)
+    state.quick = lesson.kind is LessonKind.SCRIPT and predict_early_name_error(code)
     state.saved_code = code  # the run's record keeps it as the latest code
     if is_real_attempt(lesson, code):  # the starter as given shows what happens; it is no attempt
         state.attempts += 1
@@ -256,6 +274,7 @@ def record_finished(state: LessonPageState, snapshot: RunSnapshot) -> None:
         state.notice = f"The grader failed (not your code): {snapshot.error}"
     elif verdict is not None and verdict.passed:
         state.status = ProgressStatus.PASSED
+    state.open_module = failed_module(verdict)  # a project: the next draw opens the module that failed
 
 
 def render_hints(lesson: Lesson, state: LessonPageState) -> None:
@@ -313,7 +332,8 @@ def _open_solution(lesson: Lesson, state: LessonPageState) -> None:
 
 def render_next_lesson(lesson: Lesson) -> None:
     lessons = get_lessons().lessons
-    later = [other for other in lessons if (other.order, other.id) > (lesson.order, lesson.id)]
+    ids = [other.id for other in lessons]  # in the list's order (tutor.lessons.lesson.lesson_rank)
+    later = lessons[ids.index(lesson.id) + 1 :] if lesson.id in ids else []
     if later:
         page = lesson_page(later[0].id)
         if isinstance(page, str):  # the page runs alone (tests): a plain link to the lesson's URL

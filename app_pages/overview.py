@@ -3,6 +3,8 @@ when signed in, so it survives reloads and restarts)."""
 
 import streamlit as st
 
+from tutor.lessons.kinds import LessonKind
+from tutor.lessons.lesson import Lesson
 from tutor.store.progress import ProgressStatus, summarize_learner
 from ui import plain
 from ui.state import current_learner, get_database, get_lessons, lesson_page, lesson_state
@@ -13,6 +15,21 @@ BADGES = {
     ProgressStatus.ATTEMPTED: ":material/pending: attempted",
     ProgressStatus.PASSED: ":green[:material/check_circle: passed]",
 }
+
+KIND_ICONS = {
+    LessonKind.SCRIPT: ":material/description:",
+    LessonKind.NOTEBOOK: ":material/book_2:",
+    LessonKind.PROJECT: ":material/folder_copy:",
+}
+
+
+def lesson_facts(lesson: Lesson) -> str:
+    """The lesson's form and the cause it teaches, in a few words: "Notebook · cause: cells run out of order"."""
+    kind = f"{KIND_ICONS[lesson.kind]} {lesson.kind.label.capitalize()}"
+    if lesson.project is not None:
+        kind += f" ({', '.join(lesson.project.modules)})"
+    return kind + (f" · cause: {lesson.cause.label}" if lesson.cause is not None else "")
+
 
 learner = current_learner()
 welcome = st.session_state.pop("welcome", None)
@@ -33,22 +50,27 @@ for lesson in lesson_set.lessons:
     cell = summary.get(lesson.id)
     # the database's word when it has runs (another tab may have run since); else this session's
     statuses[lesson.id] = cell.status if cell is not None and cell.attempts else lesson_state(lesson.id).status
+numbers = {lesson.id: number for number, lesson in enumerate(lesson_set.lessons, start=1)}
 start = next((lesson for lesson in lesson_set.lessons if statuses[lesson.id] is not ProgressStatus.PASSED), None)
 if start is not None:
     first_visit = all(status is ProgressStatus.NOT_STARTED for status in statuses.values())
     where = "Start here" if first_visit else "Continue with"
     with st.container(border=True):
         st.page_link(
-            lesson_page(start.id), label=f"{where}: {start.order}. {start.title}", icon=":material/arrow_forward:"
+            lesson_page(start.id), label=f"{where}: {numbers[start.id]}. {start.title}", icon=":material/arrow_forward:"
         )
-        st.caption("The lessons build on each other: take them in order. Each one takes a few minutes.")
+        st.caption(
+            "The lessons come in the order of how often people meet each cause of this error in public questions, "
+            "the most common first. Each one takes a few minutes."
+        )
 elif lesson_set.lessons:
     st.success(":material/celebration: You passed every lesson.")
 for lesson in lesson_set.lessons:
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
-        left.page_link(lesson_page(lesson.id), label=f"**{lesson.order}. {lesson.title}**")
+        left.page_link(lesson_page(lesson.id), label=f"**{numbers[lesson.id]}. {lesson.title}**")
         left.caption(lesson.summary)
+        left.caption(lesson_facts(lesson))
         cell = summary.get(lesson.id)
         status = statuses[lesson.id]
         runs = f" · {cell.attempts} {'attempt' if cell.attempts == 1 else 'attempts'}" if cell and cell.attempts else ""

@@ -10,7 +10,7 @@ import streamlit as st
 
 from tutor import settings
 from tutor.grading.attribute_error import AttributeCause
-from tutor.grading.causes import cause_label
+from tutor.lessons.causes import cause_label
 from tutor.store.class_report import (
     build_class_grid,
     count_common_errors,
@@ -190,7 +190,7 @@ def class_view() -> None:
             ]
             plain.show(plain.Html("<br>".join(lines)), tone="error")
     lessons = lesson_set.lessons
-    titles = {lesson.id: f"{lesson.order}. {lesson.title}" for lesson in lessons}
+    titles = {lesson.id: f"{number}. {lesson.title}" for number, lesson in enumerate(lessons, start=1)}
     workshop = pick_workshop(db)
     grid = build_class_grid(db, [lesson.id for lesson in lessons], workshop)
     runs = get_runs()

@@ -228,7 +228,7 @@ def test_the_verdicts_first_error_says_whether_it_was_caught() -> None:
     first = both.first_error
     assert first is not None and set(first) == set(verdict.first_error)  # one shape
     assert first["case"] == "b" and first["caught"] is False and first["handler_line"] is None
-    assert first["cause"] == "never-assigned"  # a NameError's cause (tutor.grading.causes), uncaught too
+    assert first["cause"] == "never-assigned"  # a NameError's cause (tutor.lessons.causes), uncaught too
 
 
 def test_an_error_after_a_hidden_name_error_is_not_called_the_same_error() -> None:

@@ -1,4 +1,4 @@
-"""Every cause of the vocabulary (tutor.grading.causes), told from the source by tutor.grading.name_error:
+"""Every cause of the vocabulary (tutor.lessons.causes), told from the source by tutor.grading.name_error:
 the cause, what the diagnosis must say (and must not give away) and the fix. Written after the shapes people
 post: a name never imported next to an import believed to bind it, an object under another name, a result
 thrown away, a branch that did not run, a Lambda layer's global at load time. (notebook-order, told from
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor.grading.causes import CAUSE_LABELS, NameCause, cause_label
 from tutor.grading.imports import NAMES_FILE, suggest_import
 from tutor.grading.name_error import analyze_name_error
+from tutor.lessons.causes import CAUSE_LABELS, NameCause, cause_label
 
 # (id, source, name, line, keyword arguments, cause, in the diagnosis, in the fix)
 CASES = [

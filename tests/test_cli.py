@@ -47,7 +47,7 @@ def test_grade_json_for_the_starter_reports_the_name_error() -> None:
         "line": 24,
         "message": "name 'model' is not defined",
         "case": "default",
-        "cause": "discarded-result",  # tutor.grading.causes: build_model() called, its result not kept
+        "cause": "discarded-result",  # tutor.lessons.causes: build_model() called, its result not kept
         "caught": False,
         "handler_line": None,
     }

@@ -14,7 +14,7 @@ import pytest
 
 from tests.golden_support import assert_matches_golden
 from tutor.explain.explain import explain_file
-from tutor.grading.causes import NameCause
+from tutor.lessons.causes import NameCause
 
 GOLDEN = Path(__file__).parent / "explain_golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if path.is_dir())

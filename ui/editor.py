@@ -24,7 +24,7 @@ from tutor import settings
 
 RUN_MARKER = "\u0000RUN"
 RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
-PATCH_VERSION = 5
+PATCH_VERSION = 6
 MAX_LINES = 40  # the editor grows to this many lines, then scrolls inside: the page stays short
 _KEYBINDING = re.compile(
     r"exec:function\((\w)\)\{(\w)\.autoUpdate\?\(\1\.selection\.clearSelection\(\),\1\.navigateLineEnd\(\),"
@@ -37,8 +37,9 @@ _STYLE = (
     "#tutor-note{display:none;font:14px sans-serif;background:#fffbeb;color:#713f12;padding:4px 8px}</style>"
 )
 # Runs in the editor's frame (same origin as the page, as Streamlit serves components):
-# - Run flushes the text: on the Run button's pointer/key down (before its click), the editor sends its
-#   newest text at once, so the click's rerun has it (no fixed wait for the ~200 ms typing debounce).
+# - Run (and a project's file picker) flushes the text: on the button's pointer/key down (before its click),
+#   the editor sends its newest text at once, so the click's rerun has it (no fixed wait for the ~200 ms
+#   typing debounce).
 #   With several editors on a page (a notebook's cells), the one last focused or typed in is flushed.
 # - Shift+Enter runs too where the page asks for it (``shift_enter_runs``: a notebook's cells, as in Jupyter):
 #   the same run marker as Ctrl+Enter; elsewhere Shift+Enter stays a new line.
@@ -64,7 +65,7 @@ function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
   value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
 if(!window.parent.__tutorFlushHooked){window.parent.__tutorFlushHooked=true;
- var isRun=function(e){return e.target&&e.target.closest&&e.target.closest('[class*="st-key-run-"] button');};
+ var isRun=function(e){return e.target&&e.target.closest&&e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button');};
  parentDoc.addEventListener('pointerdown',function(e){if(isRun(e))try{window.parent.__tutorFlush();}catch(x){}},true);
  parentDoc.addEventListener('keydown',function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))
   try{window.parent.__tutorFlush();}catch(x){}},true);}

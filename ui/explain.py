@@ -21,7 +21,7 @@ import streamlit as st
 
 from tutor import settings
 from tutor.explain.contract import Basis, ExplainedError, Explanation, NotebookRun, SourceKind
-from tutor.grading.causes import NameCause, cause_label
+from tutor.lessons.causes import NameCause, cause_label
 from tutor.store.explanations import record_explanation, revise_explanation
 from ui import plain
 from ui.state import current_learner, get_database

@@ -159,6 +159,7 @@ class LessonPageState:
     opened: bool = False  # the lesson page opened in this session: reveals and the latest run looked up
     draws: int = 0  # whole-page draws of this lesson so far (the live panel knows whether its page is current)
     redraw_asked: float = 0.0  # when the live panel last asked for a whole-page draw (time.monotonic)
+    open_module: str | None = None  # a project lesson: the module the next draw opens (the one that failed)
 
     @property
     def verdict(self) -> Verdict | None:

@@ -445,13 +445,18 @@ def render_solution(solution: str, learner_code: str) -> None:
         st.code(solution, language="python")
 
 
-def error_marks(verdict: Verdict | None) -> tuple[list[dict], list[dict]]:
-    """Gutter annotation and line highlight for the first failing line."""
+def error_marks(
+    verdict: Verdict | None, module: str | None = None, entry: str | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Gutter annotation and line highlight for the first failing line. ``module``: a project lesson's module
+    the editor shows (marks only when the line is in it); ``entry``: the module the program's own lines are in."""
     result = first_failure(verdict) if verdict else None
     error = result.error if result else None
     if error is None and result is not None and result.caught:  # a NameError the program's own except hid
         error = result.caught[0]
     if error is None or not error.line:
+        return [], []
+    if module is not None and (getattr(error, "file", None) or entry) != module:
         return [], []
     row = error.line - 1
     text = f"{error.type}: {error.message}"

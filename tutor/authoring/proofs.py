@@ -107,6 +107,16 @@ def prove_starter(lesson: Lesson) -> Proof:
         and (expect.name is None or error.name == expect.name)
         and (expect.line is None or error.line == expect.line)
     )
+    if expect.file is not None:  # a project lesson: the module counts as much as the line
+        module = error.file or (lesson.project.entry if lesson.project else None)
+        wanted += f" in {expect.file}"
+        got += f" in {module}"
+        ok = ok and module == expect.file
+    cause = (error.analysis or {}).get("cause")
+    if lesson.cause is not None:  # the lesson says why the name is missing: the starter's explanation must agree
+        wanted += f" (cause {lesson.cause})"
+        got += f" (cause {cause or 'none'})"
+        ok = ok and cause == lesson.cause
     found = ""
     if expect.line is None and error.line is not None:
         # Nobody counted the line by hand: say which one it was, so the teacher can check it (or pin it).
@@ -173,7 +183,9 @@ def prove_claim(lesson: Lesson, claim: Claim) -> Proof:
         files = prepare_case_files(claim.files, limits)
     except GraderError as exc:
         return Proof(lesson.id, item, False, f"its files could not be made: {exc}")
-    result = run_program(RunRequest(claim.code, files, limits))
+    # A claim's .py files are modules beside its program, importable as `python main.py` finds them.
+    modules = tuple(name for name in files if name.endswith(".py") and name[:-3].isidentifier())
+    result = run_program(RunRequest(claim.code, files, limits, modules=modules))
     error = result.error
     problems = []
     if result.termination.is_infrastructure:

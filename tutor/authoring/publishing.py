@@ -32,7 +32,7 @@ from tutor import settings
 from tutor.authoring.proofs import Proof, prove_lessons
 from tutor.lessons.files import content_hash, draft_of, write_draft
 from tutor.lessons.fixtures import keras_version
-from tutor.lessons.lesson import Lesson, LessonError, LessonSet, load_lesson, load_lessons
+from tutor.lessons.lesson import Lesson, LessonError, LessonSet, lesson_rank, load_lesson, load_lessons
 
 SHIPPED_MANIFEST = "shipped.json"
 BACKGROUND_NICE = 10  # proofs yield the CPU to learners' runs
@@ -223,7 +223,7 @@ class LessonLibrary:
         with self._lock:
             lessons = [live.lesson for live in self._live.values()]
             errors = list(self._errors)
-        lessons.sort(key=lambda lesson: (lesson.order, lesson.id))
+        lessons.sort(key=lesson_rank)
         return LessonSet(lessons, errors)
 
     def statuses(self) -> list[LessonStatus]:

@@ -42,7 +42,7 @@ class ExplainedError:
     name: str
     line: int | None  # in the file; for notebooks, in the cell
     message: str
-    cause: str  # a tutor.grading.causes.NameCause value
+    cause: str  # a tutor.lessons.causes.NameCause value
     diagnosis: str  # what went wrong, without the fix
     fix: str  # the fix alone, whole sentences ("" when none is known)
     cell: int | None = None  # notebooks: the cell's 0-based index among all cells

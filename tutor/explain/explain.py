@@ -16,8 +16,8 @@ from tutor.explain.fixes import fix_source
 from tutor.explain.inputs import read_input
 from tutor.explain.running import Site, Stop, describe_stop, run_source, site_from_run
 from tutor.explain.traceback_text import PastedError, parse_traceback
-from tutor.grading.causes import cause_label
 from tutor.grading.name_error import LOADING_CALL, analyze_name_error, find_static_name_error
+from tutor.lessons.causes import cause_label
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import RunResult, Termination
 

@@ -26,8 +26,8 @@ from tutor.explain.notebook import (
 from tutor.explain.notebook_order import find_order_cause
 from tutor.explain.running import Site, Stop, describe_stop, run_source, site_from_run
 from tutor.explain.traceback_text import PastedError
-from tutor.grading.causes import NameCause
 from tutor.grading.name_error import analyze_name_error, find_static_name_error
+from tutor.lessons.causes import NameCause
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.results import Termination
 

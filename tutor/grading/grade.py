@@ -8,6 +8,7 @@ import threading
 
 from tutor.checks.judge import SOURCE_ERRORS, STOPPED, CheckResult, CheckStatus, run_checks, stop_reason
 from tutor.grading.diagnosis import diagnose_result
+from tutor.grading.project import diagnose_project, in_module_words, project_program
 from tutor.grading.verdict import CaseVerdict, GraderError, Verdict
 from tutor.lessons.cells import Cell, locate_line, parse_cells, runnable_script
 from tutor.lessons.fixtures import generate_fixture
@@ -58,14 +59,23 @@ def grade_source(
             break
         program = source
         notebook = lesson.kind is LessonKind.NOTEBOOK
+        project = None
+        request = RunRequest(program, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
         if notebook:
             source = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
             # Restart & Run All: the cells top to bottom in one fresh process; IPython-only lines (%magic,
             # !shell) become no-ops of the same length, so line numbers still map to cells.
-            program = runnable_script(source)
-        request = RunRequest(program, files, limits, model_name=lesson.model_name, predict_samples=PREDICT_SAMPLES)
+            request.source = program = runnable_script(source)
+        elif lesson.kind is LessonKind.PROJECT:
+            source = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            project = project_program(lesson, source)  # the entry runs; the other modules are files beside it
+            request.source, request.program_name = project.program, project.entry
+            request.files, request.modules = {**files, **project.modules}, tuple(project.modules)
         result = run_program(request, on_event=on_event, cancel=cancel, pool=pool)
-        diagnose_result(result, program, limits)  # why it failed, from the source and limits: teaching, not running
+        if project is not None:
+            diagnose_project(result, project, limits)
+        else:  # why it failed, from the source and limits: teaching, not running
+            diagnose_result(result, program, limits)
         if result.termination.is_infrastructure:
             grader_error = result.detail
         checks = run_checks(lesson.checks_for(case), result, lesson.model_name, case.id)
@@ -73,6 +83,8 @@ def grade_source(
             cells = parse_cells(str(source))
             checks = in_cell_words(checks, cells)
             place_in_cells(result, cells)
+        elif project is not None:
+            checks = in_module_words(checks, result, project)
         cases.append(CaseVerdict(case.id, case.title, all(c.passed for c in checks), checks, result))
         all_checks += checks
         if result.error is not None and result.error.type in SOURCE_ERRORS:

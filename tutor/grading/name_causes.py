@@ -16,7 +16,6 @@ from tutor.grading.bindings import (
     BindingCollector,
     commented_out_assignment,
 )
-from tutor.grading.causes import NameCause
 from tutor.grading.imports import (
     PYTHON2_NAMES,
     ImportHint,
@@ -26,6 +25,7 @@ from tutor.grading.imports import (
     suggest_import,
 )
 from tutor.grading.similar import Similar, methods_used_on
+from tutor.lessons.causes import NameCause
 
 MODEL_METHODS = {"fit", "predict", "evaluate", "compile", "summary", "save", "save_weights", "load_weights"}
 Sentences = list[tuple[str, str]]  # (head, tail): the tail, if any, is the part that tells the fix

@@ -1,7 +1,7 @@
 """Why a name was missing: the cause behind a NameError, told from the program's source.
 
 The runtime says *that* ``model`` was missing on line 25; the source says *why*, as exactly one cause of
-tutor.grading.causes.NameCause: never imported (and which import would bind it), spelled otherwise or kept
+tutor.lessons.causes.NameCause: never imported (and which import would bind it), spelled otherwise or kept
 under another name, never created, the result of ``build_model()`` thrown away, compared instead of
 assigned, local to a function, assigned later, in a branch that did not run, deleted, a load that failed
 silently, or a Lambda layer's global missing at ``load_model``. Each explanation comes as a diagnosis (what
@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from tutor.grading.bindings import Binding, BindingCollector, DiscardedCall, KeptCall
-from tutor.grading.causes import NameCause
 from tutor.grading.imports import suggest_import
 from tutor.grading.name_causes import (
     Facts,
@@ -31,6 +30,7 @@ from tutor.grading.name_causes import (
 )
 from tutor.grading.similar import find_similar
 from tutor.grading.static import find_static_name_error, predict_early_name_error
+from tutor.lessons.causes import NameCause
 
 __all__ = ["NameAnalysis", "analyze_name_error", "find_static_name_error", "predict_early_name_error"]
 
@@ -51,7 +51,7 @@ class NameAnalysis:
     fix: str = ""  # the fix alone, in whole sentences ("" when the analysis has none)
     function: str | None = None
     unbound_local: bool = False
-    cause: str = ""  # a tutor.grading.causes.NameCause value
+    cause: str = ""  # a tutor.lessons.causes.NameCause value
     suggestions: list[str] = field(default_factory=list)  # "did you mean" names or imports, best first
 
     def to_dict(self) -> dict:

@@ -136,6 +136,6 @@ class Verdict:
 
 def error_cause(error: ErrorInfo) -> str | None:
     """Why the error happened, as a word of a vocabulary, when the source told: a NameError's
-    tutor.grading.causes.NameCause, an AttributeError's tutor.grading.attribute_error.AttributeCause."""
+    tutor.lessons.causes.NameCause, an AttributeError's tutor.grading.attribute_error.AttributeCause."""
     analysis = error.analysis or {}
     return (analysis.get("cause") if error.is_name_error else analysis.get("kind")) or None

@@ -8,11 +8,17 @@ import enum
 
 class LessonKind(enum.StrEnum):
     """What the learner edits. A script is one file run top to bottom; a notebook is one percent-format file
-    (``# %%`` cells) whose whole text, run as a script, is a fresh kernel's Restart & Run All."""
+    (``# %%`` cells) whose whole text, run as a script, is a fresh kernel's Restart & Run All; a project is
+    several modules (``# ==> name.py <==`` headers, tutor.lessons.project), one of them run as the program."""
 
     SCRIPT = "script"
     NOTEBOOK = "notebook"
-    # PROJECT = "project"  (issue 20, later: several modules; a lesson's files already come as a list with roles)
+    PROJECT = "project"
+
+    @property
+    def label(self) -> str:
+        """How the lesson list names the kind."""
+        return {"script": "script", "notebook": "notebook", "project": "project of several files"}[self.value]
 
 
 class SessionStep(enum.StrEnum):

@@ -4,7 +4,9 @@ then what the schema alone cannot know: the files it names, the id against the f
 ``replace`` pairs against the code. A broken lesson yields an error that names the file and every field
 at fault, and the other lessons still load. A notebook lesson (``kind = "notebook"``) is the same three
 files, its code in ``# %%`` cells (tutor.lessons.cells), with its session and failing cell checked by
-tutor.lessons.notebook. The format is described in docs/authoring.md.
+tutor.lessons.notebook. A project lesson (``kind = "project"``) keeps its modules in the same starter and
+solution files, each after a ``# ==> name.py <==`` header (tutor.lessons.project). The format is described in
+docs/authoring.md.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 
 from tutor import settings
 from tutor.checks.kinds import CheckSpec
+from tutor.lessons.causes import NameCause, frequency_rank
 from tutor.lessons.cells import Cell, parse_cells
 from tutor.lessons.kinds import FileRole, LessonKind
 from tutor.lessons.notebook import NotebookSpec, notebook_problems
+from tutor.lessons.project import Module, ProjectSpec, parse_modules, project_problems
 from tutor.lessons.schema import (
     DEFAULT_SOLUTION_AFTER,
     CaseFileTable,
@@ -72,6 +76,7 @@ class Expectation:
     name: str | None = None
     case: str | None = None
     cell: int | None = None  # notebook lessons: the code cell (1-based, among code cells) the error is in
+    file: str | None = None  # project lessons: the module the error is in (``line`` counts within it)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,8 @@ class Lesson:
     kind: LessonKind = LessonKind.SCRIPT
     notebook: NotebookSpec | None = None  # a notebook lesson's session (None for a script)
     sources: tuple[SourceFile, ...] = ()  # the starter and solution files (none for a lesson built in code)
+    project: ProjectSpec | None = None  # a project lesson's modules and entry (None for the other kinds)
+    cause: NameCause | None = None  # why the starter's name is missing (proved by check-lessons)
 
     @property
     def starter_cells(self) -> list[Cell]:
@@ -135,6 +142,11 @@ class Lesson:
     @property
     def solution_cells(self) -> list[Cell]:
         return parse_cells(self.solution)
+
+    @property
+    def starter_modules(self) -> list[Module]:
+        """A project lesson's starter modules (another kind's starter reads as one nameless module)."""
+        return parse_modules(self.starter)
 
     def checks_for(self, case: Case) -> tuple[CheckSpec, ...]:
         return self.checks + case.checks
@@ -160,8 +172,14 @@ def load_lessons(lessons_dir: Path | None = None, solutions_dir: Path | None = N
         except LessonError as exc:
             errors.append(exc)
     # Ids are unique: each must match its own file name (a second file claiming an id is told so).
-    lessons.sort(key=lambda lesson: (lesson.order, lesson.id))
+    lessons.sort(key=lesson_rank)
     return LessonSet(lessons, errors)
+
+
+def lesson_rank(lesson: Lesson) -> tuple[int, int, str]:
+    """Where a lesson stands in the list: the causes people meet most often first (a lesson's declared
+    ``cause``, tutor.lessons.causes.CAUSES_BY_FREQUENCY), then its ``order``, then its id."""
+    return frequency_rank(lesson.cause), lesson.order, lesson.id
 
 
 def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
@@ -199,7 +217,8 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
     bases = {"solution": solution or "", "starter": starter or ""}
     wrong = tuple(_wrong(path, i, variant, bases, problems) for i, variant in enumerate(model.wrong))
     notebook, notebook_faults = notebook_problems(model, starter, solution)
-    problems += notebook_faults
+    project, project_faults = project_problems(model, starter, solution)
+    problems += notebook_faults + project_faults
     if problems:
         raise LessonError.of(path, problems)
     expect = model.starter_fails_with
@@ -215,7 +234,7 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         checks=tuple(_check(check) for check in model.checks),
         cases=cases,
         time_s=float(model.limits.time_s),
-        expect=Expectation(expect.error, expect.line, expect.name, expect.case, expect.cell),
+        expect=Expectation(expect.error, expect.line, expect.name, expect.case, expect.cell, expect.file),
         wrong=wrong,
         claims=claims,
         model_name=model.model_name,
@@ -223,6 +242,8 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         solution_after=model.solution_after_attempts,
         kind=model.kind,
         notebook=notebook,
+        project=project,
+        cause=model.cause,
         sources=(SourceFile(FileRole.STARTER, starter_file), SourceFile(FileRole.SOLUTION, solution_file)),
     )
 

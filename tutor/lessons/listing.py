@@ -1,8 +1,8 @@
 """``python -m tutor lessons --json``: every lesson with its kind and its files by role, and every broken
 lesson file with its problems, for tools (an editor's lesson list, a CI step).
 
-Files are a list with roles, not one starter and one solution, so a project lesson (several starter
-modules, a later kind) fits the same shape.
+Files are a list with roles; a project lesson's modules are within its starter and solution files (each
+after a ``# ==> name.py <==`` header), listed apart as ``modules`` with the ``entry`` that runs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def shown_path(path: Path, base: Path) -> str:
 
 
 def lessons_json(lesson_set: LessonSet, base: Path) -> dict[str, Any]:
-    """``{"lessons": [{id, kind, title, order, files: [{role, path}]}], "broken": [{file, problems}]}``."""
+    """``{"lessons": [{id, kind, title, order, cause, files: [{role, path}], (project:) modules, entry}],
+    "broken": [{file, problems}]}``, the lessons in the list's order."""
     return {
         "lessons": [
             {
@@ -40,7 +41,10 @@ def lessons_json(lesson_set: LessonSet, base: Path) -> dict[str, Any]:
                 "kind": str(lesson.kind),
                 "title": lesson.title,
                 "order": lesson.order,
+                "cause": str(lesson.cause) if lesson.cause is not None else None,
                 "files": [{"role": str(f.role), "path": shown_path(f.path, base)} for f in lesson_files(lesson)],
+                # a project's modules live in its starter (and solution) file, each after its header
+                **({"modules": list(lesson.project.modules), "entry": lesson.project.entry} if lesson.project else {}),
             }
             for lesson in lesson_set.lessons
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tutor.lessons.causes import NameCause
 from tutor.lessons.cells import Cell, code_cells, format_problems, parse_cells
 from tutor.lessons.kinds import LessonKind, SessionStep
 from tutor.lessons.schema import LessonFile
@@ -45,6 +46,9 @@ def notebook_problems(
         if cell is not None:
             problems.append(("starter_fails_with.cell", notebook_only))
         return None, problems
+    if model.cause is not None and model.cause is not NameCause.NOTEBOOK_ORDER:
+        # The lesson's story is its session: the name is missing because of the cells run (or not), in order.
+        problems.append(("cause", f'a notebook lesson teaches "{NameCause.NOTEBOOK_ORDER}"; leave it out or write that'))
     if model.notebook is None:
         problems.append(("notebook", "is missing: a notebook lesson says which cells ran: [notebook] session = [1, 2]"))
     if cell is None:

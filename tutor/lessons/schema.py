@@ -18,12 +18,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, WithJsonSchema, model_validator
 
 from tutor.checks.kinds import StrictModel, check_model_union, known_check_kinds
+from tutor.lessons.causes import NameCause
 from tutor.lessons.kinds import LessonKind, SessionStep
 
 SCHEMA_VERSION = 1
 DEFAULT_TIME_S = 120.0
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+MODULE_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
 
 
 def _not_blank(value: str) -> str:
@@ -50,6 +52,12 @@ def _file_name(value: str) -> str:
     return value
 
 
+def _module_name(value: str) -> str:
+    if not MODULE_NAME_PATTERN.match(value):
+        raise ValueError(f"{value!r} must be a Python module file name, e.g. train.py")
+    return value
+
+
 def _session_step(value: Any) -> int | SessionStep:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
@@ -67,6 +75,8 @@ Text = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"minL
 LessonId = Annotated[str, AfterValidator(_lesson_id), Field(json_schema_extra=_pattern(ID_PATTERN))]
 Identifier = Annotated[str, AfterValidator(_identifier), Field(json_schema_extra={"pattern": r"^[A-Za-z_]\w*$"})]
 FileName = Annotated[str, AfterValidator(_file_name), Field(json_schema_extra=_pattern(FILE_NAME_PATTERN))]
+ModuleName = Annotated[str, AfterValidator(_module_name), Field(json_schema_extra=_pattern(MODULE_NAME_PATTERN))]
+CauseName = Annotated[NameCause, Field(strict=False)]
 Pair = Annotated[list[str], Field(min_length=2, max_length=2, description="[old text, new text]")]
 SessionItem = Annotated[
     int | SessionStep,
@@ -91,6 +101,9 @@ class StarterFailsWith(StrictModel):
     cell: int | None = Field(
         None, ge=1, description="Notebook lessons (required there): the code cell it fails in; `line` is in that cell."
     )
+    file: ModuleName | None = Field(
+        None, description="Project lessons (required there): the module it fails in, e.g. train.py; `line` is in it."
+    )
 
 
 class NotebookTable(StrictModel):
@@ -101,6 +114,12 @@ class NotebookTable(StrictModel):
         description='Code cell numbers (1 = the first code cell) in the order they ran, and "restart" for a '
         "fresh kernel; the last step is a cell.",
     )
+
+
+class ProjectTable(StrictModel):
+    """A project lesson's program: which of the starter's modules (``# ==> name.py <==``) runs."""
+
+    entry: ModuleName = Field(description="The module run as the program, e.g. train.py (as `python train.py`).")
 
 
 class CaseFileTable(StrictModel):
@@ -165,7 +184,13 @@ class LessonFile(StrictModel):
     kind: LessonKind = Field(
         LessonKind.SCRIPT,
         strict=False,  # the TOML's string is the enum's value
-        description="script: one file run top to bottom; notebook: '# %%' cells (percent format), see [notebook].",
+        description="script: one file run top to bottom; notebook: '# %%' cells (percent format), see [notebook]; "
+        "project: several modules, each after a line '# ==> name.py <==', see [project].",
+    )
+    cause: CauseName | None = Field(
+        None,
+        description="Why the name is missing in the starter, in the app's words (README, 'the causes'); check-lessons "
+        "proves the starter's explanation names it; the lesson list is ordered by how often people meet it.",
     )
     order: int = Field(100, ge=0, le=1_000_000, description="Position in the lesson list.")
     title: Text
@@ -185,6 +210,7 @@ class LessonFile(StrictModel):
     limits: LimitsTable = LimitsTable()
     starter_fails_with: StarterFailsWith
     notebook: NotebookTable | None = Field(None, description='Required with kind = "notebook", only there.')
+    project: ProjectTable | None = Field(None, description='Required with kind = "project", only there.')
     checks: list[CheckModel] = Field(min_length=1, description="Applied to every case, in order.")
     cases: list[CaseTable] = []
     wrong: list[WrongTable] = []

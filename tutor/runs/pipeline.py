@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tutor.grading.attribute_error import AttributeCause
-from tutor.grading.causes import cause_label
 from tutor.grading.grade import grade_source
 from tutor.grading.verdict import Verdict
+from tutor.lessons.causes import cause_label
 from tutor.lessons.lesson import Lesson
 from tutor.runs.contract import INTERRUPTED_WORDS, Progress, RunSnapshot, RunStatus
 from tutor.sandbox.protocol import EventType, Phase

@@ -456,18 +456,23 @@ def strip_harness_frames(te: traceback.TracebackException) -> None:
         te = te.__context__
 
 
-def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -> dict:
+def describe_exception(exc: BaseException, learner_file: str, namespace: dict, modules: tuple[str, ...] = ()) -> dict:
+    """``modules``: a project's other modules (paths): the innermost line of any of the learner's files is the
+    error's line, with ``file`` naming the module when it is not the program."""
     tb = exc.__traceback__
     line = None
     function = None
     frame_kind = None
+    in_file = learner_file
+    files = {learner_file, *modules}
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == learner_file:
+        if tb.tb_frame.f_code.co_filename in files:
             line = tb.tb_lineno
             function = tb.tb_frame.f_code.co_name
+            in_file = tb.tb_frame.f_code.co_filename
         tb = tb.tb_next
-    if isinstance(exc, SyntaxError) and exc.filename == learner_file:
-        line = exc.lineno
+    if isinstance(exc, SyntaxError) and exc.filename in files:
+        line, in_file = exc.lineno, exc.filename
     te = traceback.TracebackException.from_exception(exc, capture_locals=False)
     strip_harness_frames(te)
     text = shorten_paths("".join(te.format()), learner_file)
@@ -486,6 +491,8 @@ def describe_exception(exc: BaseException, learner_file: str, namespace: dict) -
         "name": missing_name(exc),
         "module_names": describe_names(namespace),
     }
+    if in_file != learner_file:
+        info["file"] = os.path.basename(in_file)
     context = exc.__context__ or exc.__cause__
     if context is not None:
         info["context"] = {"type": type(context).__name__, "message": _safe_str(context)}
@@ -710,6 +717,9 @@ def run_program(config: dict, send) -> None:
         watched.pop(name)[1](sys.modules[name])  # already imported (by nothing of ours today): patch it now
     sys.meta_path.insert(0, ImportWatcher(watched))
 
+    modules = tuple(config.get("modules") or ())
+    if modules:  # a project: its modules import each other from the program's folder, as `python train.py` does
+        sys.path.insert(0, os.path.dirname(learner_file))
     module = types.ModuleType("__main__")
     module.__file__ = learner_file
     module.__builtins__ = builtins
@@ -738,7 +748,7 @@ def run_program(config: dict, send) -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)  # as the interpreter would
     except BaseException as exc:  # the learner's own error, reported, never re-raised
-        error = describe_exception(exc, learner_file, namespace)
+        error = describe_exception(exc, learner_file, namespace, modules)
         status, exit_code = Status.ERROR, 1
         send(Event.ERROR, error=error, stage="run")
     send(Event.MODEL, model=describe_model(observer, namespace, model_name))

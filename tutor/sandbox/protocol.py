@@ -206,6 +206,14 @@ def identifier_or_unknown(value: Any, field: str, ctx: Context) -> str | None:
     return None
 
 
+def module_file_or_unknown(value: Any, field: str, ctx: Context) -> str | None:
+    """A project lesson's module the error is in (``model_def.py``); grading keeps it only when it is one of
+    the modules it sent."""
+    if isinstance(value, str) and len(value) <= 200 and value.endswith(".py") and value[:-3].isidentifier():
+        return value
+    return None
+
+
 def function_or_unknown(value: Any, field: str, ctx: Context) -> str | None:
     if isinstance(value, str) and (value.isidentifier() or value in FUNCTION_PLACEHOLDERS) and len(value) <= 200:
         return value
@@ -323,6 +331,7 @@ ERROR_FIELDS: dict[str, Shape | _Optional] = {
     "name": optional(identifier_or_unknown),
     "module_names": module_names,
     "context": optional(record({"type": dotted_name, "message": text(4000)})),
+    "file": optional(module_file_or_unknown),  # a project's module other than the program, where ``line`` is
 }
 # Nested under "error", as ERROR's are: an event's own "type" names the event.
 CAUGHT_FIELDS: dict[str, Shape | _Optional] = {

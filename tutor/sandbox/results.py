@@ -48,6 +48,7 @@ class ErrorInfo:
     # `fit` (tutor.grading.attribute_error). Both carry "diagnosis" (no fix), "fix" and "summary".
     analysis: dict[str, Any] | None = None
     place: str = ""  # how pages name ``line`` when it is not a file's line (a notebook's "cell 2, line 1")
+    file: str | None = None  # a project's module ``line`` is in, when not the program itself (additive)
 
 
 @dataclass

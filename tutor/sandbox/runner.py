@@ -60,6 +60,8 @@ class RunRequest:
     level: str | None = None  # strict / basic / auto; None: the setting
     model_name: str = "model"
     predict_samples: int = 0
+    program_name: str = "main.py"  # the file the program runs as (a project's entry module: train.py)
+    modules: tuple[str, ...] = ()  # a project's other modules, among ``files``: importable, errors placed in them
 
 
 @dataclass
@@ -254,16 +256,20 @@ def run_in_sandbox(
 ) -> RunResult:
     """Hand the program to a started sandbox and supervise it to the end."""
     source = request.source.encode("utf-8") if isinstance(request.source, str) else request.source
-    (sandbox.stage / "main.py").write_bytes(source)
+    program = request.program_name
+    if "/" in program or not program.endswith(".py") or not program[:-3].isidentifier():
+        raise ValueError(f"program name {program!r} must be a module file name")
+    (sandbox.stage / program).write_bytes(source)
     for name, content in request.files.items():
-        if "/" in name or name in ("", ".", "..", "main.py"):
-            raise ValueError(f"case file name {name!r} must be a plain file name other than main.py")
+        if "/" in name or name in ("", ".", "..", program):
+            raise ValueError(f"case file name {name!r} must be a plain file name other than {program}")
         (sandbox.stage / name).write_bytes(content)
     for path in sandbox.stage.iterdir():
         os.chmod(path, 0o644)
     launch, dataset = sandbox.launch, sandbox.dataset
     config = {
-        "learner_file": f"{launch.learner_dir}/main.py",
+        "learner_file": f"{launch.learner_dir}/{program}",
+        "modules": [f"{launch.learner_dir}/{name}" for name in request.modules if name in request.files],
         "case_dir": launch.case_dir,
         "model_name": request.model_name,
         "predict_samples": request.predict_samples,
@@ -276,7 +282,9 @@ def run_in_sandbox(
         sandbox.process.stdin.close()
     except OSError:
         pass  # it died; the supervisor reports how
-    source_lines = len(source.splitlines())
+    # An error's line may be in any of a project's modules: the longest bounds it.
+    source_lines = max([len(source.splitlines())] + [len(request.files[m].splitlines()) for m in request.modules
+                                                     if m in request.files])  # fmt: skip
     supervisor = _Supervisor(
         sandbox.process, sandbox.events_fd, sandbox.token, request.limits, on_event, cancel, result, source_lines
     )

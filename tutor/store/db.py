@@ -137,7 +137,7 @@ class Run(Base):
     # neither "attempted" nor "stuck"); None on older rows, which count as attempts.
     real_attempt: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Alembic revision 0004: why the first error happened, for "where learners are stuck" — a NameError's
-    # tutor.grading.causes.NameCause value or an AttributeError's AttributeCause value; None when unknown.
+    # tutor.lessons.causes.NameCause value or an AttributeError's AttributeCause value; None when unknown.
     error_cause: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tutor.store.db import Database, ExplanationRow, Learner, utc_now
 
 KINDS = ("script", "notebook")  # tutor.explain.contract.SourceKind's values
-# A cause is a short word of the engine's vocabulary (tutor.grading.causes.NameCause: "discarded-result"):
+# A cause is a short word of the engine's vocabulary (tutor.lessons.causes.NameCause: "discarded-result"):
 # anything else is dropped, so no text of the learner's can ever reach this table through it.
 CAUSE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
 

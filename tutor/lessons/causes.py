@@ -23,6 +23,7 @@ class NameCause(enum.StrEnum):
     LOAD_FAILED = "load-failed"  # load_model(...) failed and the error was swallowed
     LAMBDA_GLOBAL = "lambda-global"  # a Lambda layer's function needs a global the loading script lacks
     NOTEBOOK_ORDER = "notebook-order"  # the cell that creates it did not run (in this order, or at all)
+    OTHER_MODULE = "other-module"  # made in another module of the project, which this one never brings in
 
     @property
     def label(self) -> str:
@@ -43,7 +44,33 @@ CAUSE_LABELS: dict[NameCause, str] = {
     NameCause.LOAD_FAILED: "loading failed, the error swallowed",
     NameCause.LAMBDA_GLOBAL: "a Lambda layer's global, missing at load_model",
     NameCause.NOTEBOOK_ORDER: "notebook cells run out of order or not run",
+    NameCause.OTHER_MODULE: "made in another module, not imported from it",
 }
+
+# How often people meet each cause, most often first: the order of the public threads about this NameError
+# that we read (kept as a hidden test set), as issue 21 reports it. A name never imported leads by far
+# (`K`, `keras`, `Model`, `layers`); then the object under another name; a notebook's cells run out of order
+# or after a restart; a result not kept; ... The lesson overview is ordered by it (a lesson's `cause`).
+CAUSES_BY_FREQUENCY: tuple[NameCause, ...] = (
+    NameCause.NOT_IMPORTED,
+    NameCause.MISSPELLED,
+    NameCause.NOTEBOOK_ORDER,
+    NameCause.DISCARDED_RESULT,
+    NameCause.BRANCH_NOT_TAKEN,
+    NameCause.LOCAL_SCOPE,
+    NameCause.USED_BEFORE_ASSIGNED,
+    NameCause.OTHER_MODULE,
+    NameCause.LOAD_FAILED,
+    NameCause.NEVER_ASSIGNED,
+    NameCause.COMPARED_NOT_ASSIGNED,
+    NameCause.LAMBDA_GLOBAL,
+    NameCause.DELETED,
+)
+
+
+def frequency_rank(cause: NameCause | None) -> int:
+    """0 for the cause people meet most often; causes not ranked (or none) after every ranked one."""
+    return CAUSES_BY_FREQUENCY.index(cause) if cause in CAUSES_BY_FREQUENCY else len(CAUSES_BY_FREQUENCY)
 
 
 def cause_label(value: str | None) -> str | None:
