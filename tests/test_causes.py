@@ -179,16 +179,20 @@ CASES = [
     ),
     (
         "branch-not-taken-loop", "for face in faces:\n    preds = f(face)\nprint(preds)\n", "preds", 3, {},
-        NameCause.BRANCH_NOT_TAKEN, ["inside a `for` block"], "on every path",
+        NameCause.BRANCH_NOT_TAKEN, ["inside the `for` loop on line 1", "`faces` was empty", "the loop body never ran"],
+        "even when the loop runs zero times",
     ),
     (
         "branch-not-taken-if",
         "faces = []\nif faces:\n    preds = 1\nelse:\n    print('no face')\nprint(preds)\n", "preds", 6, {},
-        NameCause.BRANCH_NOT_TAKEN, ["inside an `if` block"], "on every path",
+        NameCause.BRANCH_NOT_TAKEN, ["inside the `if` on line 2", "the `else` on line 4 ran instead"],
+        "assign it in the `else` on line 4 too",
     ),
     (
         "branch-not-taken-in-a-function", "def f(flag):\n    if flag:\n        y = 1\n    return y\nf(False)\n", "y", 4,
-        {"function": "f", "unbound_local": True}, NameCause.BRANCH_NOT_TAKEN, ["inside an `if` block"], "every path",
+        {"function": "f", "unbound_local": True}, NameCause.BRANCH_NOT_TAKEN,
+        ["inside the `if` on line 2", "For this call of `f()`, its condition was false", "there is no `else`"],
+        "add an `else` branch",
     ),
     (
         "deleted", "model = 1\ndel model\nmodel.fit()\n", "model", 3, {}, NameCause.DELETED,
@@ -228,13 +232,94 @@ def test_each_cause_is_named_and_explained(source, name, line, kwargs, cause, sa
 
 def test_every_cause_but_notebook_order_has_a_script_case() -> None:
     covered = {case[5] for case in CASES}
-    assert set(NameCause) - covered == {NameCause.NOTEBOOK_ORDER}
+    # notebook-order is told from cells (tests/test_notebook_explain.py), other-module from a project's
+    # modules (tests/test_project.py): neither from one script.
+    assert set(NameCause) - covered == {NameCause.NOTEBOOK_ORDER, NameCause.OTHER_MODULE}
 
 
 def test_the_vocabulary_has_labels_and_unknown_values_have_none() -> None:
     assert set(CAUSE_LABELS) == set(NameCause)
     assert cause_label("discarded-result") == "result of the call not kept"
     assert cause_label("<script>") is None and cause_label(None) is None
+
+
+BRANCHES = (
+    "n = 60_000\nprint(n)\nif n > 100_000:\n    model = 'wide'\nelif n < 10_000:\n    model = 'narrow'\n\nmodel.fit()\n"
+)
+
+
+def test_an_if_elif_without_else_neither_ran() -> None:
+    analysis = analyze_name_error(BRANCHES, "model", 8)
+    assert analysis.cause == NameCause.BRANCH_NOT_TAKEN
+    assert analysis.diagnosis.startswith(
+        "`model` is assigned on lines 4 and 6, inside the `if` on line 3 and the `elif` on line 5. For this run, "
+        "both conditions were false, so neither branch ran, and there is no `else`; line 8 then finds no `model`."
+    ), analysis.diagnosis
+    assert "add an `else` branch that assigns it too" in analysis.fix
+    assert "unconditionally" in analysis.fix
+    # No placeholder before the block: `model = None` only moves the error to `None.fit`.
+    assert "before the block" not in analysis.fix and "= None" not in analysis.fix
+    assert "line 4, 6" not in analysis.summary
+
+
+def test_three_branches_and_lists_of_lines_read_as_english() -> None:
+    source = "if a:\n    m = 1\nelif b:\n    m = 2\nelif c:\n    m = 3\nprint(m)\n"
+    analysis = analyze_name_error(source, "m", 7)
+    assert "on lines 2, 4 and 6" in analysis.diagnosis
+    assert "all 3 conditions were false, so none of the branches ran, and there is no `else`" in analysis.diagnosis
+
+
+def test_a_try_that_raised_before_the_assignment() -> None:
+    source = "try:\n    n = int('x')\n    m = n\nexcept ValueError:\n    print('bad')\nprint(m)\n"
+    analysis = analyze_name_error(source, "m", 6)
+    assert analysis.cause == NameCause.BRANCH_NOT_TAKEN
+    assert "inside a `try` block" in analysis.diagnosis and "the `except` on line 4" in analysis.diagnosis
+    assert "in the `except` branch too" in analysis.fix
+
+
+SELF_OUTSIDE = (
+    "import keras\n\nclass Trainer:\n    def __init__(self):\n        self.model = keras.Sequential()\n\n"
+    "trainer = Trainer()\nself.model.fit([[1]], [1])\n"
+)
+
+
+def test_self_outside_its_class_names_the_object() -> None:
+    analysis = analyze_name_error(SELF_OUTSIDE, "self", 8)
+    assert analysis.cause == NameCause.LOCAL_SCOPE
+    assert "`self` exists only inside the methods of `Trainer` (it is their first parameter" in analysis.diagnosis
+    assert "out here the object is `trainer` (line 7)" in analysis.diagnosis
+    assert "local to it" not in analysis.diagnosis and "Return it" not in analysis.fix
+    assert analysis.fix == "Write `trainer` where you wrote `self` (`trainer.model.fit`)."
+
+
+def test_self_outside_its_class_without_an_object_says_to_create_it() -> None:
+    analysis = analyze_name_error(SELF_OUTSIDE.replace("trainer = Trainer()\n", ""), "self", 7)
+    assert analysis.cause == NameCause.LOCAL_SCOPE
+    assert "out here no object of `Trainer` exists yet" in analysis.diagnosis
+    assert analysis.fix.startswith("Create the object first, for example `trainer = Trainer()`")
+
+
+def test_names_an_import_binds_are_listed_as_english() -> None:
+    two = analyze_name_error("from keras.layers import Dense, Input\nm = keras.Sequential()\n", "keras", 2)
+    assert "binds only `Dense` and `Input`:" in two.diagnosis
+    three = analyze_name_error("from keras.layers import Dense, Input, Flatten\nkeras.Sequential()\n", "keras", 2)
+    assert "binds only `Dense`, `Input` and `Flatten`:" in three.diagnosis
+
+
+def test_import_tensorflow_as_tf_is_named_when_keras_is_missing() -> None:
+    source = (
+        "import tensorflow as tf\nfrom keras.layers import Dense, Input\n\n\n"
+        "(x, y), _ = keras.datasets.mnist.load_data()\n"
+    )
+    analysis = analyze_name_error(source, "keras", 5)
+    assert analysis.cause == NameCause.NOT_IMPORTED
+    assert "Line 2, `from keras.layers import Dense, Input`, binds only `Dense` and `Input`" in analysis.diagnosis
+    assert "Line 1, `import tensorflow as tf`, binds only `tf`: through it, Keras is `tf.keras`" in analysis.diagnosis
+    assert analysis.fix == (
+        "Write `tf.keras` where you wrote `keras` (`tf.keras.datasets.mnist.load_data`), or add `import keras` at "
+        "the top of the file."
+    )
+    assert analysis.suggestions[0] == "import keras"  # the import stays the mechanical fix
 
 
 def test_a_lambda_global_is_told_from_the_traceback_too() -> None:

@@ -46,6 +46,7 @@ def test_every_cause_has_a_golden_explanation() -> None:
         error = json.loads(expected.read_text())["error"]
         if error is not None:
             causes.add(error["cause"])
-    assert causes == {str(cause) for cause in NameCause}
+    # other-module takes several modules, and `explain` reads one file: tests/test_project.py explains it
+    assert causes == {str(cause) for cause in NameCause} - {NameCause.OTHER_MODULE}
     kinds = {program_of(GOLDEN / name).suffix for name in CASES}
     assert kinds == {".py", ".ipynb"}

@@ -154,7 +154,7 @@ def find_misleading_import(name: str, hint: ImportHint, tree: ast.AST, source: s
     ``from keras.layers import Dense`` does not bind ``keras``; ``from keras.backend import clear_session``
     does not bind ``K``; ``from keras import backend`` binds ``backend``, not ``K``."""
     module = hint.module
-    for variant in {module, "tensorflow." + module if module.startswith("keras") else module}:
+    for variant in dict.fromkeys((module, "tensorflow." + module if module.startswith("keras") else module)):
         for node in ast.walk(tree):
             found = None
             if isinstance(node, ast.ImportFrom) and node.module:
