@@ -56,8 +56,17 @@ sections = {
 # (A count, not True: with expanded=True a deep link /?lesson=<id> lost its race with the sign-in draw.)
 page = st.navigation(sections, expanded=len(lesson_pages) + 8)
 
-# Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>).
+# Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>). Kept in the session
+# until the lesson has been drawn for a known learner: the draw that signs a new browser in can arrive from the
+# overview after the switch (switch_page drops the query), and it would land there otherwise.
 wanted = st.query_params.get("lesson")
-if page is overview and wanted in lesson_pages:
-    st.switch_page(lesson_pages[wanted])
+if wanted in lesson_pages:
+    st.session_state["deep_link"] = wanted
+pending = st.session_state.get("deep_link")
+if page is overview and pending in lesson_pages:
+    st.switch_page(lesson_pages[pending])
+if page is lesson_pages.get(pending) and learner is not None:
+    st.session_state.pop("deep_link", None)
+elif page is not overview:
+    st.session_state.pop("deep_link", None)  # the learner went elsewhere
 page.run()

@@ -4,15 +4,29 @@ progress, Publish once this exact text passed its proofs — and export or impor
 
 A notebook draft (``kind = "notebook"``) shows its starter and solution as cells (ui.studio_cells), or as their
 percent-format text ("Edit as text": the text is the truth, the cells are read from it), and takes in or gives
-out a Jupyter notebook (.ipynb) for either."""
+out a Jupyter notebook (.ipynb) for either. A project draft (``kind = "project"``) shows them one module at a
+time (ui.studio_modules: a module picker, the entry, add / rename / delete), or as their whole text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
 
 from tutor import settings
+from tutor.authoring.modules import (
+    ModuleError,
+    add_module,
+    delete_module,
+    draft_modules,
+    has_header,
+    module_text,
+    project_entry,
+    rename_module,
+    set_entry,
+    set_module,
+)
 from tutor.authoring.studio import (
     REPLACE_LABEL,
     DraftCheck,
@@ -37,21 +51,40 @@ from ui.auth import require_teacher
 from ui.editor import code_editor, split_run_marker
 from ui.studio import render_import, render_preview, render_problems, render_proof_run
 from ui.studio_cells import apply, items_of, joined, read_widgets, render_cells, same_shape, style_cells
+from ui.studio_modules import (
+    ENTRY,
+    NEW_NAME,
+    PICK,
+    RENAME,
+    ModuleOp,
+    editor_key,
+    picked_module,
+    render_module_bar,
+    render_module_editor,
+    sync_entry,
+)
 
 NEW = "(a new lesson)"
 EDITORS = (("toml", "Lesson file (TOML)"), ("starter", "Starter code (what learners get)"),
            ("solution", "Reference solution"))  # fmt: skip
-NOTEBOOK_FILES = ("starter", "solution")  # a notebook draft's files shown as cells
-KIND_WORDS = {LessonKind.SCRIPT: "Script (one file)", LessonKind.NOTEBOOK: "Notebook (# %% cells)"}
+NOTEBOOK_FILES = ("starter", "solution")  # a notebook draft's files shown as cells (a project's, as modules)
+KIND_WORDS = {LessonKind.SCRIPT: "Script (one file)", LessonKind.NOTEBOOK: "Notebook (# %% cells)",
+              LessonKind.PROJECT: "Project (several modules)"}  # fmt: skip
+VIEWS = {LessonKind.NOTEBOOK: "cells", LessonKind.PROJECT: "modules"}  # a kind's view besides the text
 AS_TEXT = "studio-as-text"  # the "Edit as text" toggle
 INTO_WORDS = {"both": "the starter and the solution", "starter": "the starter", "solution": "the solution"}
 
 st.title("Lesson studio")
 require_teacher("studio-unlock")
 studio = st.session_state.setdefault("studio", {"draft": None, "base": None, "gen": 0, "run": None, "note": None})
-# A notebook draft's view: "cells" (studio["cells"][name]: ui.studio_cells items) or "text"; "view" is part of
-# the text editors' keys (fresh editors with the draft's text each time the text view opens).
+# A notebook draft's view: "cells" (studio["cells"][name]: ui.studio_cells items) or "text"; a project draft's:
+# "modules" (one module of each at a time) or "text". "view" is part of the starter's and solution's editors' keys
+# (fresh editors with the draft's text each time a view opens, or the page changes the text itself), "toml-view"
+# of the TOML editor's (a module renamed, or the entry picked, changes the TOML).
 studio.setdefault("mode", "text")
+studio.setdefault("toml-view", 0)
+studio.setdefault("modules-note", None)
+studio.setdefault("undo", None)  # after a module was deleted: (what, the texts after, the texts before)
 studio.setdefault("cells", {})
 studio.setdefault("view", 0)
 studio.setdefault("kind", LessonKind.SCRIPT)
@@ -86,12 +119,14 @@ def open_draft() -> None:
     studio["gen"] += 1  # fresh editors with the opened text
     studio["kind"] = draft_kind(studio["draft"].toml) or LessonKind.SCRIPT
     studio["ipynb-note"] = None
+    studio["modules-note"], studio["undo"] = None, None
+    st.session_state.pop(PICK, None)  # a project opens at its entry module
     show_view(wanted_view())
 
 
 def wanted_view() -> str:
-    as_text = studio["kind"] is not LessonKind.NOTEBOOK or st.session_state.get(AS_TEXT, False)
-    return "text" if as_text else "cells"
+    as_text = studio["kind"] not in VIEWS or st.session_state.get(AS_TEXT, False)
+    return "text" if as_text else VIEWS[studio["kind"]]
 
 
 def show_view(view: str) -> None:
@@ -106,13 +141,23 @@ def show_view(view: str) -> None:
 
 
 def text_key(name: str) -> str:
-    return f"studio-{name}-{studio['gen']}" if name == "toml" else f"studio-{name}-{studio['gen']}.{studio['view']}"
+    if name == "toml":
+        return f"studio-toml-{studio['gen']}" + (f".{studio['toml-view']}" if studio["toml-view"] else "")
+    return f"studio-{name}-{studio['gen']}.{studio['view']}"
+
+
+def module_key(name: str, module: str) -> str:
+    return editor_key(name, module, f"{studio['gen']}.{studio['view']}")
 
 
 def current_draft() -> Draft:
     """The opened draft with the editors' newest text (also inside callbacks, before the editors run)."""
     draft: Draft = studio["draft"]
+    split = False
     for name, _ in EDITORS:
+        if studio["mode"] == "modules" and name in NOTEBOOK_FILES:
+            split = read_modules(draft, name) or split
+            continue
         items = studio["cells"].get(name) if studio["mode"] == "cells" else None
         if items is not None:
             if read_widgets(items):  # unchanged cells leave the text exactly as it was
@@ -123,7 +168,77 @@ def current_draft() -> Draft:
         value, _ = split_run_marker(st.session_state.get(text_key(name)))
         if value is not None:
             setattr(draft, name, value)
+    if split:  # a header line typed into a module: fresh editors, read from the text again
+        studio["view"] += 1
     return draft
+
+
+def read_modules(draft: Draft, name: str) -> bool:
+    """Take each module editor's newest text into the starter's or solution's text (a module the text lacks is
+    added). True when a header line typed into a module split it (the modules are to be read again)."""
+    split = False
+    for module in draft_modules(draft):
+        value, _ = split_run_marker(st.session_state.get(module_key(name, module)))
+        if value is None:
+            continue
+        text = set_module(getattr(draft, name), module, value)
+        if text != getattr(draft, name):
+            setattr(draft, name, text)
+            split = split or has_header(value)
+    return split
+
+
+def module_op(op: str) -> None:
+    """A module control: add, rename, delete (or undo that), or pick the entry; both texts at once."""
+    draft = current_draft()
+    picked = st.session_state.get(PICK)
+    before, undo, pick = draft, None, picked
+    try:
+        if op == ModuleOp.ADD:
+            draft, pick = add_module(draft, st.session_state.get(NEW_NAME) or "")
+            st.session_state[NEW_NAME] = ""
+            note = f"Added {pick} to the starter and the solution: write it, and import it where it is used."
+        elif op == ModuleOp.RENAME:
+            draft, pick = rename_module(draft, picked, st.session_state.get(RENAME) or "")
+            st.session_state[RENAME] = ""
+            note = f"Renamed {picked} to {pick} (change any `import {picked.removesuffix('.py')}` in the code)."
+        elif op == ModuleOp.DELETE:
+            draft, pick = delete_module(draft, picked), project_entry(draft.toml)
+            undo = (f"delete {picked}", texts_of(draft), texts_of(before))
+            note = f"Deleted {picked} from the starter and the solution."
+        elif op == ModuleOp.UNDO:
+            if undoable(draft) is None:
+                return
+            what, _, (starter, solution) = studio["undo"]
+            draft, pick = replace(draft, starter=starter, solution=solution), None
+            note = f"Undone: {what}."
+        elif op == ModuleOp.ENTRY:
+            entry = st.session_state.get(ENTRY)
+            if entry is None:
+                return
+            draft = replace(draft, toml=set_entry(draft.toml, entry))
+            note = f"The program is now {entry} ([project] entry in the TOML)."
+        else:
+            return
+    except ModuleError as exc:
+        studio["modules-note"] = ("error", str(exc))
+        return
+    if draft.toml != before.toml:
+        studio["toml-view"] += 1  # a fresh TOML editor with the changed text
+    studio["draft"], studio["undo"], studio["modules-note"] = draft, undo, ("success", note)
+    studio["view"] += 1  # fresh module editors with the changed texts
+    if pick is not None:
+        st.session_state[PICK] = pick
+
+
+def texts_of(draft: Draft) -> tuple[str, str]:
+    return draft.starter, draft.solution
+
+
+def undoable(draft: Draft) -> str | None:
+    """What Undo takes back: the last delete, while the starter and the solution are as it left them."""
+    undo = studio["undo"]
+    return undo[0] if undo is not None and undo[1] == texts_of(draft) else None
 
 
 def cell_op(name: str, item_id: int | None, op: str) -> None:
@@ -219,20 +334,37 @@ def editor_tab() -> None:
     if wanted_view() != studio["mode"]:
         show_view(wanted_view())
     notebook = studio["kind"] is LessonKind.NOTEBOOK
-    plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "",
-               " — a notebook lesson" if notebook else "", muted=True)  # fmt: skip
+    project = studio["kind"] is LessonKind.PROJECT
+    kind_words = " — a notebook lesson" if notebook else " — a project lesson" if project else ""
+    plain.show("Editing ", plain.code(draft.lesson_id), " — new" if studio["base"] is None else "", kind_words,
+               muted=True)  # fmt: skip
     check = check_draft(draft)  # the editors' newest text is in session state before they render
     if notebook:
         style_cells()
         st.toggle("Edit as text", key=AS_TEXT,
                   help="The starter and the solution as their percent-format text: a line '# %%' starts a code "
                   "cell, '# %% [markdown]' a markdown cell of '# ' comments (docs/authoring.md)")  # fmt: skip
+    module = None
+    if project:
+        st.toggle("Edit as text", key=AS_TEXT,
+                  help="The starter and the solution as one text each: a line '# ==> name.py <==' starts each "
+                  "module (docs/authoring.md)")  # fmt: skip
+        if studio["mode"] == "modules":
+            names, entry = draft_modules(draft), project_entry(draft.toml)
+            module = picked_module(names, entry)
+            sync_entry(names, entry)
+            render_module_bar(names, entry, module, module_op, undoable(draft), studio["modules-note"])
     columns = st.columns(3)
     for column, (name, label) in zip(columns, EDITORS, strict=True):
         with column:
             st.markdown(f"**{label}**")
             if name in studio["cells"]:
                 render_cells(name, label, studio["cells"][name], cell_op)
+                continue
+            if studio["mode"] == "modules" and name in NOTEBOOK_FILES:
+                source = module_text(getattr(draft, name), module) if module is not None else None
+                render_module_editor(label.split(" (")[0], source, module, module_key(name, module or ""),
+                                     project_entry(draft.toml))  # fmt: skip
                 continue
             marks = toml_marks(check, draft.toml) if name == "toml" else []
             code_editor(getattr(draft, name), text_key(name), marks,

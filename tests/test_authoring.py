@@ -1,5 +1,6 @@
 """Authoring tools: fixture scripts run in the real sandbox (no TensorFlow here), and
-``python -m tutor new-lesson`` writes a skeleton that loads, and proves itself (the tf test)."""
+``python -m tutor new-lesson`` writes a skeleton that loads, and proves itself (the tf tests), a script's
+and a project's (``--kind project``: two modules, the entry run as the program)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from tutor.cli import main
 from tutor.grading.grade import grade_source
 from tutor.lessons import fixtures
 from tutor.lessons.fixtures import MAX_FIXTURE_BYTES, FixtureError, generate_fixture
+from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import CaseFile, load_lesson
+from tutor.lessons.project import parse_modules
 from tutor.sandbox.isolation import Limits
 
 SCRIPTS = {
@@ -132,6 +135,41 @@ def test_new_lesson_skeleton_proves_itself(tmp_path: Path) -> None:
     assert [(p.item, p.passed) for p in proofs if not p.passed] == []
     starter = next(p for p in proofs if p.item == "starter")
     assert "left out: found line 17" in starter.detail
+
+
+def test_new_lesson_kind_project_writes_a_project_skeleton_that_loads(tmp_path: Path, capsys) -> None:
+    lessons, solutions = tmp_path / "lessons", tmp_path / "solutions"
+    args = ["new-lesson", "keep-it", "--kind", "project", "--lessons-dir", str(lessons), "--solutions-dir",
+            str(solutions)]  # fmt: skip
+    assert main(args) == 0
+    assert "wrote   " in capsys.readouterr().out
+    lesson = load_lesson(lessons / "keep-it.toml", solutions)
+    assert lesson.kind is LessonKind.PROJECT and lesson.project is not None
+    assert lesson.project.modules == ("model_def.py", "train.py") and lesson.project.entry == "train.py"
+    modules = {module.name: module for module in lesson.starter_modules}
+    # where the NameError happens, as the TOML says: the module and the line counted within it
+    assert lesson.expect.file == "train.py" and lesson.expect.error == "NameError" and lesson.expect.name == "model"
+    assert modules["train.py"].lines[lesson.expect.line - 1].startswith("model.fit(")
+    assert "from model_def import build_model" in modules["train.py"].source
+    assert "def build_model():" in modules["model_def.py"].source
+    solution = {module.name: module.source for module in parse_modules(lesson.solution)}
+    assert "model = build_model()" in solution["train.py"]
+    assert solution["model_def.py"] == modules["model_def.py"].source
+    for module in lesson.starter_modules:
+        compile(module.source, module.name, "exec")
+    assert main(args) == 2  # never overwrites
+    assert "not overwriting" in capsys.readouterr().err
+
+
+@pytest.mark.tf
+def test_new_lesson_project_skeleton_proves_itself(tmp_path: Path) -> None:
+    skeleton = write_skeleton("keep-it", tmp_path / "lessons", tmp_path / "solutions", LessonKind.PROJECT)
+    proofs = prove_lessons([skeleton.lesson], jobs=2)
+    assert [(p.item, p.passed) for p in proofs if not p.passed] == []
+    starter = next(p for p in proofs if p.item == "starter")
+    assert "expected NameError for 'model' on line 13 in train.py, got NameError for 'model' on line 13" in (
+        starter.detail
+    )
 
 
 def test_fixture_cache_entries_unused_for_a_month_go_and_used_ones_stay(scripts: Path) -> None:

@@ -399,7 +399,8 @@ def test_shipped_lessons_still_load() -> None:
     root = Path(__file__).resolve().parent.parent
     lesson_set = load_lessons(root / "lessons", root / "solutions")
     assert lesson_set.errors == []
-    assert len(lesson_set.lessons) == 8  # 5 scripts, 3 notebooks
+    kinds = [str(lesson.kind) for lesson in lesson_set.lessons]
+    assert (kinds.count("script"), kinds.count("notebook"), kinds.count("project")) == (8, 3, 1)
 
 
 def test_the_published_schema_agrees_with_the_loader(capsys) -> None:

@@ -7,6 +7,7 @@ shipped lessons' grading is run by ``tutor grade``/``check-lessons``.)"""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +144,7 @@ def test_the_starter_and_solution_must_be_notebooks(
 
 def test_schema_has_the_notebook_fields() -> None:
     schema = lesson_json_schema()
-    assert schema["$defs"]["LessonKind"]["enum"] == ["script", "notebook"]
+    assert schema["$defs"]["LessonKind"]["enum"] == ["script", "notebook", "project"]
     assert "notebook" in schema["properties"] and "kind" in schema["properties"]
     assert "cell" in schema["$defs"]["StarterFailsWith"]["properties"]
     items = schema["$defs"]["NotebookTable"]["properties"]["session"]["items"]
@@ -166,6 +167,7 @@ def test_lessons_json_lists_files_by_role_and_the_broken_apart(
             "kind": "notebook",
             "title": "Demo",
             "order": 100,
+            "cause": None,
             "files": [
                 {"role": "lesson", "path": "lessons/demo.toml"},
                 {"role": "starter", "path": "lessons/demo.py"},
@@ -185,9 +187,12 @@ def test_lessons_json_of_the_shipped_lessons_names_fixtures(monkeypatch: pytest.
     assert listing["broken"] == []
     by_id = {lesson["id"]: lesson for lesson in listing["lessons"]}
     assert by_id["notebook-restart"]["kind"] == "notebook" and by_id["assign-the-model"]["kind"] == "script"
+    project = by_id["model-in-another-module"]
+    assert (project["kind"], project["cause"], project["entry"]) == ("project", "other-module", "train.py")
+    assert project["modules"] == ["model_def.py", "train.py"]
     assert {"role": "fixture", "path": "lessons/fixtures/save_mnist_model.py"} in by_id["load-or-build"]["files"]
     main(["lessons"])
-    assert "notebook-restart     notebook After a restart" in capsys.readouterr().out
+    assert re.search(r"^notebook-restart +notebook After a restart", capsys.readouterr().out, re.MULTILINE)
 
 
 def test_new_lesson_kind_notebook_writes_a_notebook_skeleton_that_loads(tmp_path: Path, capsys) -> None:
@@ -218,8 +223,8 @@ def test_new_lesson_kind_notebook_writes_a_notebook_skeleton_that_loads(tmp_path
 
 def test_new_lesson_rejects_an_unknown_kind(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
-        main(["new-lesson", "keep-it", "--kind", "project", "--lessons-dir", str(tmp_path)])
-    assert "invalid choice: 'project'" in capsys.readouterr().err
+        main(["new-lesson", "keep-it", "--kind", "notebok", "--lessons-dir", str(tmp_path)])
+    assert "invalid choice: 'notebok'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

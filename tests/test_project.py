@@ -128,8 +128,8 @@ def across(train: str, model_def: str = MODEL_DEF) -> dict | None:
 def test_a_name_made_only_under_the_main_guard() -> None:
     found = across("from model_def import *\nmodel.fit()\n")
     assert found is not None and found["cause"] == NameCause.OTHER_MODULE
-    assert 'only under `if __name__ == "__main__":` (line 7)' in found["diagnosis"]
-    assert "line 1: `from model_def import *`" in found["diagnosis"]
+    assert 'only under `if __name__ == "__main__":` (line 7 of model_def.py)' in found["diagnosis"]
+    assert "line 1 of train.py: `from model_def import *`" in found["diagnosis"]
     assert "model = build_model()" in found["fix"] and "model = build_model()" not in found["diagnosis"]
     assert {b["place"] for b in found["bindings"]} == {"line 2 of model_def.py", "line 7 of model_def.py"}
 

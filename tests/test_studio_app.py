@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch) -> Path:
+    return serve_copies(tmp_path, monkeypatch)
+
+
+def serve_copies(tmp_path: Path, monkeypatch) -> Path:
+    """A server of copies of the shipped lessons, with a teacher passphrase; the lessons' folder."""
     monkeypatch.setenv("TUTOR_DB_PATH", str(tmp_path / "db.sqlite3"))
     monkeypatch.setenv("TUTOR_TEACHER_PASSPHRASE", "open sesame")
     lessons, solutions = tmp_path / "lessons", tmp_path / "solutions"

@@ -241,8 +241,9 @@ def command_lessons(args: argparse.Namespace) -> int:
 
         print(json.dumps(lessons_json(lesson_set, Path.cwd()), indent=2))
         return EXIT_FAILED if lesson_set.errors else EXIT_OK
+    width = max((len(lesson.id) for lesson in lesson_set.lessons), default=0)
     for lesson in lesson_set.lessons:
-        print(f"{lesson.id:<20} {lesson.kind:<8} {lesson.title}")
+        print(f"{lesson.id:<{width}} {lesson.kind:<8} {lesson.title}")
     print_broken(lesson_set.errors)
     return EXIT_FAILED if lesson_set.errors else EXIT_OK
 

@@ -65,7 +65,8 @@ function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
   value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
 if(!window.parent.__tutorFlushHooked){window.parent.__tutorFlushHooked=true;
- var isRun=function(e){return e.target&&e.target.closest&&e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button');};
+ var isRun=function(e){return e.target&&e.target.closest&&
+  e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button,[class*="st-key-module-"] label');};
  parentDoc.addEventListener('pointerdown',function(e){if(isRun(e))try{window.parent.__tutorFlush();}catch(x){}},true);
  parentDoc.addEventListener('keydown',function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))
   try{window.parent.__tutorFlush();}catch(x){}},true);}

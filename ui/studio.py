@@ -91,6 +91,8 @@ def render_preview(lesson: Lesson) -> None:
         st.markdown(lesson.explanation)
     if lesson.kind is LessonKind.NOTEBOOK:
         render_cells_preview(lesson.starter_cells)
+    elif lesson.project is not None:
+        render_modules_preview(lesson)
     else:
         st.code(lesson.starter, language="python", line_numbers=True)
     for number, hint in enumerate(lesson.hints, start=1):
@@ -108,6 +110,17 @@ def render_cells_preview(cells: list[Cell]) -> None:
             else:
                 plain.show(plain.strong("Markdown"), f" · {cell.title}" if cell.title else "", muted=True)
                 st.text(markdown_text(cell))
+
+
+def render_modules_preview(lesson: Lesson) -> None:
+    """A project's starter modules, read-only, each under its file name (the learner's page shows one at a time,
+    picked above the editor; ui/project.py)."""
+    assert lesson.project is not None
+    for module in lesson.starter_modules:
+        with st.container(border=True):
+            runs = f" · run as the program (python {module.name})" if module.name == lesson.project.entry else ""
+            plain.show(plain.strong(module.name), runs, muted=True)
+            st.code(module.source, language="python", line_numbers=True)
 
 
 def render_proofs(proofs: list[Proof]) -> None:

@@ -1,10 +1,12 @@
-"""``python -m tutor new-lesson ID [--kind notebook]``: a working skeleton a teacher edits into a lesson;
+"""``python -m tutor new-lesson ID [--kind notebook|project]``: a working skeleton a teacher edits into a lesson;
 ``python -m tutor notebook import FILE.ipynb --id ID``: a notebook lesson made from a notebook.
 
 The skeleton's three files load at once and prove themselves at once: the starter already fails with the
 intended ``NameError`` (a bare ``build_model()`` call throws the model away), the solution keeps it,
 one wrong variant and one claim show the format. ``starter_fails_with.line`` is left out, so
-check-lessons reports the line it found. A notebook skeleton is the same story in ``# %%`` cells.
+check-lessons reports the line it found. A notebook skeleton is the same story in ``# %%`` cells; a project
+skeleton tells it in two modules (``model_def.py`` builds the model, ``train.py`` imports it and is the program),
+its ``starter_fails_with.file`` and ``line`` pinned to the line in ``train.py`` where it fails.
 
 An imported notebook is untrusted input (tutor.lessons.cells.read_ipynb caps and validates it); its lesson
 starts with the notebook as both starter and solution, and defaults that load, for the teacher to edit.
@@ -18,6 +20,7 @@ from pathlib import Path
 from tutor.lessons.cells import code_cells, join_cells, read_ipynb
 from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Lesson, LessonError, load_lesson
+from tutor.lessons.project import join_modules
 from tutor.lessons.schema import ID_PATTERN
 
 TOML = '''\
@@ -147,6 +150,55 @@ def build_model():
 model.fit(x_train, y_train, epochs=1, batch_size=64)
 """
 
+# The same story as a project of two modules (tutor.lessons.project): its TOML is the script skeleton's with
+# these lines added below the anchors, and the script's commented `# line = 17` replaced by the pinned line.
+PROJECT_MODULE_DEF = """\
+\"\"\"How to build the model: train.py imports it.\"\"\"
+
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model():
+    model = keras.Sequential([layers.Input(shape=(784,)), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+PROJECT_TRAIN = """\
+\"\"\"The program: run this file (python train.py).\"\"\"
+
+from tensorflow import keras
+
+from model_def import build_model
+
+# Load MNIST (10,000 images keep the run quick) and flatten each image into 784 numbers from 0 to 1.
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+x_train = x_train[:10000].reshape(10000, 784).astype("float32") / 255
+y_train = y_train[:10000]
+
+{call}
+model.fit(x_train, y_train, epochs=1, batch_size=64)
+"""
+PROJECT_ENTRY = "train.py"
+PROJECT_STORY = (  # the explanation's second paragraph, told for the project
+    "The starter calls `build_model()` but does not keep what it returns, so `model.fit(...)` stops with\n",
+    "`train.py` (the program) imports `build_model` from `model_def.py` and calls it, but does not keep what it\n"
+    "returns, so `model.fit(...)` stops in `train.py` with\n",
+)
+PROJECT_TOML_LINES = (
+    (
+        "order = 100",
+        f'kind = "{LessonKind.PROJECT}"                 # modules after "# ==> name.py <==" lines: docs/authoring.md, '
+        "Project lessons",
+    ),
+    ('name = "model"', f'file = "{PROJECT_ENTRY}"                # the module it fails in (`line` counts within it)'),
+    (
+        "time_s = 120",
+        "\n[project]\n# The module run as the program (as `python train.py`); the others are files beside it that it "
+        f'imports.\nentry = "{PROJECT_ENTRY}"',
+    ),
+)
+
 IMPORTED_TOML = '''\
 # A notebook lesson imported from {source}: the starter ({id}.py) and the solution (solutions/{id}.py) are
 # that notebook, in the percent format ("# %%" cells). Make the starter fail and the solution work, then
@@ -208,7 +260,23 @@ def skeleton_texts(lesson_id: str, kind: LessonKind = LessonKind.SCRIPT) -> tupl
     toml, code = TOML.format(id=lesson_id), CODE
     if kind is LessonKind.NOTEBOOK:
         toml, code = _below_anchors(toml, NOTEBOOK_TOML_LINES), NOTEBOOK_CODE
+    elif kind is LessonKind.PROJECT:
+        return _project_texts(toml)
     return toml, code.format(call=STARTER_CALL), code.format(call=SOLUTION_CALL)
+
+
+def _project_texts(script_toml: str) -> tuple[str, str, str]:
+    starter, solution = (
+        join_modules([("model_def.py", PROJECT_MODULE_DEF), (PROJECT_ENTRY, PROJECT_TRAIN.format(call=call))])
+        for call in (STARTER_CALL, SOLUTION_CALL)
+    )
+    # The line in train.py where the starter fails (model.fit), counted as check-lessons counts it.
+    line = PROJECT_TRAIN.splitlines().index("model.fit(x_train, y_train, epochs=1, batch_size=64)") + 1
+    toml = _below_anchors(script_toml, PROJECT_TOML_LINES)
+    commented = next(row for row in toml.split("\n") if row.startswith("# line = "))
+    pinned = f"line = {line}".ljust(33) + f"# counted within {PROJECT_ENTRY}, from its first line below the header"
+    toml = toml.replace(commented, pinned, 1).replace(PROJECT_STORY[0], PROJECT_STORY[1], 1)
+    return toml, starter, solution
 
 
 def import_notebook(raw: bytes, source: str, lesson_id: str, lessons_dir: Path, solutions_dir: Path) -> Skeleton:

@@ -1,7 +1,8 @@
 """The lesson studio's engine (no Streamlit): check a draft as the teacher types, prove it in a
 background thread with live progress, publish it only once this exact draft passed, and import packs
-(each lesson proved, then published). A new draft starts as new-lesson's skeleton (a script or a
-notebook); a notebook draft's starter or solution comes from an .ipynb file and goes out as one."""
+(each lesson proved, then published). A new draft starts as new-lesson's skeleton (a script, a notebook
+or a project); a notebook draft's starter or solution comes from an .ipynb file and goes out as one (a project
+draft's modules: tutor.authoring.modules)."""
 
 from __future__ import annotations
 

@@ -95,17 +95,17 @@ def _explain(
     guarded = [b for b in at_top if any(first <= b.line <= last for first, last in guards)]
     plain_top = [b for b in at_top if b not in guarded]
     brought = imports[0] if imports else None
-    how = f" (line {brought.line}: `{brought.text}`)" if brought else ""
+    how = f" (line {brought.line} of {failing}: `{brought.text}`)" if brought else ""
     if guarded and not plain_top:
         line = guarded[0].line
         diagnosis = (
             f"`{failing}` imports `{stem}`{how}, but in `{module}` the name `{name}` is made only under "
-            f'`if __name__ == "__main__":` (line {line}). That block runs only when `{module}` itself is the '
-            f'program (`python {module}`); when another file imports it, `__name__` is `"{stem}"`, the block '
-            f"is skipped, and `{stem}` has no `{name}` to give."
+            f'`if __name__ == "__main__":` (line {line} of {module}). That block runs only when `{module}` '
+            f'itself is the program (`python {module}`); when another file imports it, `__name__` is `"{stem}"`, '
+            f"the block is skipped, and `{stem}` has no `{name}` to give."
             if brought
-            else f'`{module}` makes `{name}` only under `if __name__ == "__main__":` (line {line}), which runs '
-            f"only when `{module}` itself is the program, and `{failing}` does not import `{stem}` at all."
+            else f'`{module}` makes `{name}` only under `if __name__ == "__main__":` (line {line} of {module}), '
+            f"which runs only when `{module}` itself is the program, and `{failing}` does not import `{stem}` at all."
         )
         call = guarded[0].call
         made = f"`{name} = {call}()` (with `{call}` imported from `{stem}`)" if call else f"`{name} = ...`"
@@ -120,8 +120,8 @@ def _explain(
         local = bindings[0]
         line = local.line
         diagnosis = (
-            f"`{module}` makes `{name}` only inside its function `{local.scope}()` (line {line}), where it is a "
-            f"local name: it disappears when the function returns, and no other module can import it."
+            f"`{module}` makes `{name}` only inside its function `{local.scope}()` (line {line} of {module}), "
+            f"where it is a local name: it disappears when the function returns, and no other module can import it."
         )
         fix = f"Keep what `{local.scope}()` returns in `{failing}`: `{name} = {local.scope}()` (import it first)."
     places = [
@@ -141,24 +141,25 @@ def _not_brought(
     whole = next((item for item in imports if item.alias), None)
     named = next((item for item in imports if item.names and not item.star), None)
     star = next((item for item in imports if item.star), None)
-    made = f"`{module}` makes `{name}` (line {line})"
+    made = f"`{module}` makes `{name}` (line {line} of {module})"
     if whole is not None:
         return (
-            f"{made}, and `{failing}` imports the module itself (line {whole.line}: `{whole.text}`): that binds "
-            f"only the name `{whole.alias}`; what the module made is an attribute of it, `{whole.alias}.{name}`.",
+            f"{made}, and `{failing}` imports the module itself (line {whole.line} of {failing}: `{whole.text}`): "
+            f"that binds only the name `{whole.alias}`; what the module made is an attribute of it, "
+            f"`{whole.alias}.{name}`.",
             f"Write `{whole.alias}.{name}`, or import the name itself: `from {stem} import {name}`.",
         )
     if named is not None:
         listed = ", ".join(f"`{item}`" for item in named.names)
         return (
-            f"{made}, but `{failing}` imports only {listed} from it (line {named.line}: `{named.text}`): a "
-            f"`from ... import` binds exactly the names it lists.",
+            f"{made}, but `{failing}` imports only {listed} from it (line {named.line} of {failing}: "
+            f"`{named.text}`): a `from ... import` binds exactly the names it lists.",
             f"Add it to that import: `from {stem} import {', '.join((*named.names, name))}`.",
         )
     if star is not None:
         return (
-            f"{made}, but `from {stem} import *` (line {star.line}) leaves it out: `{stem}` lists what `*` gives "
-            f"in `__all__`, or `{name}` starts with an underscore.",
+            f"{made}, but `from {stem} import *` (line {star.line} of {failing}) leaves it out: `{stem}` lists "
+            f"what `*` gives in `__all__`, or `{name}` starts with an underscore.",
             f"Import it by name: `from {stem} import {name}`.",
         )
     return (

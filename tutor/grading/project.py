@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tutor.checks.judge import CheckResult
 from tutor.grading.diagnosis import diagnose_result
 from tutor.grading.modules import explain_across_modules
+from tutor.lessons.causes import NameCause
 from tutor.lessons.lesson import Lesson
 from tutor.lessons.project import module_sources
 from tutor.sandbox.isolation import Limits
@@ -54,7 +55,10 @@ def diagnose_project(result: RunResult, project: ProjectProgram, limits: Limits)
         result.error.file = where  # said for the entry too: a page marks the line in that module's editor
     diagnose_result(result, project.sources.get(where, ""), limits)
     error = result.error
-    if error is not None and error.is_name_error and error.name and error.type == "NameError":
+    own_cause = (error.analysis or {}).get("cause") if error is not None else None
+    # Across modules only where the module's own source has no better word (a result not kept, a name spelled
+    # otherwise... are told from the module alone, and truly).
+    if error is not None and error.is_name_error and error.name and own_cause == NameCause.NEVER_ASSIGNED:
         across = explain_across_modules(project.sources, where, error.name)
         if across is not None:
             across["line"] = error.line
