@@ -16,7 +16,7 @@ from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, Run
 from tutor.store.progress import ProgressStatus
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
-from ui.project import failed_module, module_source, pick_module, picker_key, with_module
+from ui.project import failed_module, module_source, pick_module, with_module
 from ui.state import (
     LessonPageState,
     ShownVerdict,
@@ -103,8 +103,11 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
     code = state.code if state.code is not None else lesson.starter
     module = None  # a project lesson: the module in the editor (the learner's code is all of them, one text)
     if lesson.project is not None:
+        code = state.code = shown_text(lesson, state) or code  # the module on screen until now keeps its edits
         module = pick_module(lesson, code, state.open_module, state.verdict)
         state.open_module = None
+        if module != state.module_shown:
+            state.module_shown, state.module_visits = module, state.module_visits + 1
     key = editor_key(lesson, state, module)
     # The editor's newest text is in session state before the editor renders: mark the failing line only
     # while the text is still the code that failed.
@@ -148,19 +151,27 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
 
 
 def editor_key(lesson: Lesson, state: LessonPageState, module: str | None = None) -> str:
-    return f"editor-{lesson.id}-{state.generation}" + (f"-{module}" if module else "")
+    return f"editor-{lesson.id}-{state.generation}" + (f"-{module}-{state.module_visits}" if module else "")
+
+
+def shown_text(lesson: Lesson, state: LessonPageState) -> str | None:
+    """A project: the whole code with the text the editor on screen sent last, in its module (None: nothing
+    sent since it was drawn)."""
+    if state.module_shown is None:
+        return None
+    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state, state.module_shown)))
+    code = state.code if state.code is not None else lesson.starter
+    return None if text is None else with_module(code, state.module_shown, text)
 
 
 def editor_code(lesson: Lesson, state: LessonPageState) -> str:
-    """The learner's whole code as the editor has it now (a project: the module in the editor, in the rest)."""
+    """The learner's whole code as the editor on screen has it now (a project: that module's text in the
+    rest)."""
     code = state.code if state.code is not None else lesson.starter
-    module = None
     if lesson.project is not None:
-        module = st.session_state.get(picker_key(lesson)) or lesson.project.entry
-    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state, module)))
-    if text is None:
-        return code
-    return with_module(code, module, text) if module else text
+        return shown_text(lesson, state) or code
+    text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state)))
+    return code if text is None else text
 
 
 def request_run(lesson: Lesson, state: LessonPageState) -> None:

@@ -10,10 +10,12 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
 from tests.test_browser_learner import serious_violations
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,8 +38,31 @@ def page():
         yield page
 
 
+def open_module(page, name: str, first_line: str) -> None:
+    """Pick a module and wait for its editor: the one editor on the page, showing that module's first line
+    (the other module's editor is replaced, and for a moment both are there)."""
+    page.get_by_role("radio", name=re.compile(re.escape(name))).click()
+
+    def shown() -> bool:
+        if page.locator(EDITOR_FRAME).count() != 1:
+            return False
+        try:
+            return first_line in page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.inner_text(timeout=1000)
+        except PlaywrightError:  # replaced while we looked
+            return False
+
+    assert wait_for(shown, timeout_s=30, interval_s=0.2), f"{name} never showed in one editor"
+    settle(page)
+
+
 def editor_text(page) -> str:
-    return "\n".join(page.frame_locator(EDITOR_FRAME).locator(".ace_line").all_inner_texts())
+    """The one editor's lines ("" while a module's editor is being replaced)."""
+    try:
+        if page.locator(EDITOR_FRAME).count() != 1:
+            return ""
+        return "\n".join(page.frame_locator(EDITOR_FRAME).locator(".ace_line").all_inner_texts())
+    except PlaywrightError:
+        return ""
 
 
 def test_a_learner_switches_files_fixes_the_right_one_and_passes(page, app_url) -> None:
@@ -61,14 +86,10 @@ def test_a_learner_switches_files_fixes_the_right_one_and_passes(page, app_url) 
     page.screenshot(path=str(SHOTS / "project-01-starter.png"), full_page=True)
 
     # 2. The other file: shown in the editor (no error line there), then back to the program.
-    page.get_by_role("radio", name=re.compile(r"model_def\.py")).click()
-    settle(page)  # the editor of the other module replaces this one
-    expect(frame.locator(".ace_line").first).to_contain_text('"""The model: how to build it')
+    open_module(page, "model_def.py", '"""The model: how to build it')
     assert 'if __name__ == "__main__":' in editor_text(page)
     expect(frame.locator(".tutor-error-line")).to_have_count(0)
-    page.get_by_role("radio", name=re.compile(r"train\.py")).click()
-    settle(page)
-    expect(frame.locator(".ace_line").first).to_contain_text('"""Training: run this file')
+    open_module(page, "train.py", '"""Training: run this file')
 
     # 3. Fix train.py (line 11) and run at once: the keystrokes must not be lost.
     frame.locator(EDITOR_INPUT).focus()
@@ -88,9 +109,6 @@ def test_a_learner_switches_files_fixes_the_right_one_and_passes(page, app_url) 
     assert serious_violations(page) == []
 
     # 4. The other module kept its text through it all (the code is one text with a header per module).
-    page.get_by_role("radio", name=re.compile(r"model_def\.py")).click()
-    settle(page)  # the editor of the other module replaces this one
-    expect(frame.locator(".ace_line").first).to_contain_text('"""The model: how to build it')
-    page.get_by_role("radio", name=re.compile(r"train\.py")).click()
-    settle(page)
-    expect(frame.locator(".ace_line").nth(10)).to_contain_text("model = build_model()")
+    open_module(page, "model_def.py", '"""The model: how to build it')
+    open_module(page, "train.py", '"""Training: run this file')
+    assert wait_for(lambda: "model = build_model()\nmodel.fit(" in editor_text(page), timeout_s=30, interval_s=0.5)

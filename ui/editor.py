@@ -24,7 +24,7 @@ from tutor import settings
 
 RUN_MARKER = "\u0000RUN"
 RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
-PATCH_VERSION = 6
+PATCH_VERSION = 7
 MAX_LINES = 40  # the editor grows to this many lines, then scrolls inside: the page stays short
 _KEYBINDING = re.compile(
     r"exec:function\((\w)\)\{(\w)\.autoUpdate\?\(\1\.selection\.clearSelection\(\),\1\.navigateLineEnd\(\),"
@@ -40,7 +40,10 @@ _STYLE = (
 # - Run (and a project's file picker) flushes the text: on the button's pointer/key down (before its click),
 #   the editor sends its newest text at once, so the click's rerun has it (no fixed wait for the ~200 ms
 #   typing debounce).
-#   With several editors on a page (a notebook's cells), the one last focused or typed in is flushed.
+#   With several editors on a page (a notebook's cells), the one last loaded, focused or typed in is flushed:
+#   its own listeners on the page replace the previous editor's, so an editor taken off the page (Reset,
+#   another module or cell) never leaves a dead hook behind (a hook owned by the page's first editor did,
+#   and a Run clicked just after typing ran the older text).
 # - Shift+Enter runs too where the page asks for it (``shift_enter_runs``: a notebook's cells, as in Jupyter):
 #   the same run marker as Ctrl+Enter; elsewhere Shift+Enter stays a new line.
 # - Escape then Tab (Shift+Tab) leaves the editor to the next (previous) stop on the page: Ace keeps Tab
@@ -55,8 +58,16 @@ function note(text){var n=document.getElementById('tutor-note');if(!n){n=documen
 function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',value:v,dataType:'json'},'*');
  }catch(e){}}
-window.parent.__tutorFlush=flush;
-function mine(){window.parent.__tutorFlush=flush;}
+var P=window.parent;
+function isRun(e){return e.target&&e.target.closest&&
+ e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button,[class*="st-key-module-"] label');}
+function mine(){try{if(P.__tutorRunHooks){parentDoc.removeEventListener('pointerdown',P.__tutorRunHooks[0],true);
+ parentDoc.removeEventListener('keydown',P.__tutorRunHooks[1],true);}
+ P.__tutorRunHooks=[function(e){if(isRun(e))flush();},
+  function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))flush();}];
+ parentDoc.addEventListener('pointerdown',P.__tutorRunHooks[0],true);
+ parentDoc.addEventListener('keydown',P.__tutorRunHooks[1],true);}catch(x){}}
+mine();
 document.addEventListener('focusin',mine,true);
 var shiftRuns=false;
 window.addEventListener('message',function(e){var d=e.data;
@@ -64,12 +75,6 @@ window.addEventListener('message',function(e){var d=e.data;
 function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
   value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
-if(!window.parent.__tutorFlushHooked){window.parent.__tutorFlushHooked=true;
- var isRun=function(e){return e.target&&e.target.closest&&
-  e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button,[class*="st-key-module-"] label');};
- parentDoc.addEventListener('pointerdown',function(e){if(isRun(e))try{window.parent.__tutorFlush();}catch(x){}},true);
- parentDoc.addEventListener('keydown',function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))
-  try{window.parent.__tutorFlush();}catch(x){}},true);}
 function leave(back){var frame=window.frameElement;if(!frame)return;
  var focusable='a[href],button:not([disabled]),input,select,textarea,iframe,[tabindex]:not([tabindex="-1"])';
  var stops=Array.prototype.filter.call(parentDoc.querySelectorAll(focusable),

@@ -160,6 +160,10 @@ class LessonPageState:
     draws: int = 0  # whole-page draws of this lesson so far (the live panel knows whether its page is current)
     redraw_asked: float = 0.0  # when the live panel last asked for a whole-page draw (time.monotonic)
     open_module: str | None = None  # a project lesson: the module the next draw opens (the one that failed)
+    module_shown: str | None = None  # a project lesson: the module whose editor the last draw showed
+    # ... and how many times the editor changed module: part of its key. An editor drawn again under a key it
+    # had before (back to a module) never sent its text again (Streamlit 1.67): each showing gets a new key.
+    module_visits: int = 0
 
     @property
     def verdict(self) -> Verdict | None:
