@@ -5,6 +5,7 @@ explained across modules; every mistake in a project lesson's fields names the f
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -198,3 +199,39 @@ def test_the_project_lessons_starter_is_explained_across_modules_in_grade_json()
     assert error.analysis["cause"] == NameCause.OTHER_MODULE
     data = json.loads(json.dumps(verdict.to_dict()))
     assert data["cases"][0]["result"]["error"]["file"] == "train.py"
+
+
+def test_a_project_lesson_travels_in_a_pack_and_loads_as_one() -> None:
+    from tutor.authoring.studio import check_draft
+    from tutor.lessons.packs import export_pack, read_pack
+
+    (draft,) = read_pack(export_pack(["model-in-another-module"])).drafts()
+    checked = check_draft(draft)
+    assert checked.problems == []
+    lesson = checked.lesson
+    assert lesson.kind is LessonKind.PROJECT and lesson.project.entry == "train.py"
+    assert [module.name for module in lesson.starter_modules] == ["model_def.py", "train.py"]
+    assert lesson.cause is NameCause.OTHER_MODULE and lesson.expect.file == "train.py"
+
+
+def test_the_lesson_list_is_ordered_by_how_often_people_meet_each_cause_and_says_so() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import texts
+    from tutor.lessons.causes import CAUSES_BY_FREQUENCY, frequency_rank
+
+    lessons = load_lessons().lessons
+    ranks = [frequency_rank(lesson.cause) for lesson in lessons]
+    assert ranks == sorted(ranks) and lessons[0].cause is CAUSES_BY_FREQUENCY[0]
+    assert lessons[-1].cause is None  # a lesson without a cause comes last
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    page = texts(at)
+    assert "how often people meet each cause of this error in public questions" in page
+    assert "Project of several files (model_def.py, train.py) · cause: made in another module" in page
+    assert "Notebook · cause: notebook cells run out of order or not run" in page
+    assert "Script · cause: never imported" in page
+    # numbered in the list's order, not by each file's `order`
+    links = [link.label for link in at.get("page_link")]
+    numbered = [label for label in links if re.match(r"^\*\*\d+\. ", label)]
+    assert numbered[0].startswith(f"**1. {lessons[0].title}") and numbered[-1].startswith(f"**{len(lessons)}. ")
