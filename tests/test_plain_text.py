@@ -23,7 +23,7 @@ MARKDOWN_SINKS = {
 # Expressions (as ast.unparse writes them) that are never learner-controlled, with why.
 TRUSTED = {
     # lesson files, written by teachers
-    "lesson.title", "lesson.summary", "lesson.explanation", "lesson.order", "hint", "number",
+    "lesson.title", "lesson.summary", "lesson.explanation", "hint", "number",
     "case", "heading",
     # words and numbers the app computes ("label": a phase name; "problem": a sign-in hint of ours)
     # (BADGES is keyed by tutor.store.progress.ProgressStatus; its values are our words)
@@ -42,13 +42,18 @@ TRUSTED = {
     # issue 11: the keyboard shortcut, counts, seconds, a lesson's title and URL path (lesson files), the
     # overview's "Start here"/"Continue with"
     "RUN_SHORTCUT", "len(lesson.hints)", "left", "'try' if left == 1 else 'tries'", "later[0].title", "page",
-    "where", "start.order", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
+    "where", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
     # the teacher page: how many self-paced browsers ran nothing (a count, in our words)
     "count_idle_browsers(grid.idle_browsers)",
     # the studio's checkbox label, a constant of ours (tutor.authoring.studio names it in its own message)
     "REPLACE_LABEL",
     # a notebook lesson's markdown cell, drawn only when it is one of the lesson's own (starter/solution file)
     "markdown_text(teacher_cell)",
+    # issue 21: the lesson list's numbers and a lesson's kind and cause (our words; module names of a lesson
+    # file); the studio's module controls: module names, only those matching name.py (tutor.lessons.project.
+    # MODULE_NAME: letters, digits, _), never a header's raw text
+    "numbers[start.id]", "numbers[lesson.id]", "lesson_facts(lesson)", "picked or 'the module'", "undo",
+    "f':material/delete: Delete {picked}' if picked else 'Delete module'",
 }  # fmt: skip
 
 

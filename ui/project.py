@@ -8,13 +8,13 @@ import streamlit as st
 
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
-from tutor.lessons.project import parse_modules, replace_module
+from tutor.lessons.project import MODULE_NAME, parse_modules, replace_module
 from ui.widgets import first_failure
 
 
 def module_names(lesson: Lesson, code: str) -> list[str]:
     """The modules of the learner's text (the starter's, should the text have lost its headers)."""
-    names = [module.name for module in parse_modules(code) if module.name]
+    names = [module.name for module in parse_modules(code) if MODULE_NAME.match(module.name)]  # (labels: safe)
     return names or list(lesson.project.modules if lesson.project else ())
 
 

@@ -24,8 +24,9 @@ class ModuleError(ValueError):
 
 
 def module_names(text: str) -> list[str]:
-    """The named modules of a project text, in order."""
-    return [module.name for module in parse_modules(text) if module.name]
+    """The modules of a project text with a well-formed name (``model_def.py``), in order: a header with any
+    other name is the schema's problem to report, never a label or a key on the page (a pack is untrusted)."""
+    return [module.name for module in parse_modules(text) if MODULE_NAME.match(module.name)]
 
 
 def draft_modules(draft: Draft) -> list[str]:
