@@ -25,7 +25,7 @@ from tutor.grading.imports import (
     module_attributes,
     suggest_import,
 )
-from tutor.grading.similar import Similar, attribute_path, methods_used_on
+from tutor.grading.similar import Similar, attribute_path, instance_of, methods_used_on
 from tutor.lessons.causes import NameCause
 
 MODEL_METHODS = {"fit", "predict", "evaluate", "compile", "summary", "save", "save_weights", "load_weights"}
@@ -513,16 +513,9 @@ def _module_instances(tree: ast.AST, classes: set[str], line: int | None) -> lis
         node = pending.pop(0)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id in classes
-            and (line is None or node.lineno < line)
-        ):
-            found.append((node.targets[0].id, node.value.func.id, node.lineno))
+        made = instance_of(node, classes)
+        if made is not None and (line is None or node.lineno < line):
+            found.append((*made, node.lineno))
         for field in ("body", "orelse", "finalbody", "handlers"):
             pending += [child for child in getattr(node, field, []) if isinstance(child, ast.AST)]
     return sorted(found, key=lambda item: item[2])

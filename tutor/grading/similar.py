@@ -25,6 +25,20 @@ class Similar:
     methods: tuple[str, ...] = ()  # for kind "methods": the methods both are used with
 
 
+def instance_of(node: ast.AST, classes: set[str]) -> tuple[str, str] | None:
+    """``trainer = Trainer(...)``: (``trainer``, ``Trainer``) when the class is one of ``classes``."""
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id in classes
+    ):
+        return node.targets[0].id, node.value.func.id
+    return None
+
+
 def attribute_path(node: ast.AST) -> str | None:
     """``self.model`` for an Attribute chain of plain names, else None."""
     parts: list[str] = []
@@ -101,15 +115,9 @@ def _through_instances(tree: ast.AST, name: str, assigned: dict[str, int]) -> li
     }
     found = []
     for node in getattr(tree, "body", []):
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and node.value.func.id in classes
-        ):
-            found.append(Similar(f"{node.targets[0].id}.{name}", "attribute", node.lineno))
+        made = instance_of(node, classes)
+        if made is not None:
+            found.append(Similar(f"{made[0]}.{name}", "attribute", node.lineno))
     return found
 
 
