@@ -65,8 +65,9 @@ if wanted in lesson_pages:
 pending = st.session_state.get("deep_link")
 if page is overview and pending in lesson_pages:
     st.switch_page(lesson_pages[pending])
-if page is lesson_pages.get(pending) and learner is not None:
-    st.session_state.pop("deep_link", None)
+if page is lesson_pages.get(pending):
+    if learner is not None:  # drawn for a known learner: the link has done its work
+        st.session_state.pop("deep_link", None)
 elif page is not overview:
     st.session_state.pop("deep_link", None)  # the learner went elsewhere
 page.run()

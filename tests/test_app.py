@@ -64,6 +64,19 @@ def test_deep_link_opens_the_lesson() -> None:
     assert at.title[0].value == "Keep what build_model() returns"
 
 
+def test_a_deep_link_survives_a_draw_of_the_overview_before_the_browser_is_known() -> None:
+    """The draw that signs a new browser in could come from the overview after the switch to the lesson
+    (switch_page drops the query): the browser landed on the overview (CI, and the notebook browser test)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params["lesson"] = "assign-the-model"
+    at.run()
+    assert at.title[0].value == "Keep what build_model() returns"
+    at.query_params.clear()
+    at.switch_page("app_pages/overview.py").run()  # the browser not yet known (no learner): back to the lesson
+    assert not at.exception
+    assert at.title[0].value == "Keep what build_model() returns"
+
+
 def test_running_the_starter_shows_what_happened_but_not_the_fix() -> None:
     """Issue 11, teach before telling: the unchanged starter is no attempt; no fix, no solution."""
     at = lesson_app().run()
