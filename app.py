@@ -68,6 +68,9 @@ if page is overview and pending in lesson_pages:
 if page is lesson_pages.get(pending):
     if learner is not None:  # drawn for a known learner: the link has done its work
         st.session_state.pop("deep_link", None)
+        # The browser may have missed the sign-in's URL change (sent in a run the switch cut short): again.
+        for name, value in list(st.query_params.items()):
+            st.query_params[name] = value
 elif page is not overview:
     st.session_state.pop("deep_link", None)  # the learner went elsewhere
 page.run()
