@@ -12,11 +12,12 @@ from tutor.grading.name_error import predict_early_name_error
 from tutor.grading.verdict import Verdict
 from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import Lesson
+from tutor.lessons.project import module_text, replace_module
 from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, RunStatus
 from tutor.store.progress import ProgressStatus
 from ui import plain
 from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
-from ui.project import failed_module, module_source, pick_module, with_module
+from ui.project import failed_module, pick_module
 from ui.state import (
     LessonPageState,
     ShownVerdict,
@@ -112,12 +113,12 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
     # The editor's newest text is in session state before the editor renders: mark the failing line only
     # while the text is still the code that failed.
     newest, _ = split_run_marker(st.session_state.get(key))
-    newest_code = code if newest is None else with_module(code, module, newest) if module else newest
+    newest_code = code if newest is None else replace_module(code, module, newest) if module else newest
     ran_this_code = state.shown is not None and state.shown.source == newest_code
     entry = lesson.project.entry if lesson.project else None
     annotations, markers = error_marks(state.verdict, module, entry) if ran_this_code else ([], [])
-    text, token = code_editor(module_source(code, module) if module else code, key, annotations, markers)
-    state.code = text = with_module(code, module, text) if module else text
+    text, token = code_editor((module_text(code, module) or "") if module else code, key, annotations, markers)
+    state.code = text = replace_module(code, module, text) if module else text
     keep_code(lesson.id, state, lesson.starter)
     if token and token != state.last_token:  # Ctrl/Cmd+Enter in the editor: the text is fresh
         state.last_token = token
@@ -161,7 +162,7 @@ def shown_text(lesson: Lesson, state: LessonPageState) -> str | None:
         return None
     text, _ = split_run_marker(st.session_state.get(editor_key(lesson, state, state.module_shown)))
     code = state.code if state.code is not None else lesson.starter
-    return None if text is None else with_module(code, state.module_shown, text)
+    return None if text is None else replace_module(code, state.module_shown, text)
 
 
 def editor_code(lesson: Lesson, state: LessonPageState) -> str:

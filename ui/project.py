@@ -8,14 +8,13 @@ import streamlit as st
 
 from tutor.grading.verdict import Verdict
 from tutor.lessons.lesson import Lesson
-from tutor.lessons.project import MODULE_NAME, parse_modules, replace_module
+from tutor.lessons.project import module_names
 from ui.widgets import first_failure
 
 
-def module_names(lesson: Lesson, code: str) -> list[str]:
+def lesson_modules(lesson: Lesson, code: str) -> list[str]:
     """The modules of the learner's text (the starter's, should the text have lost its headers)."""
-    names = [module.name for module in parse_modules(code) if MODULE_NAME.match(module.name)]  # (labels: safe)
-    return names or list(lesson.project.modules if lesson.project else ())
+    return module_names(code) or list(lesson.project.modules if lesson.project else ())
 
 
 def failed_module(verdict: Verdict | None) -> str | None:
@@ -31,7 +30,7 @@ def picker_key(lesson: Lesson) -> str:
 def pick_module(lesson: Lesson, code: str, open_module: str | None, verdict: Verdict | None) -> str:
     """The file picker; returns the module the editor shows. ``open_module``: the one to open now."""
     assert lesson.project is not None
-    names = module_names(lesson, code)
+    names = lesson_modules(lesson, code)
     key = picker_key(lesson)
     if open_module in names:
         st.session_state[key] = open_module  # before the widget exists in this run: allowed
@@ -51,12 +50,3 @@ def pick_module(lesson: Lesson, code: str, open_module: str | None, verdict: Ver
         help=f"This project has {len(names)} files. Run runs `python {lesson.project.entry}`; it imports the others.",
     )
     return picked or lesson.project.entry
-
-
-def module_source(code: str, module: str) -> str:
-    return next((m.source for m in parse_modules(code) if m.name == module), "")
-
-
-def with_module(code: str, module: str, text: str) -> str:
-    """The whole project text with ``module`` holding ``text``."""
-    return replace_module(code, module, text)

@@ -14,7 +14,17 @@ import tomllib
 from dataclasses import replace
 
 from tutor.lessons.files import Draft
-from tutor.lessons.project import HEADER, MAX_MODULES, MODULE_NAME, TAKEN, join_modules, parse_modules, replace_module
+from tutor.lessons.project import (
+    HEADER,
+    MAX_MODULES,
+    MODULE_NAME,
+    TAKEN,
+    join_modules,
+    module_names,
+    module_text,
+    parse_modules,
+    replace_module,
+)
 
 FILES = ("starter", "solution")  # a project draft's texts made of modules
 
@@ -23,21 +33,10 @@ class ModuleError(ValueError):
     """A module operation refused, and why, in words for the teacher."""
 
 
-def module_names(text: str) -> list[str]:
-    """The modules of a project text with a well-formed name (``model_def.py``), in order: a header with any
-    other name is the schema's problem to report, never a label or a key on the page (a pack is untrusted)."""
-    return [module.name for module in parse_modules(text) if MODULE_NAME.match(module.name)]
-
-
 def draft_modules(draft: Draft) -> list[str]:
     """The starter's modules, then any the solution has besides (they should be the same: the schema says so)."""
     names = module_names(draft.starter)
     return names + [name for name in module_names(draft.solution) if name not in names]
-
-
-def module_text(text: str, name: str) -> str | None:
-    """A module's source; None when the text has no such module."""
-    return next((module.source for module in parse_modules(text) if module.name == name), None)
 
 
 def has_header(source: str) -> bool:

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tutor.lessons.kinds import LessonKind
+from tutor.lessons.schema import MODULE_NAME_PATTERN
 from tutor.sandbox.packages import OFFERED
 
 if TYPE_CHECKING:
     from tutor.lessons.schema import LessonFile
 
 HEADER = re.compile(r"^# ==> (?P<name>\S+) <==[ \t]*$")
-MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
+MODULE_NAME = MODULE_NAME_PATTERN  # the schema's (StarterFailsWith.file, [project] entry): one definition
 MAX_MODULES = 8
 # Names a learner's module may not take: it would hide the package the program means to import.
 TAKEN = {*sys.stdlib_module_names, *(package.import_name for package in OFFERED), "tf_keras", "tutor"}
@@ -121,6 +122,17 @@ def module_problems(modules: Sequence[Module]) -> list[str]:
     if len(modules) > MAX_MODULES:
         problems.append(f"has {len(modules)} modules; at most {MAX_MODULES}")
     return problems
+
+
+def module_names(text: str) -> list[str]:
+    """The modules of a project text with a well-formed name (``model_def.py``), in order: a header with any
+    other name is the schema's problem to report, never a label or a key on a page (a pack is untrusted)."""
+    return [module.name for module in parse_modules(text) if MODULE_NAME.match(module.name)]
+
+
+def module_text(text: str, name: str) -> str | None:
+    """A module's source; None when the text has no such module."""
+    return next((module.source for module in parse_modules(text) if module.name == name), None)
 
 
 def module_sources(text: str) -> dict[str, str]:
