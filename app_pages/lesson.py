@@ -75,7 +75,7 @@ def render_lesson(lesson_id: str) -> None:
     render_editor(lesson, state, active)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        live_panel(lesson.id, active)
+        run_panel(lesson.id, active)
         if state.once is not None:
             plain.show(state.once, tone="info")
             state.once = None
@@ -244,16 +244,32 @@ def settle_run(state: LessonPageState) -> RunSnapshot | None:
     return snapshot
 
 
-def live_panel(lesson_id: str, active: bool) -> None:
-    """The run in flight: it polls (and reruns alone) while ``active``, as the page drew it."""
+def run_panel(lesson_id: str, active: bool) -> None:
+    """The run in flight (a polling panel), or how the last one was stopped.
+
+    The polling panel is on the page only while a run is in flight, in a container of its own: a fragment
+    rerun that a timer of an earlier draw sends after a whole-page draw then has nothing else to touch. With
+    the panel always there, CI twice showed a verdict without its "What happened" box (the verdict's inner
+    blocks dropped, its plain elements kept: what Streamlit's stale-node clearing after a fragment rerun does
+    to blocks it takes for the fragment's)."""
+    state = lesson_state(lesson_id)
+    if active:
+        with st.container(key=f"live-{lesson_id}"):
+            live_panel(lesson_id)
+    elif state.stopped:
+        plain.show(state.stopped, tone="info")
+
+
+def live_panel(lesson_id: str) -> None:
+    """The run in flight, drawn only while there is one: it polls (and reruns alone)."""
     state = lesson_state(lesson_id)
     drawn_in = state.draws  # the page draw this panel belongs to
 
-    @st.fragment(run_every=POLL_S if active else None)
+    @st.fragment(run_every=POLL_S)
     def panel() -> None:
         lesson = get_lessons().get(lesson_id)
         snapshot = current_job(state)
-        if snapshot is not None and snapshot.state.finished and active:
+        if snapshot is not None and snapshot.state.finished:
             # The page drew this run as running: record it (once) and ask for the whole page to be drawn
             # from this state (editor marks, buttons, verdict). Asked again every REDRAW_AGAIN_S while no
             # new draw of the page has started: such a request can be dropped, which left a blank panel and

@@ -11,10 +11,10 @@ import streamlit as st
 from app_pages.lesson import (
     POLL_S,
     REDRAW_AGAIN_S,
-    live_panel,
     render_hints,
     render_next_lesson,
     render_solution_panel,
+    run_panel,
     settle_run,
     solution_open,
     start_run,
@@ -95,7 +95,7 @@ def render_notebook(lesson: Lesson) -> None:
     keep_code(lesson.id, state, lesson.starter)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        live_panel(lesson.id, grading)
+        run_panel(lesson.id, grading)
         if state.once is not None:
             plain.show(state.once, tone="info")
             state.once = None

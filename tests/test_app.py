@@ -35,6 +35,22 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts).replace("\\", "")  # drop Markdown escapes
 
 
+def block_keys(at: AppTest) -> list[str]:
+    """The keys of the page's keyed containers (Streamlit gives them ids ending in ``-<key>``)."""
+    keys: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None and getattr(proto, "id", "").startswith("$$ID-"):
+            keys.append(proto.id.split("-", 2)[2])
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else ():
+            walk(child)
+
+    walk(at._tree)
+    return keys
+
+
 def run_until(at: AppTest, needle: str, timeout: float = 90) -> None:
     """Rerun the page (as its live panel does) until ``needle`` is on it."""
 
@@ -92,6 +108,8 @@ def test_running_the_starter_shows_what_happened_but_not_the_fix() -> None:
     state = at.session_state["lessons"]["assign-the-model"]
     assert (state.status, state.attempts) == ("not started", 0)
     assert not [c for c in at.code if c.language == "diff"]  # the solution stays closed
+    # No polling panel beside a drawn verdict: a fragment rerun after the draw once dropped its What happened box
+    assert "verdict" in block_keys(at) and "live-assign-the-model" not in block_keys(at)
 
 
 def test_a_real_attempt_gets_one_headline_and_not_reached_checks() -> None:
@@ -207,6 +225,7 @@ def test_stop_cancels_a_running_program() -> None:
     at.button(key="run-assign-the-model").click().run()
     run_until(at, "Running your code", timeout=30)
     assert re.search(r"Running your code\*\* · \d+\.\d s of at most 120 s", texts(at))
+    assert "live-assign-the-model" in block_keys(at)  # the polling panel, while the run is in flight
     stop = at.button(key="stop-assign-the-model")
     started = time.monotonic()
     stop.click().run()
