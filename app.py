@@ -20,11 +20,19 @@ st.set_page_config(
 get_runs()  # the run manager and its warm sandboxes start with the first page view, not the first run
 page_chrome()  # on every page, once: the sandbox warning and the shared styles
 teacher = st.Page("app_pages/teacher.py", title="Teacher", icon=":material/co_present:", url_path="teacher")
+# The teacher's projector view: opened from the teacher page in a tab of its own, never listed in the sidebar.
+projector = st.Page(
+    "app_pages/projector.py",
+    title="Projector view",
+    icon=":material/qr_code_2:",
+    url_path="projector",
+    visibility="hidden",
+)
 studio = st.Page("app_pages/studio.py", title="Lesson studio", icon=":material/edit_note:", url_path="studio")
 learner = resolve_learner()  # self-paced: None for the moment before the browser says who it is
 if learner is None and auth_mode() is not IdentitySource.LOCAL:
     sign_in = st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", default=True)
-    st.navigation([sign_in, teacher, studio]).run()
+    st.navigation([sign_in, teacher, projector, studio]).run()
     st.stop()
 
 if learner is not None:
@@ -50,7 +58,7 @@ sections = {
     "Lessons": list(lesson_pages.values()),
     "Your own code": [explain],
     "About": [setup],
-    "For teachers": [teacher, studio],
+    "For teachers": [teacher, projector, studio],
 }
 # Every page listed: collapsed ("View 3 more"), the teacher's pages hid behind a click once lessons grew.
 # (A count, not True: with expanded=True a deep link /?lesson=<id> lost its race with the sign-in draw.)

@@ -3,7 +3,6 @@ is known), which causes the Explain page found in learners' own code (counts onl
 any learner's latest code, CSV exports, and lesson files with errors (never shown to learners)."""
 
 from functools import partial
-from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -23,35 +22,14 @@ from tutor.store.explanations import count_explanations_by_cause
 from tutor.store.progress import load_code
 from tutor.store.text import distinct_names
 from ui import plain
-from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
 from ui.state import get_database, get_lessons, get_library, get_runs
 from ui.studio import render_proof_states
+from ui.teacher import render_join_summary, require_teacher_page
 
 REFRESH_S = 5.0
 
 st.title("Teacher")
-if not teacher_configured():
-    st.info(
-        "The teacher page is turned off. To turn it on, start the app with a passphrase, e.g. "
-        "`TUTOR_TEACHER_PASSPHRASE='...' ./scripts/run.sh`, or list teachers' login emails in `TUTOR_TEACHERS` "
-        "when the app uses `st.login`."
-    )
-    st.stop()
-if not is_teacher() and not settings.teacher_passphrase():
-    st.warning("This page is for the teachers listed in `TUTOR_TEACHERS`: log in with such an account.")
-    st.stop()
-if not is_teacher():
-    with st.form("teacher-unlock"):
-        passphrase = st.text_input("Teacher passphrase", type="password", key="teacher-passphrase")
-        if st.form_submit_button("Open the teacher page"):
-            wait = unlock_wait_s()
-            if wait:
-                st.error(f"Too many tries. Wait {wait} s before the next one.")
-            elif unlock_teacher(passphrase):
-                st.rerun()
-            else:
-                st.error("That passphrase is not right.")
-    st.stop()
+require_teacher_page()
 
 
 def count_idle_browsers(count: int) -> str:
@@ -66,6 +44,23 @@ def cell_colour(label: str) -> str:
     if label.startswith("passed"):
         return "background-color: #dcfce7"
     return "background-color: #ffedd5" if label.startswith("attempted") else "color: #4b5563"
+
+
+SHORT_TITLE = 18  # characters of a lesson's title in the grid's column header; the whole title on hover
+
+
+def short_title(title: str) -> str:
+    """ "3. Keep what build_model() returns" -> "3. Keep what build_…": ten lessons fit side by side."""
+    return title if len(title) <= SHORT_TITLE else title[: SHORT_TITLE - 1].rstrip() + "…"
+
+
+def grid_columns(titles: dict[str, str], lesson_ids: list[str]) -> dict:
+    """The class grid's columns: the learners' names pinned at the left while the lessons scroll past, and
+    each lesson headed by its number and a short title, the full title in the header's tooltip."""
+    columns: dict = {"_index": st.column_config.TextColumn("Learner", pinned=True)}
+    for lesson in lesson_ids:
+        columns[titles[lesson]] = st.column_config.TextColumn(short_title(titles[lesson]), help=titles[lesson])
+    return columns
 
 
 def minutes(seconds: float) -> str:
@@ -105,32 +100,38 @@ def stuck_label(error_type: str | None, cause: str | None) -> str | None:
 
 
 def render_stuck(db, titles: dict[str, str], workshop: str | None) -> None:
-    """Per lesson, how failed runs end, grouped by cause where the cause is known."""
+    """Per lesson, how failed runs end, grouped by cause where the cause is known: one table, the groups
+    learners are at now first (most learners first); groups nobody is at now are folded under "Earlier"."""
     st.subheader("Where learners are stuck")
     common = count_common_errors(db, workshop=workshop, label_cause=stuck_label)
+    order = [*titles, *sorted(set(common) - set(titles))]
     stuck = [
         {"lesson": titles.get(lesson, lesson), "outcome": e.outcome, "names": ", ".join(e.names),
          "learners still there": e.learners_now, "learners ever": e.learners_ever, "runs": e.runs}
-        for lesson in [*titles, *sorted(set(common) - set(titles))] for e in common.get(lesson, [])
+        for lesson in order for e in common.get(lesson, [])
     ]  # fmt: skip
     if not stuck:
         st.caption("No failed runs yet.")
         return
     st.caption(
         "Errors whose cause is known are grouped by it, whatever the name (the names column lists the "
-        "most common ones); other errors are listed as they ended."
+        "most common ones); other errors are listed as they ended. Learners who passed a lesson are not "
+        "counted as still there."
     )
-    items = []
-    for row in stuck[:3]:  # outcomes and names are learner-controlled (an exception's name): plain text only
-        count = row["learners still there"]
-        now = f" — {count} learner{'' if count == 1 else 's'} now"
-        names = plain.join(" (", plain.code(row["names"]), ")") if row["names"] else ""
-        items.append(plain.join(plain.strong(row["lesson"]), ": ", plain.code(row["outcome"]), names, now))
-    plain.show_list(items)
     if not any(row["names"] for row in stuck):
         for row in stuck:
             del row["names"]
-    st.dataframe(pd.DataFrame(stuck), hide_index=True, width="stretch")
+    # Outcomes and names are learner-controlled (an exception's name): dataframe cells, never Markdown.
+    now = sorted((row for row in stuck if row["learners still there"]), key=lambda row: -row["learners still there"])
+    earlier = [{k: v for k, v in row.items() if k != "learners still there"} for row in stuck
+               if not row["learners still there"]]  # fmt: skip
+    if now:
+        st.dataframe(pd.DataFrame(now), hide_index=True, width="stretch")
+    else:
+        st.caption("Nobody is stuck now.")
+    if earlier:
+        with st.expander("Earlier (nobody is there now)"):
+            st.dataframe(pd.DataFrame(earlier), hide_index=True, width="stretch")
 
 
 def render_explained(db, workshop: str | None) -> None:
@@ -213,7 +214,7 @@ def class_view() -> None:
             for learner in grid.learners
         }
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=[titles[lesson] for lesson in grid.lesson_ids])
-        st.dataframe(frame.style.map(cell_colour), width="stretch")
+        st.dataframe(frame.style.map(cell_colour), width="stretch", column_config=grid_columns(titles, grid.lesson_ids))
     elif settings.workshop_code():
         st.info("Nobody has signed in yet.")
     else:
@@ -273,39 +274,5 @@ def class_view() -> None:
                  icon=":material/edit_note:")  # fmt: skip
 
 
-def app_address() -> str | None:
-    """The app's address as this browser reaches it, without the page's own path."""
-    url = st.context.url
-    if not url:
-        return None
-    parts = urlsplit(url)
-    path = parts.path.removesuffix("/teacher").rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def render_how_to_join() -> None:
-    """What to put on the projector: where learners go and the code they type."""
-    code = settings.workshop_code()
-    if not code:
-        return
-    address = app_address()
-    with st.expander("How learners join (for the projector)", expanded=False):
-        where = plain.code(address) if address else "this app's address"
-        plain.show("Open ", where, ", type your name and the workshop code:")
-        plain.show(plain.Html(f'<span style="font-size:2.5rem;font-weight:700">{plain.text(code)}</span>'))
-        plain.show(
-            "Spaces, dashes and capital letters in the code do not matter. Sign in with the same name next "
-            "time to continue where you left off.",
-            muted=True,
-        )
-        host = urlsplit(address).hostname if address else None
-        if host in ("localhost", "127.0.0.1", "::1"):
-            plain.show(
-                "This address works on this computer only: give learners this machine's network address "
-                "instead (the same port), and start the app with ADDRESS=0.0.0.0 if it listens on loopback.",
-                tone="warning",
-            )
-
-
-render_how_to_join()
+render_join_summary()
 class_view()

@@ -182,10 +182,14 @@ def export_grid_csv(db: Database, lesson_ids: list[str], workshop: str | None = 
     return out.getvalue()
 
 
+# "error_cause": why a name was missing (tutor.grading.causes), blank where no cause is known. "attempt": whether
+# the run counts as an attempt (False: the unchanged starter, run to see what happens; True also for rows older
+# than that distinction, as the grid counts them): the grid's attempt count of a learner and lesson is the number
+# of their rows with attempt True, whatever the run's status. (New columns go after the older ones.)
 RUN_COLUMNS = [
     "run", "learner", "learner_id", "lesson", "status", "outcome", "passed", "error_type", "error_name",
-    "error_line", "error_cause", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset", "warm",
-    "code",
+    "error_line", "error_cause", "attempt", "submitted_utc", "started_utc", "finished_utc", "duration_s", "dataset",
+    "warm", "code",
 ]  # fmt: skip
 
 
@@ -204,6 +208,7 @@ def export_runs_csv(db: Database, workshop: str | None = None) -> str:
                 run.id, labels.get(run.learner_id, clean_display_name(name)), run.learner_id, run.lesson_id,
                 run.status, run.outcome, _blank(run.passed),
                 _blank(run.error_type), _blank(run.error_name), _blank(run.error_line), _blank(run.error_cause),
+                is_attempt(run.real_attempt),
                 _iso(run.submitted_at), _iso(run.started_at), _iso(run.finished_at), _blank(run.duration_s),
                 _blank(run.dataset), _blank(run.warm), run.code,
             ])  # fmt: skip
@@ -219,6 +224,11 @@ class SafeCsvWriter:
 
     def writerow(self, row: list[Any]) -> None:
         self.writer.writerow([neutralise_cell(cell) for cell in row])
+
+
+def is_attempt(real_attempt: bool | None) -> bool:
+    """A run's ``attempt`` cell: as tutor.store.progress.counts_as_attempt decides it in the database."""
+    return real_attempt is None or bool(real_attempt)
 
 
 def _iso(value: datetime | None) -> str:
