@@ -120,6 +120,16 @@ def test_a_key_below_the_wrong_table_is_explained(tmp_path: Path) -> None:
     assert "Move `title` above `[[cases.files]]`, so that it belongs to `[[cases]]`" in problem
 
 
+def test_why_is_required_and_not_blank(tmp_path: Path) -> None:
+    """Issue 22: the why has a field of its own, shown with the first failing verdict; every lesson has one."""
+    assert problems_of(tmp_path, FULL.replace('why = "Why."\n', "")) == [("why", "is missing")]
+    assert problems_of(tmp_path, FULL.replace('why = "Why."', 'why = "  "')) == [("why", "must not be empty")]
+    misspelt = problems_of(tmp_path, FULL.replace('why = "Why."', 'wyh = "Why."'))
+    assert misspelt[0][0] == "wyh" and "did you mean 'why'?" in misspelt[0][1], misspelt
+    lesson = load_lesson(write_lesson(tmp_path, FULL), tmp_path / "solutions")
+    assert lesson.why == "Why."
+
+
 WRONG_TYPES = [
     ("title", 'title = "Demo"', "title = 3", "must be a string, not an integer (3)"),
     ("order", 'title = "Demo"', 'title = "Demo"\norder = true', "must be an integer, not true or false (true)"),
@@ -386,7 +396,8 @@ def test_schema_command_prints_the_json_schema(capsys) -> None:
     assert {"schema_version", "id", "hints", "limits", "checks", "cases", "wrong", "claims"} <= set(
         schema["properties"]
     )
-    assert set(schema["required"]) >= {"schema_version", "id", "title", "hints", "checks", "starter_fails_with"}
+    assert set(schema["required"]) >= {"schema_version", "id", "title", "why", "hints", "checks", "starter_fails_with"}
+    assert "first failing verdict" in schema["properties"]["why"]["description"]
     check_defs = [d for d in schema["$defs"].values() if "kind" in d.get("properties", {})]
     assert {d["properties"]["kind"]["const"] for d in check_defs} == set(CHECK_KINDS)
     tables = [d for d in schema["$defs"].values() if d.get("type") == "object"]  # (LessonKind is an enum)

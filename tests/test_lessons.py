@@ -18,6 +18,7 @@ id = "demo"
 title = "Demo"
 summary = "A demo lesson."
 explanation = "Explain."
+why = "Why."
 hints = ["one"]
 
 [starter_fails_with]
@@ -52,6 +53,7 @@ def test_shipped_lessons_all_load() -> None:
         assert 2 <= len(lesson.hints) <= 3, lesson.id
         assert lesson.starter != lesson.solution
         assert lesson.explanation.strip()
+        assert lesson.why.strip()
 
 
 def test_good_lesson_loads(tmp_path: Path) -> None:
@@ -66,6 +68,7 @@ def test_good_lesson_loads(tmp_path: Path) -> None:
 
 BROKEN = [
     ("title", GOOD.replace('title = "Demo"\n', "")),
+    ("why", GOOD.replace('why = "Why."\n', "")),
     ("schema_version", GOOD.replace("schema_version = 1", "schema_version = 7")),
     ("checks[0].kind", GOOD.replace('kind = "no_name_error"', 'kind = "no_nameerror"')),
     ("checks[1].threshold", GOOD.replace("threshold = 0.5", "threshold = 5")),

@@ -30,6 +30,7 @@ kind = "notebook"
 title = "Demo"
 summary = "A demo lesson."
 explanation = "Explain."
+why = "Why."
 hints = ["one"]
 
 [starter_fails_with]

@@ -219,6 +219,6 @@ def test_a_new_lesson_is_proved_in_real_sandboxes_in_the_background(folders) -> 
     assert library.wait_idle(600)
     status = library.status("keep-the-model")
     assert status.state is ProofState.PROVED, status.failures
-    assert status.done == status.total == 4  # solution, starter, one wrong variant, one claim
+    assert status.done == status.total == 5  # text, solution, starter, one wrong variant, one claim
     assert library.lesson_set().get("keep-the-model") is not None
     library.close()

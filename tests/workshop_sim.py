@@ -46,7 +46,8 @@ TOML = f"""schema_version = 1
 id = "{LESSON_ID}"
 title = "Tiny fit"
 summary = "A lesson for load tests: one epoch on 256 random samples."
-explanation = "Keep what build_model() returns."
+explanation = "Run it, and read which name is missing."
+why = "A bare call throws away what build_model() returns."
 hints = ["model = build_model()"]
 
 [limits]

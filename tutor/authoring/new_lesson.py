@@ -32,13 +32,19 @@ order = 100                      # position in the lesson list
 title = "TODO: a short title"
 summary = "TODO: one line for the overview page."
 explanation = """
-TODO: what happens when the starter runs (the exact error and its line), why, and the task.
+TODO: the task, and what to look for when the starter runs: which name is missing, on which line, and
+where that name should have been created. Not the fix (check-lessons proves no line of it is quoted here).
+
+Run the starter and read which name is missing. Then find the line that should have made it.
+"""
+why = """
+TODO: why the name is missing, shown with the learner's first failing verdict.
 
 The starter calls `build_model()` but does not keep what it returns, so `model.fit(...)` stops with
 `NameError: name 'model' is not defined`.
 """
 hints = [
-    "TODO: where to look.",
+    "TODO: where to look, as a question.",
     "TODO: nearly the answer: `model = build_model()`.",
 ]
 
@@ -180,7 +186,7 @@ y_train = y_train[:10000]
 model.fit(x_train, y_train, epochs=1, batch_size=64)
 """
 PROJECT_ENTRY = "train.py"
-PROJECT_STORY = (  # the explanation's second paragraph, told for the project
+PROJECT_STORY = (  # the why's second paragraph, told for the project
     "The starter calls `build_model()` but does not keep what it returns, so `model.fit(...)` stops with\n",
     "`train.py` (the program) imports `build_model` from `model_def.py` and calls it, but does not keep what it\n"
     "returns, so `model.fit(...)` stops in `train.py` with\n",
@@ -210,10 +216,13 @@ order = 100
 title = "TODO: a short title"
 summary = "TODO: one line for the overview page."
 explanation = """
-TODO: what happens when the learner runs the cells (the exact error, its cell and line), why, and the task.
+TODO: the task, and what to look for when the learner runs the cells (the error, its cell and line); not the fix.
+"""
+why = """
+TODO: why the error happens, shown with the learner's first failing verdict.
 """
 hints = [
-    "TODO: where to look.",
+    "TODO: where to look, as a question.",
     "TODO: nearly the answer.",
 ]
 

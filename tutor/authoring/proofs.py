@@ -1,9 +1,12 @@
 """Lessons prove themselves: every generated fixture is made in the sandbox, the solution passes every
 case, the starter fails with the intended error on the intended line, every known-wrong variant fails,
-and every claim about Keras holds on the Keras installed here."""
+every claim about Keras holds on the Keras installed here, and the text shown before the first run (title,
+summary, explanation) teaches before telling: it quotes no line the solution adds or changes (``prove_text``)."""
 
 from __future__ import annotations
 
+import keyword
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,10 +15,11 @@ from tutor.explain.traceback_text import cell_frame_lines, missing_name
 from tutor.grading.grade import case_by_id, grade_source, prepare_case_files
 from tutor.grading.verdict import GraderError, Verdict
 from tutor.kernels.session import RESTART, replay_session
-from tutor.lessons.cells import code_cells
+from tutor.lessons.cells import CellKind, code_cells
 from tutor.lessons.fixtures import FixtureError, generate_fixture
 from tutor.lessons.kinds import LessonKind
 from tutor.lessons.lesson import CaseFile, Claim, Lesson
+from tutor.lessons.project import parse_modules
 from tutor.sandbox.isolation import Limits
 from tutor.sandbox.runner import RunRequest, run_program
 
@@ -23,7 +27,7 @@ from tutor.sandbox.runner import RunRequest, run_program
 @dataclass
 class Proof:
     lesson: str
-    item: str  # fixture:<field>, solution, starter, wrong:<id>, claim:<id>
+    item: str  # fixture:<field>, solution, starter, wrong:<id>, claim:<id>, text
     passed: bool
     detail: str
 
@@ -32,6 +36,7 @@ def prove_lessons(lessons: list[Lesson], jobs: int = 2, report: Callable[[Proof]
     """Run every proof of every lesson, ``jobs`` sandboxes at a time."""
     tasks: list[tuple[Callable[..., Proof], tuple]] = []
     for lesson in lessons:
+        tasks.append((prove_text, (lesson,)))  # no sandbox: reported first
         tasks += [(prove_fixture, (lesson, case_file)) for case_file in generated_files(lesson)]
         tasks.append((prove_solution, (lesson,)))
         tasks.append((prove_starter, (lesson,)))
@@ -203,3 +208,128 @@ def prove_claim(lesson: Lesson, claim: Claim) -> Proof:
         problems.append(f"output lacks {claim.expect_output!r}: {result.stdout[-300:]!r}")
     detail = "; ".join(problems) or f"holds: {claim.statement}"
     return Proof(lesson.id, item, not problems, detail)
+
+
+# --- the text before the first run: the task and what to look for, never the fix -------------------------------
+
+BEFORE_THE_RUN = ("title", "summary", "explanation")  # what the learner reads before running anything
+PROSE_MIN_TOKENS = 4  # a shorter line (`import keras`) counts only where code is quoted, not inside prose
+
+
+@dataclass(frozen=True)
+class FixLine:
+    """A code line the solution adds or changes relative to the starter."""
+
+    text: str  # as in the solution, without its comment
+    tokens: tuple[str, ...]
+    where: str = ""  # " in train.py", " in cell 3" ("" for a script)
+
+
+def prove_text(lesson: Lesson) -> Proof:
+    """The title, summary and explanation quote no code line the solution adds or changes (whitespace, quotes
+    and comments aside; per module in a project, per code cell in a notebook), and ``why`` is not empty."""
+    source = str(lesson.path) if lesson.path is not None else lesson.id
+    problems = []
+    if not lesson.why.strip():
+        problems.append(f"{source}: field 'why' is empty: say why the name is missing (shown with the first verdict)")
+    lines = fix_lines(lesson)
+    for field_name in BEFORE_THE_RUN:
+        for line in stated_fix(getattr(lesson, field_name), lines):
+            problems.append(
+                f"{source}: field '{field_name}' states the fix before the first run: `{line.text}` (a line the "
+                f"solution adds or changes{line.where}). Say what to look for; leave the fix to the last hint"
+            )
+    if problems:
+        return Proof(lesson.id, "text", False, "; ".join(problems))
+    return Proof(
+        lesson.id, "text", True, f"the text before the first run quotes none of the fix's {len(lines)} line(s)"
+    )
+
+
+def fix_lines(lesson: Lesson) -> list[FixLine]:
+    """The solution's code lines that the starter does not have: compared module by module (by name) in a
+    project, code cell by code cell in a notebook (a cell found by its title, else by its number), so a line
+    moved within its module or cell is no fix line, and a line only a comment or a bare keyword (`else:`) is
+    none either."""
+    if lesson.kind is LessonKind.PROJECT:
+        starter = {module.name: module.source for module in parse_modules(lesson.starter)}
+        pairs = [
+            (module.source, starter.get(module.name, ""), f" in {module.name}")
+            for module in parse_modules(lesson.solution)
+        ]
+    elif lesson.kind is LessonKind.NOTEBOOK:
+        starter_cells = code_cells(lesson.starter_cells)
+        titles = [cell.title for cell in starter_cells]
+        pairs = []
+        for cell in lesson.solution_cells:
+            if cell.kind is not CellKind.CODE:
+                continue
+            same = [c for c in starter_cells if cell.title and titles.count(cell.title) == 1 and c.title == cell.title]
+            same = same or [c for c in starter_cells if c.number == cell.number]
+            pairs.append((cell.source, same[0].source if same else "", f" in cell {cell.number}"))
+    else:
+        pairs = [(lesson.solution, lesson.starter, "")]
+    found: list[FixLine] = []
+    for solution, starter, where in pairs:
+        before = {_code_tokens(line) for line in starter.splitlines()}
+        for line in solution.splitlines():
+            tokens = _code_tokens(line)
+            if tokens not in before and _telling(tokens) and all(f.tokens != tokens for f in found):
+                found.append(FixLine(_without_comment(line).strip(), tokens, where))
+    return found
+
+
+def stated_fix(text: str, lines: list[FixLine]) -> list[FixLine]:
+    """The fix lines a Markdown text states: one that a code span or a line of a code block starts with (or has
+    after a `;`), or, of four tokens or more, one that its words contain anywhere."""
+    fence = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1", flags=re.DOTALL | re.MULTILINE)
+    code = [_tokens(line) for match in fence.finditer(text) for line in match.group(2).splitlines()]
+    code += [_tokens(match.group(2)) for match in re.finditer(r"(`+)(.+?)\1", fence.sub("", text), flags=re.DOTALL)]
+    words = _tokens(text.replace("`", " "))
+    stated = []
+    for line in lines:
+        size = len(line.tokens)
+        starts = any(
+            segment[i : i + size] == line.tokens
+            for segment in code
+            for i in range(len(segment))
+            if i == 0 or segment[i - 1] == ";"
+        )
+        inside = size >= PROSE_MIN_TOKENS and any(
+            words[i : i + size] == line.tokens for i in range(len(words) - size + 1)
+        )
+        if starts or inside:
+            stated.append(line)
+    return stated
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a `#` outside a string literal."""
+    quote, escaped = "", False
+    for i, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return line[:i]
+    return line
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    """Words and single marks, so that whitespace and the kind of quotes never matter."""
+    return tuple(re.findall(r"\w+|[^\w\s]", text.replace("'", '"')))
+
+
+def _code_tokens(line: str) -> tuple[str, ...]:
+    return _tokens(_without_comment(line))
+
+
+def _telling(tokens: tuple[str, ...]) -> bool:
+    """A line that says something: a name or a number beyond Python's keywords (not `else:`, `pass`, `)`)."""
+    return any(re.match(r"\w", token) and not keyword.iskeyword(token) for token in tokens)

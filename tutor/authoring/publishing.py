@@ -77,7 +77,7 @@ def count_proofs(lesson: Lesson) -> int:
     """How many proofs ``prove_lesson`` runs (for progress bars)."""
     from tutor.authoring.proofs import generated_files
 
-    return len(generated_files(lesson)) + 2 + len(lesson.wrong) + len(lesson.claims)
+    return len(generated_files(lesson)) + 3 + len(lesson.wrong) + len(lesson.claims)  # 3: text, solution, starter
 
 
 def lower_priority() -> None:

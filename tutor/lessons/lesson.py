@@ -115,7 +115,8 @@ class Lesson:
     title: str
     summary: str
     order: int
-    explanation: str
+    explanation: str  # shown before the first run: the task and what to look for (never the fix)
+    why: str  # shown with the first failing verdict: why the name is missing
     starter: str
     solution: str
     hints: tuple[str, ...]
@@ -228,6 +229,7 @@ def load_lesson(path: Path, solutions_dir: Path | None = None) -> Lesson:
         summary=model.summary,
         order=model.order,
         explanation=model.explanation,
+        why=model.why,
         starter=starter or "",
         solution=solution or "",
         hints=tuple(model.hints),

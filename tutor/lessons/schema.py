@@ -195,7 +195,15 @@ class LessonFile(StrictModel):
     order: int = Field(100, ge=0, le=1_000_000, description="Position in the lesson list.")
     title: Text
     summary: Text
-    explanation: Text = Field(description="Markdown shown above the editor.")
+    explanation: Text = Field(
+        description="Markdown shown above the editor before the first run: the task and what to look for (run it, "
+        "read which name is missing and on which line), never the fix; check-lessons proves it quotes no line the "
+        "solution adds or changes."
+    )
+    why: Text = Field(
+        description="Markdown shown with the first failing verdict: why the name is missing (the explanation the "
+        "learner needs once they have met the error); back its statements with [[claims]]."
+    )
     hints: list[Text] = Field(min_length=1, description="Revealed one at a time; 2 or 3 is best.")
     starter_file: Text | None = Field(None, description="Default: <id>.py beside the lesson.")
     solution_file: Text | None = Field(None, description="Default: <id>.py in the solutions folder.")
