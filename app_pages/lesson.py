@@ -16,7 +16,7 @@ from tutor.lessons.project import module_text, replace_module
 from tutor.runs.contract import INTERRUPTED_WORDS, RunInFlight, RunSnapshot, RunStatus
 from tutor.store.progress import ProgressStatus
 from ui import plain
-from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, split_run_marker
+from ui.editor import RUN_SHORTCUT, code_editor, ctrl_enter_runs, keyboard_help, split_run_marker
 from ui.project import failed_module, pick_module
 from ui.state import (
     LessonPageState,
@@ -46,6 +46,7 @@ POLL_S = 0.2  # how often the live panel looks at a run in flight (it reruns alo
 QUICK_WAIT_S = 2.0
 REDRAW_AGAIN_S = 1.0  # the live panel asks again for a whole-page draw it asked for and did not get
 QUICK_POLL_S = 0.03
+RUN_BUTTON = "[class*='st-key-run-'] button"  # the skip link's target
 
 
 def render_lesson(lesson_id: str) -> None:
@@ -70,10 +71,13 @@ def render_lesson(lesson_id: str) -> None:
         state.restored = False
         st.info(":material/history: Your latest code for this lesson is back in the editor. **Reset** puts the "
                 "starter code back.")  # fmt: skip
+    skip_links(verdict=state.shown is not None and not active)
     with st.expander("The problem", expanded=state.shown is None):
         st.markdown(lesson.explanation)
     render_editor(lesson, state, active)
-    left, right = st.columns([3, 2], gap="large")
+    # Verdict beside hints and solution where there is room, stacked where there is not (the CSS of
+    # ui.widgets.SHARED_CSS: by the panels' own width, so an open sidebar counts).
+    left, right = st.container(key="lesson-panels").columns([3, 2], gap="large")
     with left:
         run_panel(lesson.id, active)
         if state.once is not None:
@@ -89,6 +93,14 @@ def render_lesson(lesson_id: str) -> None:
     dataset_note()
 
 
+def skip_links(verdict: bool) -> None:
+    """Links past the lesson's text: to Run (and the editor above it), and to the verdict when there is one."""
+    links = [plain.skip_link(RUN_BUTTON, "the Run button")]
+    if verdict:
+        links.append(plain.skip_link(".st-key-verdict", "your verdict"))
+    plain.show("Skip to ", *[part for link in links for part in (" · ", link)][1:], muted=True)
+
+
 def render_shown_verdict(lesson: Lesson, state: LessonPageState, shown: ShownVerdict) -> None:
     """The verdict, drawn whole in this rerun, then focused (once) when a run just finished."""
     with st.container(key="verdict"):
@@ -96,8 +108,16 @@ def render_shown_verdict(lesson: Lesson, state: LessonPageState, shown: ShownVer
     if shown.focus:
         shown.focus = False
         focus_verdict()
+    render_why(lesson, open_=not shown.verdict.passed)
     if shown.verdict.passed:
         render_next_lesson(lesson)
+
+
+def render_why(lesson: Lesson, open_: bool = True) -> None:
+    """The lesson's "why", once the learner has met the error (teach before telling: never before a run)."""
+    if lesson.why.strip():
+        with st.expander(":material/school: Why this happens", expanded=open_):
+            st.markdown(lesson.why)
 
 
 def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
@@ -117,6 +137,7 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
     ran_this_code = state.shown is not None and state.shown.source == newest_code
     entry = lesson.project.entry if lesson.project else None
     annotations, markers = error_marks(state.verdict, module, entry) if ran_this_code else ([], [])
+    keyboard_help(f"{RUN_SHORTCUT} runs." if ctrl_enter_runs() else "Press Run to run your code.")
     text, token = code_editor((module_text(code, module) or "") if module else code, key, annotations, markers)
     state.code = text = replace_module(code, module, text) if module else text
     keep_code(lesson.id, state, lesson.starter)
@@ -126,8 +147,8 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
         # The page starts over, as after a click on Run: settle_run looks at the new run first (and waits
         # for one that stops at once), so nothing below is drawn from the state before it.
         st.rerun()
-    run_col, stop_col, reset_col, keys_col = st.columns([1, 1, 1, 2], vertical_alignment="center")
-    run_col.button(
+    buttons = st.container(horizontal=True, vertical_alignment="center")
+    buttons.button(
         ":material/play_arrow: Run",
         type="primary",
         key=f"run-{lesson.id}",
@@ -137,18 +158,14 @@ def render_editor(lesson: Lesson, state: LessonPageState, active: bool) -> None:
         help=f"Run the code in the editor ({RUN_SHORTCUT} in the editor runs it too)",
     )
     if active:
-        stop_col.button(":material/stop: Stop", key=f"stop-{lesson.id}", on_click=stop_run, args=(state,))
-    reset_col.button(
+        buttons.button(":material/stop: Stop", key=f"stop-{lesson.id}", on_click=stop_run, args=(state,))
+    buttons.button(
         ":material/restart_alt: Reset",
         key=f"reset-{lesson.id}",
         on_click=reset_editor,
         args=(lesson, state),
         help="Put the starter code back in the editor",
     )
-    if ctrl_enter_runs():
-        keys_col.caption(f"{RUN_SHORTCUT} runs · Esc then Tab leaves the editor")
-    else:
-        keys_col.caption("Press Run to run your code · Esc then Tab leaves the editor")
 
 
 def editor_key(lesson: Lesson, state: LessonPageState, module: str | None = None) -> str:

@@ -14,6 +14,7 @@ from app_pages.lesson import (
     render_hints,
     render_next_lesson,
     render_solution_panel,
+    render_why,
     run_panel,
     settle_run,
     solution_open,
@@ -26,7 +27,7 @@ from tutor.lessons.cells import Cell, CellKind, markdown_text
 from tutor.lessons.lesson import Lesson
 from tutor.sandbox.terminal import render_terminal
 from ui import plain
-from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs, split_run_marker
+from ui.editor import MAX_LINES, code_editor, ctrl_enter_runs, keyboard_help, split_run_marker
 from ui.notebook import (
     NotebookCell,
     NotebookState,
@@ -93,7 +94,7 @@ def render_notebook(lesson: Lesson) -> None:
             render_markdown_cell(cell, teacher)
     state.code = notebook_text(nb)
     keep_code(lesson.id, state, lesson.starter)
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.container(key="lesson-panels").columns([3, 2], gap="large")  # stacked where narrow
     with left:
         run_panel(lesson.id, grading)
         if state.once is not None:
@@ -103,6 +104,8 @@ def render_notebook(lesson: Lesson) -> None:
             plain.show(state.notice, tone="warning")
         if state.shown is not None and not grading:
             render_graded(lesson, state, nb, state.shown)
+        elif any(cell.error_type == "NameError" for cell in nb.cells):  # met in a cell, before any grading
+            render_why(lesson)
     with right:
         render_hints(lesson, state)
         render_solution_panel(lesson, state)
@@ -148,12 +151,9 @@ def render_toolbar(lesson: Lesson, state: LessonPageState, nb: NotebookState, gr
     if nb.said:
         plain.show(nb.said, tone="info")
         nb.said = ""
-    if ctrl_enter_runs():
-        st.caption("Ctrl+Enter or Shift+Enter in a cell runs it · Esc then Tab leaves a cell · Grade runs the "
-                   "notebook from the top, as Restart & Run All")  # fmt: skip
-    else:
-        st.caption("Press a cell's Run to run it · Esc then Tab leaves a cell · Grade runs the notebook from the "
-                   "top, as Restart & Run All")  # fmt: skip
+    st.caption("Grade runs the notebook from the top, as Restart & Run All.")
+    runs = "Ctrl+Enter or Shift+Enter in a cell runs it." if ctrl_enter_runs() else "Press a cell's Run to run it."
+    keyboard_help(runs)
 
 
 def render_kernel_status(nb: NotebookState, info: KernelInfo, waiting: set[str]) -> None:
@@ -457,5 +457,6 @@ def render_graded(lesson: Lesson, state: LessonPageState, nb: NotebookState, sho
     if shown.focus:
         shown.focus = False
         focus_verdict()
+    render_why(lesson, open_=not verdict.passed)
     if verdict.passed:
         render_next_lesson(lesson)

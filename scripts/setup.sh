@@ -42,7 +42,12 @@ files=(requirements.txt requirements-data.txt)
 [ $dev = 1 ] && files+=(requirements-dev.txt)
 stamp=.venv/.setup-$(cat "${files[@]}" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing Python packages (TensorFlow is large; the first time takes a few minutes)"
+  # (the long wait is announced only when it comes: TensorFlow not installed yet)
+  if .venv/bin/python -c 'import importlib.metadata as m; m.version("tensorflow")' 2>/dev/null; then
+    echo "setup: updating Python packages (requirements changed)"
+  else
+    echo "setup: installing Python packages (TensorFlow is large; the first time takes a few minutes)"
+  fi
   .venv/bin/python -m pip install -q --upgrade pip
   if [ $dev = 1 ]; then .venv/bin/python -m pip install -q -r requirements-dev.txt
   else .venv/bin/python -m pip install -q -r requirements.txt; fi

@@ -105,7 +105,9 @@ def test_keyboard_leaves_the_editor_to_run_and_pages_pass_axe(browser, app_url) 
     page.wait_for_selector(IDLE)
     frame = page.frame_locator(EDITOR_FRAME)
     frame.locator(".ace_line").first.wait_for()
-    assert page.get_by_text("Ctrl+Enter (⌘+Enter on a Mac) runs · Esc then Tab leaves the editor").is_visible()
+    assert page.get_by_text(
+        "Keyboard: Tab indents in the editor; Esc then Tab leaves it. Ctrl+Enter (⌘+Enter on a Mac) runs."
+    ).is_visible()
     assert page.get_by_role("button", name="Deploy").count() == 0  # .streamlit/config.toml: toolbarMode
     frame.locator(EDITOR_INPUT).focus()
     page.keyboard.press("Tab")  # Tab alone indents: it stays in the editor

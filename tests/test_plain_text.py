@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted([ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
 MARKDOWN_SINKS = {
@@ -23,7 +25,7 @@ MARKDOWN_SINKS = {
 # Expressions (as ast.unparse writes them) that are never learner-controlled, with why.
 TRUSTED = {
     # lesson files, written by teachers
-    "lesson.title", "lesson.summary", "lesson.explanation", "hint", "number",
+    "lesson.title", "lesson.summary", "lesson.explanation", "lesson.why", "hint", "number",
     "case", "heading",
     # words and numbers the app computes ("label": a phase name; "problem": a sign-in hint of ours)
     # (BADGES is keyed by tutor.store.progress.ProgressStatus; its values are our words)
@@ -41,7 +43,7 @@ TRUSTED = {
     "str(exc)",
     # issue 11: the keyboard shortcut, counts, seconds, a lesson's title and URL path (lesson files), the
     # overview's "Start here"/"Continue with"
-    "RUN_SHORTCUT", "len(lesson.hints)", "left", "'try' if left == 1 else 'tries'", "later[0].title", "page",
+    "len(lesson.hints)", "left", "'try' if left == 1 else 'tries'", "later[0].title", "page",
     "where", "start.title", "elapsed:.1f", "limit", "len(missing)", "wait",
     # the teacher page: how many self-paced browsers ran nothing (a count, in our words)
     "count_idle_browsers(grid.idle_browsers)",
@@ -127,3 +129,20 @@ def test_html_is_written_only_by_ui_plain() -> None:
 def test_every_trusted_value_is_still_used() -> None:
     markdown_calls()
     assert not TRUSTED - SEEN, "remove trusted values no page interpolates any more"
+
+
+def test_a_style_sheet_with_a_less_than_sign_is_refused() -> None:
+    """Streamlit's sanitiser drops a style element whose text has "<" (every rule of it, silently): refused
+    here, and none of the app's sheets has one."""
+    import app_pages.explain
+    import app_pages.notebook
+    import ui.studio
+    import ui.studio_cells
+    import ui.widgets
+    from ui import plain
+
+    with pytest.raises(ValueError, match="sanitiser"):
+        plain.style("/* the <pre> box */ p { color: red; }")
+    sheets = [ui.widgets.SHARED_CSS, app_pages.explain.EXPLAIN_CSS, app_pages.notebook.CELL_BAR_CSS,
+              ui.studio.PROOFS_CSS, ui.studio_cells.CELLS_CSS]  # fmt: skip
+    assert all("<" not in sheet for sheet in sheets)

@@ -11,6 +11,7 @@ unpatched editor is used and Ctrl+Enter simply does nothing special.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from importlib.metadata import version
@@ -24,8 +25,10 @@ from tutor import settings
 
 RUN_MARKER = "\u0000RUN"
 RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
-PATCH_VERSION = 7
+PATCH_VERSION = 8
 MAX_LINES = 40  # the editor grows to this many lines, then scrolls inside: the page stays short
+HELP_ID = "tutor-editor-help"  # the keyboard help drawn before the editor; the editor's frame points at it
+BACK_KEY = "E"  # outside the editor (on the verdict, after a run), this key brings the focus back to it
 _KEYBINDING = re.compile(
     r"exec:function\((\w)\)\{(\w)\.autoUpdate\?\(\1\.selection\.clearSelection\(\),\1\.navigateLineEnd\(\),"
     r'\1\.insert\("\\n"\)\):(\w)&&(\w)\(\1\.getValue\(\)\)\}'
@@ -48,9 +51,13 @@ _STYLE = (
 #   the same run marker as Ctrl+Enter; elsewhere Shift+Enter stays a new line.
 # - Escape then Tab (Shift+Tab) leaves the editor to the next (previous) stop on the page: Ace keeps Tab
 #   for indenting otherwise.
+# - The keyboard help drawn before the editor (HELP_ID) describes its frame (aria-describedby) and, as a hidden
+#   copy in the frame, its text box: a screen reader says how to leave before the learner is in.
+# - E (BACK_KEY), pressed outside any text field (on the verdict a run focused), focuses the editor again.
+# - Skip links (ui.plain.skip_link) move the focus to their target (once per page: a listener of its own).
 # - Code over the size limit is not pasted or dropped in: a message says why (the tab stays responsive).
 _SCRIPT = """<script>(function(){
-var MAX=__MAX__, escaped=false, parentDoc=window.parent.document;
+var MAX=__MAX__, escaped=false, parentDoc=window.parent.document, HELP='__HELP__', BACK='__BACK__';
 function editor(){var el=document.querySelector('.ace_editor:not(.ace_autocomplete)');return el&&el.env&&el.env.editor;}
 function note(text){var n=document.getElementById('tutor-note');if(!n){n=document.createElement('div');
  n.id='tutor-note';n.setAttribute('role','alert');document.body.insertBefore(n,document.body.firstChild);}
@@ -59,19 +66,35 @@ function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(v.leng
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',value:v,dataType:'json'},'*');
  }catch(e){}}
 var P=window.parent;
+function typing(el){while(el&&el.shadowRoot&&el.shadowRoot.activeElement)el=el.shadowRoot.activeElement;
+ return !!el&&(el.tagName==='INPUT'||el.tagName==='TEXTAREA'||el.tagName==='SELECT'||el.tagName==='IFRAME'||
+  el.isContentEditable||(el.closest&&el.closest('[role=textbox],[role=combobox],[role=listbox]')));}
+function back(e){if(e.key.toUpperCase()!==BACK||e.ctrlKey||e.metaKey||e.altKey||typing(parentDoc.activeElement))return;
+ var ed=editor();if(!ed)return;e.preventDefault();window.frameElement.focus();ed.focus();}
+function describe(){try{var frame=window.frameElement,help=parentDoc.getElementById(HELP);
+ if(!frame)return;frame.setAttribute('aria-label','Code editor');if(!help)return;
+ frame.setAttribute('aria-describedby',HELP);var copy=document.getElementById(HELP);
+ if(!copy){copy=document.createElement('div');copy.id=HELP;copy.hidden=true;document.body.appendChild(copy);}
+ copy.textContent=help.textContent;var area=document.querySelector('.ace_text-input');
+ if(area)area.setAttribute('aria-describedby',HELP);}catch(x){}}
+describe();setTimeout(describe,500);
 function isRun(e){return e.target&&e.target.closest&&
  e.target.closest('[class*="st-key-run-"] button,[class*="st-key-module-"] button,[class*="st-key-module-"] label');}
 function mine(){try{if(P.__tutorRunHooks){parentDoc.removeEventListener('pointerdown',P.__tutorRunHooks[0],true);
  parentDoc.removeEventListener('keydown',P.__tutorRunHooks[1],true);}
  P.__tutorRunHooks=[function(e){if(isRun(e))flush();},
-  function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))flush();}];
+  function(e){if((e.key==='Enter'||e.key===' ')&&isRun(e))flush();back(e);}];
  parentDoc.addEventListener('pointerdown',P.__tutorRunHooks[0],true);
  parentDoc.addEventListener('keydown',P.__tutorRunHooks[1],true);}catch(x){}}
+if(!P.__tutorSkip){P.__tutorSkip=true;parentDoc.addEventListener('click',function(e){
+ var a=e.target&&e.target.closest&&e.target.closest('a[data-tutor-skip]');if(!a)return;e.preventDefault();
+ var to=parentDoc.querySelector(a.getAttribute('data-tutor-skip'));if(!to)return;
+ if(!to.matches('button,a,input,textarea,select,iframe'))to.setAttribute('tabindex','-1');to.focus();},true);}
 mine();
 document.addEventListener('focusin',mine,true);
 var shiftRuns=false;
 window.addEventListener('message',function(e){var d=e.data;
- if(d&&d.type==='streamlit:render'&&d.args)shiftRuns=!!d.args.shiftEnterRuns;});
+ if(d&&d.type==='streamlit:render'&&d.args){shiftRuns=!!d.args.shiftEnterRuns;setTimeout(describe,0);}});
 function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
   value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
@@ -99,7 +122,10 @@ document.addEventListener('drop',function(e){guard(e,e.dataTransfer?e.dataTransf
 def patched_frontend() -> tuple[Path, bool]:
     """The folder to serve the editor from, and whether Ctrl+Enter-to-run is in place."""
     original = Path(streamlit_ace.__file__).parent / "frontend" / "build"
-    target = settings.var_dir() / "components" / f"tutor-ace-{version('streamlit-ace')}-{PATCH_VERSION}"
+    # The copy is named by what goes into it: a change to the script or the style makes a new one (a copy
+    # named by PATCH_VERSION alone was served stale when the script changed and the number did not).
+    made_of = hashlib.sha256(f"{PATCH_VERSION}\n{_KEYBINDING.pattern}\n{_STYLE}\n{_SCRIPT}".encode()).hexdigest()[:12]
+    target = settings.var_dir() / "components" / f"tutor-ace-{version('streamlit-ace')}-{made_of}"
     if (target / "index.html").is_file():
         return target, (target / "PATCHED").is_file()
     staging = target.with_name(target.name + ".tmp")
@@ -112,7 +138,8 @@ def patched_frontend() -> tuple[Path, bool]:
         patched = patched or count > 0
         chunk.write_text(code, encoding="utf-8")
     index = staging / "index.html"
-    script = _SCRIPT.replace("__MAX__", str(settings.MAX_CODE_BYTES))
+    script = _SCRIPT.replace("__MAX__", str(settings.MAX_CODE_BYTES)).replace("__HELP__", HELP_ID)
+    script = script.replace("__BACK__", BACK_KEY)
     index.write_text(
         index.read_text(encoding="utf-8").replace("</head>", _STYLE + "</head>").replace("</body>", script + "</body>"),
         encoding="utf-8",
@@ -140,6 +167,16 @@ def split_run_marker(raw: str | None) -> tuple[str | None, str | None]:
         return None, None
     text, marker, token = raw.partition(RUN_MARKER)
     return text, (token or None) if marker else None
+
+
+def keyboard_help(what: str) -> None:
+    """The editor's keyboard help, drawn before it (its frame is described by it: read out on entering).
+    ``what``: the sentence about running (ours)."""
+    from ui import plain
+
+    plain.show(plain.Html(f'<span id="{HELP_ID}">'), plain.text(
+        f"Keyboard: Tab indents in the editor; Esc then Tab leaves it. {what} After a run, press {BACK_KEY} to "
+        "come back to the editor."), plain.Html("</span>"), muted=True)  # fmt: skip
 
 
 def code_editor(

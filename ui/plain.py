@@ -80,6 +80,12 @@ def show(*parts: object, tone: str | None = None, muted: bool = False, where=Non
     (where or st).html(block)
 
 
+def skip_link(selector: str, label: str) -> Html:
+    """A link that moves the keyboard focus to the element ``selector`` (ours) on this page: the editor's
+    page script (ui/editor.py) handles it; the next Tab goes on from there."""
+    return Html(f'<a href="#" data-tutor-skip="{text(selector)}">{text(label)}</a>')
+
+
 def show_list(items: list[Html], where=None) -> None:
     """A bulleted list of fragments built with this module."""
     body = "".join(f"<li>{item if isinstance(item, Html) else text(item)}</li>" for item in items)
@@ -95,7 +101,11 @@ def show_block(fragment: Html, where=None) -> None:
 
 
 def style(css: str) -> None:
-    """The app's own style sheet: a constant of ours (ui/widgets.SHARED_CSS), never anything learner-made."""
+    """The app's own style sheet: a constant of ours (ui/widgets.SHARED_CSS), never anything learner-made.
+    Never a "<" in it: Streamlit's sanitiser drops a style element whose text has one, the whole sheet,
+    silently (a comment that named a tag once took every rule of the app's sheet with it)."""
+    if "<" in css:
+        raise ValueError("a style sheet with '<' in it would be dropped whole by Streamlit's sanitiser")
     st.html(f"<style>{css}</style>")
 
 

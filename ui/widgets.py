@@ -44,6 +44,7 @@ def sandbox_level_in_force() -> str:
         return f"error: {exc}"
 
 
+# No "<" in it: Streamlit's sanitiser drops a style element whose text has one (the whole sheet, silently).
 SHARED_CSS = """
 /* Lesson titles in the sidebar wrap instead of being cut off. */
 [data-testid="stSidebarNavLink"] { height: auto !important; min-height: 2rem; }
@@ -63,10 +64,27 @@ SHARED_CSS = """
 .token.comment, .token.prolog { color: #4b5563 !important; }
 .token.operator, .token.punctuation { color: #374151 !important; }
 .token.deleted { color: #991b1b !important; }
+.token.unchanged { color: #374151 !important; opacity: 1 !important; }
 /* The picked option of a segmented control (a project's file picker): Streamlit's red text on its pale red
    falls short of 4.5:1; a darker red keeps the look and reads (WCAG AA). */
 [data-testid="stButtonGroup"] button[data-selected="true"],
 [data-testid="stButtonGroup"] button[data-selected="true"] p { color: #9f1239 !important; }
+/* A lesson's verdict beside its hints and solution where the panels have room, stacked below 900 px of their
+   own width (a container query: an open sidebar leaves less). */
+.st-key-lesson-panels { container-type: inline-size; }
+@container (max-width: 900px) {
+  .st-key-lesson-panels [data-testid="stHorizontalBlock"] { flex-direction: column; }
+  .st-key-lesson-panels [data-testid="stColumn"] { width: 100% !important; flex: 1 1 auto !important; }
+}
+/* Code in a lesson's text wraps rather than scrolling sideways (a box that scrolls must be reachable by
+   keyboard: axe's scrollable-region-focusable); tracebacks, output and diffs keep their own scroll. */
+[data-testid="stExpanderDetails"] [data-testid="stMarkdownContainer"] pre,
+[data-testid="stExpanderDetails"] [data-testid="stMarkdownContainer"] pre code {
+  white-space: pre-wrap !important; overflow-wrap: anywhere; }
+/* Code that scrolls sideways scrolls in Streamlit's code box, which the keyboard reaches (tabindex 0), not in
+   the pre element inside it, which it does not (axe: scrollable-region-focusable). */
+[data-testid="stCode"] { overflow-x: auto; }
+[data-testid="stCode"] pre { overflow: visible !important; width: max-content; min-width: 100%; }
 /* Phone width: nothing wider than the screen; code scrolls inside its own box. */
 [data-testid="stMain"] { overflow-x: hidden; }
 [data-testid="stMain"] iframe { max-width: 100%; }
@@ -149,13 +167,37 @@ def focus_verdict() -> None:
     plain.focus(".st-key-verdict", "Verdict")
 
 
-def render_history(history: list[dict]) -> None:
-    if not history:
-        return
+def history_chart(history: list[dict]):
+    """Loss and accuracy by epoch: whole epochs on the x axis (never "1.000000"), two decimals on the y axis."""
+    import altair as alt  # (Streamlit's own dependency; imported when a training is first drawn)
+
     frame = pd.DataFrame(history, index=pd.RangeIndex(1, len(history) + 1, name="epoch"))
     columns = [c for c in ("loss", "accuracy") if c in frame]
-    if columns:
-        st.line_chart(frame[columns], height=180, x_label="epoch")
+    if not columns:
+        return None
+    data = frame[columns].reset_index().melt("epoch", var_name="measure", value_name="value")
+    epochs = list(range(1, len(history) + 1))
+    return (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(values=epochs, format="d", title="epoch"), scale=alt.Scale(nice=False)),
+            y=alt.Y("value:Q", axis=alt.Axis(format=".2f", title=None)),
+            color=alt.Color("measure:N", title=None),
+            tooltip=[alt.Tooltip("epoch:Q", format="d"), "measure:N", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=180)
+    )
+
+
+def render_history(history: list[dict]) -> None:
+    chart = history_chart(history) if history else None
+    if chart is not None:
+        last = history[-1]
+        said = ", ".join(
+            f"{name} {last[name]:.3f}" for name in ("loss", "accuracy") if isinstance(last.get(name), (int, float))
+        )
+        st.altair_chart(chart, width="stretch", alt=f"Training by epoch: {len(history)} so far; last {said}.")
 
 
 def tail(text: str, lines: int) -> str:
