@@ -1,6 +1,7 @@
 """The lesson studio (teachers only): write or edit a lesson in the browser — TOML, starter and solution
-side by side, schema problems at the field as you type, a preview of the learner's page, Prove with live
-progress, Publish once this exact text passed its proofs — and export or import lesson packs.
+in tabs (each at the page's full width), schema problems at the field as you type, a preview of the learner's
+page, Prove with live progress, Publish once this exact text passed its proofs — and export or import lesson
+packs.
 
 A notebook draft (``kind = "notebook"``) shows its starter and solution as cells (ui.studio_cells), or as their
 percent-format text ("Edit as text": the text is the truth, the cells are read from it), and takes in or gives
@@ -9,8 +10,10 @@ time (ui.studio_modules: a module picker, the entry, add / rename / delete), or 
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 import streamlit as st
 
@@ -67,6 +70,7 @@ from ui.studio_modules import (
 NEW = "(a new lesson)"
 EDITORS = (("toml", "Lesson file (TOML)"), ("starter", "Starter code (what learners get)"),
            ("solution", "Reference solution"))  # fmt: skip
+TAB_LABELS = ("Lesson (TOML)", "Starter", "Solution")  # a tab per file of EDITORS, each at full width
 NOTEBOOK_FILES = ("starter", "solution")  # a notebook draft's files shown as cells (a project's, as modules)
 KIND_WORDS = {LessonKind.SCRIPT: "Script (one file)", LessonKind.NOTEBOOK: "Notebook (# %% cells)",
               LessonKind.PROJECT: "Project (several modules)"}  # fmt: skip
@@ -299,8 +303,19 @@ def publish_now() -> None:
         studio["note"] = ("error", str(exc))
         return
     studio["base"] = files_version(draft.lesson_id)
-    names = ", ".join(path.name for path in written)
+    names = ", ".join(shown_path(path) for path in written)
     studio["note"] = ("success", f"Published '{draft.lesson_id}' ({names}): learners get this version now.")
+    st.session_state["studio-pick"] = draft.lesson_id  # the picker shows the lesson now open: it exists
+    st.session_state["studio-new-id"] = ""
+
+
+def shown_path(path: Path) -> str:
+    """A published file as the teacher finds it: under the folder that holds the lessons and the solutions
+    folders (lessons/x.toml, solutions/x.py), or its full path where they have no such folder in common."""
+    folders = (settings.lessons_dir().resolve(), settings.solutions_dir().resolve())
+    root = Path(os.path.commonpath(folders))
+    path = path.resolve()
+    return path.relative_to(root).as_posix() if root != Path(root.anchor) and path.is_relative_to(root) else str(path)
 
 
 def proof_panel() -> None:
@@ -319,12 +334,13 @@ def proof_panel() -> None:
 
 
 def editor_tab() -> None:
-    pick, id_col, kind_col, open_col = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    pick.selectbox("Lesson", [NEW, *lesson_ids()], key="studio-pick")
-    id_col.text_input("New lesson's id", key="studio-new-id", placeholder="e.g. keep-the-model")
-    kind_col.radio("New lesson's kind", list(LessonKind), format_func=KIND_WORDS.__getitem__, horizontal=True,
-                   key="studio-new-kind")  # fmt: skip
-    open_col.button(":material/edit: Open lesson", key="studio-open", on_click=open_draft)
+    # One row where it fits, wrapping onto more on a narrow screen (columns squeezed the button's label).
+    with st.container(horizontal=True, vertical_alignment="bottom", key="studio-picker"):
+        st.selectbox("Lesson", [NEW, *lesson_ids()], key="studio-pick", width=280)
+        st.text_input("New lesson's id", key="studio-new-id", placeholder="e.g. keep-the-model", width=240)
+        st.radio("New lesson's kind", list(LessonKind), format_func=KIND_WORDS.__getitem__, horizontal=True,
+                 key="studio-new-kind", width="content")  # fmt: skip
+        st.button(":material/edit: Open lesson", key="studio-open", on_click=open_draft, width="content")
     if studio["draft"] is None:
         show_note()
         st.caption("Pick a lesson to edit, or type a new id and open a new lesson: it starts as a working skeleton.")
@@ -354,9 +370,10 @@ def editor_tab() -> None:
             module = picked_module(names, entry)
             sync_entry(names, entry)
             render_module_bar(names, entry, module, module_op, undoable(draft), studio["modules-note"])
-    columns = st.columns(3)
-    for column, (name, label) in zip(columns, EDITORS, strict=True):
-        with column:
+    # One file at a time, each at the page's full width (a TOML line is long); the schema problems below them.
+    tabs = st.tabs(TAB_LABELS, key="studio-files")
+    for tab, (name, label) in zip(tabs, EDITORS, strict=True):
+        with tab:
             st.markdown(f"**{label}**")
             if name in studio["cells"]:
                 render_cells(name, label, studio["cells"][name], cell_op)
@@ -369,7 +386,7 @@ def editor_tab() -> None:
             marks = toml_marks(check, draft.toml) if name == "toml" else []
             code_editor(getattr(draft, name), text_key(name), marks,
                         mode="toml" if name == "toml" else "python", min_lines=24)  # fmt: skip
-    render_problems(check, where=columns[0])
+    render_problems(check)
 
     run = studio["run"]
     proved_this = run is not None and run.finished and run.passed and run.digest == check.digest

@@ -1,6 +1,7 @@
-"""The lesson page as a product (issue 22), in real Chromium: at 1400, 1024, 820 and 390 px wide, before a
-run, with a failing verdict and its hints and solution open, and with a passing verdict, nothing is wider
-than the screen (code and diffs scroll inside their own box) and axe-core finds nothing serious; a
+"""The pages as a product (issue 22), in real Chromium: at 1400, 1024, 820 and 390 px wide — the lesson page
+before a run, with a failing verdict and its hints and solution open, and with a passing verdict; the teacher
+page, its projector view and the studio — nothing is wider than the screen (code, diffs and the class grid
+scroll inside their own box) and axe-core finds nothing serious; a
 keyboard-only pass reaches the editor (its help said before it), skips to Run, runs, lands on the verdict
 and comes back to the editor with the key the help names.
 
@@ -43,7 +44,8 @@ OVERFLOWING = """() => {
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     database = tmp_path_factory.mktemp("layout") / "tutor.sqlite3"
-    env = {**os.environ, "TUTOR_POOL_SIZE": "1", "TUTOR_DB_PATH": str(database)}
+    env = {**os.environ, "TUTOR_POOL_SIZE": "1", "TUTOR_DB_PATH": str(database),
+           "TUTOR_TEACHER_PASSPHRASE": "open sesame"}  # fmt: skip
     env.pop("TUTOR_WORKSHOP_CODE", None)
     with serve_app(env, ROOT / "artifacts" / "streamlit-layout.log") as url:
         yield url
@@ -166,4 +168,46 @@ def test_keyboard_only_through_a_lesson(browser, app_url) -> None:  # noqa: F811
     # The skip link to the verdict now that there is one.
     page.get_by_role("link", name="your verdict").click()
     page.wait_for_function("document.activeElement && document.activeElement.matches('.st-key-verdict')")
+    page.context.close()
+
+
+def unlock(page, button: str) -> None:
+    try:
+        page.get_by_label("Teacher passphrase").fill("open sesame")
+    except Exception:
+        page.screenshot(path=str(SHOTS / "layout-unlock-failed.png"))
+        print(page.evaluate("location.href"), page.locator("[data-testid=stMain]").inner_text()[:500])
+        raise
+    page.get_by_role("button", name=button).click()
+
+
+def test_the_teacher_pages_and_the_studio_fit_every_width(browser, app_url) -> None:  # noqa: F811
+    page = new_page(browser)
+    page.goto(f"{app_url}/teacher")
+    page.wait_for_url(re.compile(r"learner="))
+    settle(page)
+    unlock(page, "Open the teacher page")
+    page.get_by_text("Where learners are stuck").wait_for()
+    check_every_width(page, "teacher")
+
+    with page.context.expect_page() as opened:  # the projector view: a tab of its own, a session of its own
+        page.get_by_role("link", name=re.compile("Projector view")).click()
+    projector = opened.value
+    projector.wait_for_url(re.compile(r"/projector"))
+    settle(projector)
+    unlock(projector, "Open the projector view")
+    projector.get_by_role("img", name=re.compile("QR code of the join link http")).wait_for()
+    check_every_width(projector, "projector")
+
+    page.goto(f"{app_url}/studio")  # a new session: the studio asks for the passphrase again
+    page.wait_for_url(re.compile(r"/studio\?learner="))
+    settle(page)
+    unlock(page, "Open")
+    page.get_by_label("New lesson's id").fill("layout-check")
+    page.get_by_label("New lesson's id").press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Open lesson").click()
+    page.get_by_text("The lesson file is valid.").wait_for()
+    page.get_by_role("tab", name="Lesson (TOML)").wait_for()
+    check_every_width(page, "studio")
     page.context.close()

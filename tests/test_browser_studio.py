@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app
+from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
 from tutor.authoring.new_lesson import TOML
 
 pytestmark = [
@@ -77,7 +77,7 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
     page.get_by_label("New lesson's id").press("Enter")
     page.wait_for_selector(IDLE)
     page.get_by_role("button", name="Open lesson").click()
-    expect(page.locator(EDITOR_FRAME)).to_have_count(3)  # TOML, starter, solution side by side
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3)  # TOML, starter, solution: a tab each
     toml = page.frame_locator(EDITOR_FRAME).first
     toml.locator(".ace_line").first.wait_for()
     skeleton = TOML.format(id=LESSON).splitlines()
@@ -127,6 +127,65 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
     page.get_by_role("button", name="Run").click()
     page.get_by_text("All checks passed").wait_for(timeout=240_000)
     shot(page, "studio-05-learner-passed")
+
+
+# Each element of the page that reaches past the viewport's right edge, except inside a box that scrolls
+# sideways (a code box, a table) and ends within the viewport: "tag[testid].class right=…: its text" each.
+OVERFLOWING = """() => {
+  const width = window.innerWidth;
+  const inScroller = (el) => {
+    for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
+      const x = getComputedStyle(box).overflowX;
+      if ((x === 'auto' || x === 'scroll') && box.getBoundingClientRect().right <= width + 1) return true;
+    }
+    return false;
+  };
+  const found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || box.right <= width + 1 || inScroller(el)) continue;
+    const testid = el.dataset.testid ? `[${el.dataset.testid}]` : '';
+    const name = `${el.tagName.toLowerCase()}${testid}.${String(el.className).slice(0, 60)}`;
+    found.push(`${name} right=${Math.round(box.right)}: ${(el.textContent || '').trim().slice(0, 50)}`);
+  }
+  return found;
+}"""
+
+
+def test_the_studio_shows_each_file_at_full_width_and_nothing_runs_off_the_page(server, page) -> None:
+    """Issue 22: the TOML, the starter and the solution in tabs, each editor as wide as the page's content
+    (a TOML line was cut after ~25 characters in a third of it); nothing wider than the viewport at 1400 and
+    820 px. Screenshots: studio-layout-*.png."""
+    url, _ = server
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(url)  # signed in first: this test is about the studio's layout, not a deep link's first draw
+    page.wait_for_url(re.compile(r"learner="))
+    page.wait_for_selector(IDLE)
+    open_studio(page, url)
+    page.get_by_label("New lesson's id").fill(LESSON)
+    page.get_by_label("New lesson's id").press("Enter")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Open lesson").click()
+    page.get_by_text("The lesson file is valid.").wait_for()
+    expect(page.locator(EDITOR_FRAME)).to_have_count(3)  # all three drawn, in tabs
+    tabs = [page.get_by_role("tab", name=name) for name in ("Lesson (TOML)", "Starter", "Solution")]
+    expect(tabs[0]).to_have_attribute("aria-selected", "true")
+    for width in (1400, 820):
+        page.set_viewport_size({"width": width, "height": 1000})
+        for tab, name in zip(tabs, ("toml", "starter", "solution"), strict=True):
+            tab.click()
+            settle(page)
+            editor = page.locator(f"[role=tabpanel]:visible {EDITOR_FRAME}")
+            expect(editor).to_have_count(1)
+            editor.content_frame.locator(".ace_line").first.wait_for()  # drawn, not an empty frame
+            frame, whole = editor.bounding_box(), page.get_by_test_id("stTabs").bounding_box()
+            assert frame is not None and whole is not None
+            assert frame["width"] >= 0.95 * whole["width"], (width, name, frame, whole)  # not a third of it
+            page.wait_for_timeout(300)  # the editor's own resize
+            shot(page, f"studio-layout-{width}-{name}")
+            assert page.evaluate(OVERFLOWING) == [], (width, name)
+        page.get_by_role("button", name="Prove").scroll_into_view_if_needed()
+        assert page.evaluate(OVERFLOWING) == [], width
 
 
 def test_a_teacher_exports_a_pack_and_imports_it_as_a_new_lesson(server, page, tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ def test_a_teacher_writes_a_notebook_lesson_in_cells_and_it_proves_itself(server
     page.get_by_label("Teacher passphrase").fill("open sesame")
     page.get_by_role("button", name="Open", exact=True).click()
 
-    # 1. New, kind notebook: the notebook skeleton, as cells (the TOML's editor, then 3 code cells each).
+    # 1. New, kind notebook: the notebook skeleton, as cells (the TOML's editor, then 3 code cells each), a tab
+    # each for the TOML, the starter and the solution (all three drawn; the one picked shown, at full width).
     page.get_by_label("New lesson's id").fill(LESSON)
     page.get_by_label("New lesson's id").press("Enter")
     page.wait_for_selector(IDLE)
@@ -83,6 +84,7 @@ def test_a_teacher_writes_a_notebook_lesson_in_cells_and_it_proves_itself(server
     page.get_by_role("button", name="Open lesson").click()
     expect(page.locator(EDITOR_FRAME)).to_have_count(7)
     page.get_by_text("The lesson file is valid.").wait_for()
+    page.get_by_role("tab", name="Starter").click()
     markdown = page.get_by_role("textbox", name=f"Markdown cell at position 1 of the {STARTER}")
     expect(markdown).to_have_value(re.compile(r"^# TODO: the notebook's title"))
     expect(page.get_by_role("button", name="Move up").first).to_be_disabled()
@@ -93,12 +95,14 @@ def test_a_teacher_writes_a_notebook_lesson_in_cells_and_it_proves_itself(server
     markdown.fill("# Keep the model, in cells\n\nRun the cells from the top: the last one stops with a NameError.")
     markdown.press("Tab")  # a text area sends its text when it loses focus
     settle(page)
-    for frame in (3, 6):  # the TOML's editor, then the starter's code cells 1-3, the solution's 1-3
+    for tab, frame in (("Starter", 3), ("Solution", 6)):  # the TOML's editor, the starter's cells 1-3, the solution's
+        page.get_by_role("tab", name=tab).click()
         type_over_line(page, page.frame_locator(EDITOR_FRAME).nth(frame), 0,
                        "model.fit(x_train, y_train, epochs=1, batch_size=128)")  # fmt: skip
     page.get_by_text("batch_size=128").first.wait_for()  # the preview shows the starter's cells
 
     # By keyboard: a code cell added below the first cell, then deleted.
+    page.get_by_role("tab", name="Starter").click()
     page.get_by_role("button", name="Add code cell").first.focus()
     page.keyboard.press("Enter")
     expect(page.locator(EDITOR_FRAME)).to_have_count(8)

@@ -93,6 +93,83 @@ def test_a_field_at_fault_is_marked_on_its_own_line() -> None:
     assert field_line(toml, "checks[7]") is None and field_line(toml, "nothing") is None
 
 
+def test_the_three_files_are_tabs_each_at_full_width(server: Path) -> None:
+    at = open_new(studio(), "my-lesson")
+    assert [tab.label for tab in at.tabs] == ["Lesson (TOML)", "Starter", "Solution"]
+    for tab, label in zip(at.tabs, ("Lesson file (TOML)", "Starter code", "Reference solution"), strict=True):
+        assert label in tab.markdown[0].value  # each file's editor in a tab of its own, not a third of the width
+    # the schema problems stay in sight below the tabs, whichever tab is open
+    at.session_state["studio-toml-1"] = TOML.format(id="my-lesson").replace("time_s = 120", "time_limt = 120")
+    at.run()
+    assert "field limits.time_limt" in texts(at)
+    assert not any("field limits.time_limt" in html.value for tab in at.tabs for html in tab.get("html"))
+
+
+def prove_with(monkeypatch, *proofs: tuple[str, bool, str]) -> None:
+    """Proofs that come back at once with these (item, passed, detail): the studio's page, not the sandbox."""
+    from tutor.authoring import studio as engine
+    from tutor.authoring.proofs import Proof
+
+    def stand_in(lesson, report) -> list:
+        made = [Proof(lesson.id, item, passed, detail) for item, passed, detail in proofs]
+        for proof in made:
+            report(proof)
+        return made
+
+    real = engine.start_proof_run
+    monkeypatch.setattr(engine, "start_proof_run", lambda draft: real(draft, prove=stand_in))
+
+
+def prove_now(at: AppTest) -> AppTest:
+    import time
+
+    at.button(key="studio-prove").click().run()
+    deadline = time.monotonic() + 30
+    while not at.session_state["studio"]["run"].finished:
+        assert time.monotonic() < deadline, "the proofs did not finish in time"
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_publishing_names_each_file_with_its_folder_and_the_picker_shows_the_lesson(server: Path, monkeypatch) -> None:
+    prove_with(monkeypatch, ("solution", True, "passes all 5 checks in 1 case(s)"))
+    at = prove_now(open_new(studio(), "keep-the-result"))
+    assert at.selectbox(key="studio-pick").value == "(a new lesson)"
+    at.button(key="studio-publish").click().run()
+    assert not at.exception
+    assert (server / "keep-the-result.toml").exists()
+    assert ("Published 'keep-the-result' (lessons/keep-the-result.toml, lessons/keep-the-result.py, "
+            "solutions/keep-the-result.py): learners get this version now.") in texts(at)  # fmt: skip
+    assert at.selectbox(key="studio-pick").value == "keep-the-result"  # no longer "(a new lesson)"
+    assert at.text_input(key="studio-new-id").value == ""
+    assert "Editing keep-the-result" in texts(at) and "— new" not in texts(at)
+    at.run()  # the page as drawn again keeps the lesson picked (nothing opens a new draft)
+    assert at.selectbox(key="studio-pick").value == "keep-the-result"
+    assert at.session_state["studio"]["draft"].lesson_id == "keep-the-result"
+
+
+def test_proof_details_show_their_code_as_code_spans_never_raw_backticks_or_markup(server: Path, monkeypatch) -> None:
+    prove_with(
+        monkeypatch,
+        ("solution", True, "passes all 5 checks in 1 case(s)"),
+        ("wrong:compare", True, "fails as intended: Line 16 writes `model == build_model()`: `==` compares"),
+        ("claim:x", True, "holds: `<b>bold</b>` and [a link](https://example.com) stay text"),
+        ("wrong:cut", True, "fails as intended: `model` is read before anything ever created it (`model = bu"),
+    )
+    at = prove_now(open_new(studio(), "my-lesson"))
+    proofs = next(h.value for h in at.get("html") if "wrong:compare" in h.value)
+    assert "<code>model == build_model()</code>" in proofs and "<code>==</code> compares" in proofs
+    assert "<code>&lt;b&gt;bold&lt;/b&gt;</code>" in proofs and "<a " not in proofs  # escaped, nothing followed
+    assert "[a link](https://example.com)" in proofs  # shown as typed: no Markdown pass
+    # a detail cut at its length limit: its pairs are still code spans, the lone backtick is shown as itself
+    assert "<code>model</code> is read before anything ever created it (`model = bu" in proofs
+    shown = texts(at)
+    assert "wrong:compare: fails as intended: Line 16 writes model == build_model(): == compares" in shown
+    assert "All 4 proofs passed: this version can be published." in shown
+
+
 def test_an_id_in_use_or_malformed_is_refused(server: Path) -> None:
     at = open_new(studio(), "assign-the-model")
     assert "exists already" in texts(at) and "studio-prove" not in [b.key for b in at.button]
@@ -147,7 +224,8 @@ def test_a_failed_version_shows_its_failing_proof_and_learners_keep_the_shipped_
     assert row["learners get"] == "the shipped version (an older version)"
     shown = texts(at)
     assert "assign-the-model: the newest version failed these proofs" in shown
-    assert "wrong:compare: this wrong variant passes: `==` compares" in shown  # plain text, as check-lessons says
+    assert "wrong:compare: this wrong variant passes: == compares" in shown  # `==` as a code span, escaped
+    assert "<code>==</code>" in next(h.value for h in at.get("html") if "wrong:compare" in h.value)
 
 
 # Notebook lessons (issue 20): a notebook draft's starter and solution as cells, .ipynb in and out ------------

@@ -67,10 +67,13 @@ def render_proof_states(statuses: list[LessonStatus], background: bool) -> None:
         st.caption("No lesson files.")
         return
     st.dataframe(pd.DataFrame([describe_status(s) for s in statuses]), hide_index=True, width="stretch")
-    for status in statuses:
-        if status.state is ProofState.FAILED:
-            lines = [plain.join(plain.strong(item), ": ", detail) for item, detail in status.failures]
-            plain.show(plain.strong(status.id), ": the newest version failed these proofs", tone="error")
+    failed = [status for status in statuses if status.state is ProofState.FAILED]
+    if failed:
+        plain.style(PROOFS_CSS)
+    for status in failed:
+        lines = [plain.join(plain.strong(item), ": ", detail_html(detail)) for item, detail in status.failures]
+        plain.show(plain.strong(status.id), ": the newest version failed these proofs", tone="error")
+        with st.container(key=f"proof-failures-{status.id}"):
             plain.show_list(lines)
 
 
@@ -123,10 +126,31 @@ def render_modules_preview(lesson: Lesson) -> None:
             st.code(module.source, language="python", line_numbers=True)
 
 
+# Proof lines wrap at the width they have: a long word (a path, a quoted line of code) breaks rather than
+# runs off the page, and a code span wraps like the words around it (a constant of ours, for ui.plain.style).
+PROOFS_CSS = (
+    '.st-key-studio-proofs li,[class*="st-key-proof-failures-"] li{overflow-wrap:anywhere}'
+    '.st-key-studio-proofs code,[class*="st-key-proof-failures-"] code{white-space:pre-wrap;overflow-wrap:anywhere}'
+)
+
+
+def detail_html(detail: str) -> plain.Html:
+    """A proof's detail: our words, quoting lesson code and sandbox output between backticks (``wrong:x``:
+    "`==` compares ..."). Each pair of backticks is a code span, its text escaped (ui.plain.message); a last
+    unpaired backtick (a detail cut at its length limit) is shown as itself, the pairs before it still spans."""
+    if detail.count("`") % 2 == 0:
+        return plain.message(detail)
+    head, tail = detail.rsplit("`", 1)
+    return plain.join(plain.message(head), "`", tail)
+
+
 def render_proofs(proofs: list[Proof]) -> None:
-    lines = [plain.join(plain.mark(p.passed), " ", plain.strong(p.item), ": ", p.detail) for p in proofs]
+    lines = [plain.join(plain.mark(p.passed), " ", plain.strong(p.item), ": ", detail_html(p.detail))
+             for p in proofs]  # fmt: skip
     if lines:
-        plain.show_list(lines)
+        plain.style(PROOFS_CSS)
+        with st.container(key="studio-proofs"):
+            plain.show_list(lines)
 
 
 def render_proof_run(run: ProofRun) -> None:

@@ -1,5 +1,5 @@
 """A project draft's starter and solution in the lesson studio, one module at a time: a module picker above the
-editors (the same module shown in both, the starter's beside its fix), the module run as the program (the TOML's
+editors (the same module shown in both: the Starter and the Solution tab), the module run as the program (the TOML's
 ``[project] entry``), and controls to add, rename and delete a module (in both texts at once; a delete can be
 undone). Each text stays one text with a ``# ==> name.py <==`` header per module: the editor of a module writes
 back into it (tutor.authoring.modules), and "Edit as text" shows it whole.

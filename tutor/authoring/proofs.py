@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -178,7 +179,8 @@ def prove_wrong(lesson: Lesson, variant_id: str) -> Proof:
     missing = [kind for kind in variant.fails if all(c.passed for c in verdict.checks if c.id == kind)]
     if missing:
         return Proof(lesson.id, item, False, f"fails, but not on {', '.join(missing)}: {failed_checks(verdict)}")
-    return Proof(lesson.id, item, True, f"fails as intended: {failed_checks(verdict)[:300]}")
+    said = textwrap.shorten(failed_checks(verdict), 300, placeholder=" …")  # cut at a word: the studio shows it
+    return Proof(lesson.id, item, True, f"fails as intended: {said}")
 
 
 def prove_claim(lesson: Lesson, claim: Claim) -> Proof:
