@@ -48,6 +48,18 @@ def test_the_studio_is_for_teachers_only(server: Path) -> None:
     at.text_input(key="studio-unlock-passphrase").input("wrong")
     at.button[0].click().run()
     assert "That passphrase is not right." in texts(at) and "studio-open" not in [b.key for b in at.button]
+    for _ in range(4):  # five wrong tries in all: then even the right one waits, as on the teacher page
+        at.text_input(key="studio-unlock-passphrase").input("wrong again")
+        at.button[0].click().run()
+    at.text_input(key="studio-unlock-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert "Too many tries. Wait" in texts(at) and "studio-open" not in [b.key for b in at.button]
+    from ui.auth import _failed_unlocks
+
+    _failed_unlocks().clear()  # the window has passed
+    at.text_input(key="studio-unlock-passphrase").input("open sesame")
+    at.button[0].click().run()
+    assert "studio-open" in [b.key for b in at.button]
 
 
 def open_new(at: AppTest, lesson_id: str) -> AppTest:

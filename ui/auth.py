@@ -252,7 +252,11 @@ def require_teacher(form_key: str) -> None:
     with st.form(form_key):
         passphrase = st.text_input("Teacher passphrase", type="password", key=f"{form_key}-passphrase")
         if st.form_submit_button("Open"):
-            if unlock_teacher(passphrase):
+            wait = unlock_wait_s()  # the same limit on tries as the teacher page's gate (ui.teacher)
+            if wait:
+                st.error(f"Too many tries. Wait {wait} s before the next one.")
+            elif unlock_teacher(passphrase):
                 st.rerun()
-            st.error("That passphrase is not right.")
+            else:
+                st.error("That passphrase is not right.")
     st.stop()
