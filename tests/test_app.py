@@ -232,6 +232,9 @@ def test_stop_cancels_a_running_program() -> None:
     run_until(at, "Running your code", timeout=30)
     assert re.search(r"Running your code\*\* · \d+\.\d s of at most 120 s", texts(at))
     assert "live-assign-the-model" in block_keys(at)  # the polling panel, while the run is in flight
+    assert "Nothing new for" not in texts(at)
+    run_until(at, "Nothing new for", timeout=40)  # ten quiet seconds: it may be an endless loop, Stop is named
+    assert "no output and no training progress. If your program is stuck in an endless loop, press Stop" in texts(at)
     stop = at.button(key="stop-assign-the-model")
     started = time.monotonic()
     stop.click().run()

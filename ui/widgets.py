@@ -125,6 +125,22 @@ def dataset_note() -> None:
 
 
 QUEUED_QUIET_S = 1.0  # a run waits this long in the queue before "Queued" is shown (no flash when none waits)
+STUCK_QUIET_S = 10.0  # the learner's code running this long with no output and no training progress: say so
+
+
+def quiet_for(job: RunSnapshot) -> float:
+    """Seconds since this run last showed anything new (output, a phase, an epoch, a step), as this browser
+    session has watched it (the live panel looks every fraction of a second)."""
+    progress = job.progress
+    seen = (job.state, progress.phase, progress.epoch, progress.step, len(job.output))
+    marks = st.session_state.setdefault("tutor-run-activity", {})
+    now = time.monotonic()
+    last = marks.get(job.id)
+    if last is None or last[0] != seen:
+        marks.clear()  # one run at a time is watched per page: forget the others
+        marks[job.id] = (seen, now)
+        return 0.0
+    return now - last[1]
 
 
 def render_live(job: RunSnapshot, limit_s: float | None = None) -> None:
@@ -144,6 +160,12 @@ def render_live(job: RunSnapshot, limit_s: float | None = None) -> None:
         elapsed = now - (job.started or job.created)
         limit = f" of at most {limit_s:g} s" if limit_s else ""
         st.markdown(f"**{label}**{case} · {elapsed:.1f} s{limit}")
+        quiet = quiet_for(job)
+        if job.state is RunStatus.RUNNING and progress.phase == Phase.RUNNING and quiet >= STUCK_QUIET_S:
+            plain.show(
+                plain.strong(f"Nothing new for {quiet:.0f} s:"), " no output and no training progress. If your "
+                "program is stuck in an endless loop, press ", plain.strong("Stop"), ".", tone="warning",
+            )  # fmt: skip
         if job.attempts > 1:  # queue mode: the worker of the first attempt stopped (killed, host lost)
             st.caption(f"Attempt {job.attempts}: the worker that started your run stopped, so it runs again on "
                        "another worker.")  # fmt: skip
