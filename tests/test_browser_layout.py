@@ -158,6 +158,14 @@ def test_keyboard_only_through_a_lesson(browser, app_url) -> None:  # noqa: F811
     assert skip.evaluate("link => link === document.activeElement")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.innerText.trim()").endswith("Run")
+    # Back into the editor (the stop before Run; Tab inside it indents: tests/test_browser_learner.py), and out
+    # again the way the help named: Esc, then Tab.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(f"""document.activeElement.matches("{EDITOR_FRAME}")""")
+    assert inner.evaluate("area => area === document.activeElement")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.innerText.trim()").endswith("Run")
     page.keyboard.press("Enter")  # runs the starter
     page.get_by_text("This is the starter code, as given.").wait_for(timeout=120_000)
     page.wait_for_function("document.activeElement && document.activeElement.matches('.st-key-verdict')")

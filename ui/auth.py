@@ -252,11 +252,17 @@ def require_teacher(form_key: str) -> None:
     with st.form(form_key):
         passphrase = st.text_input("Teacher passphrase", type="password", key=f"{form_key}-passphrase")
         if st.form_submit_button("Open"):
-            wait = unlock_wait_s()  # the same limit on tries as the teacher page's gate (ui.teacher)
-            if wait:
-                st.error(f"Too many tries. Wait {wait} s before the next one.")
-            elif unlock_teacher(passphrase):
-                st.rerun()
-            else:
-                st.error("That passphrase is not right.")
+            try_passphrase(passphrase)
     st.stop()
+
+
+def try_passphrase(passphrase: str) -> None:
+    """A passphrase submitted at a teacher's gate (the studio's, the teacher page's, the projector's): refused
+    while tries must wait (unlock_wait_s), else the page drawn again unlocked, or told it is not right."""
+    wait = unlock_wait_s()
+    if wait:
+        st.error(f"Too many tries. Wait {wait} s before the next one.")
+    elif unlock_teacher(passphrase):
+        st.rerun()
+    else:
+        st.error("That passphrase is not right.")

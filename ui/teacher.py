@@ -12,7 +12,7 @@ import streamlit as st
 
 from tutor import settings
 from ui import plain
-from ui.auth import is_teacher, teacher_configured, unlock_teacher, unlock_wait_s
+from ui.auth import is_teacher, teacher_configured, try_passphrase
 
 TEACHER_PATH = "teacher"  # the pages' url_path in app.py
 PROJECTOR_PATH = "projector"
@@ -41,13 +41,7 @@ def require_teacher_page(projector: bool = False) -> None:
             else:
                 submitted = st.form_submit_button("Open the teacher page")
             if submitted:
-                wait = unlock_wait_s()
-                if wait:
-                    st.error(f"Too many tries. Wait {wait} s before the next one.")
-                elif unlock_teacher(passphrase):
-                    st.rerun()
-                else:
-                    st.error("That passphrase is not right.")
+                try_passphrase(passphrase)
         st.stop()
 
 
