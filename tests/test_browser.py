@@ -127,6 +127,17 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def type_at_line(page, frame, line: int, text: str) -> None:
+    """Type ``text`` at the start of ``line`` (1-based) of the editor in ``frame``, as a learner would:
+    Ctrl+Home, down to the line, Home, then the text."""
+    frame.locator(EDITOR_INPUT).focus()
+    page.keyboard.press("Control+Home")
+    for _ in range(line - 1):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Home")
+    page.keyboard.insert_text(text)
+
+
 def editor_lines(page) -> list[str]:
     frame = page.frame_locator(EDITOR_FRAME)
     return frame.locator(".ace_line").all_inner_texts()
@@ -165,12 +176,7 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     shot(page, "02-starter-name-error")
 
     # 2. Type the fix and click Run at once: the keystrokes must not be lost.
-    frame.locator(EDITOR_INPUT).focus()
-    page.keyboard.press("Control+Home")
-    for _ in range(22):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    page.keyboard.insert_text("model = ")
+    type_at_line(page, frame, 23, "model = ")
     page.get_by_role("button", name=re.compile("Run$")).click()  # at once: the editor flushes its text
     page.get_by_text("Training: epoch").first.wait_for(timeout=180_000)  # a fresh sandbox on 2 busy cores
     page.get_by_text("step ").first.wait_for(timeout=30_000)

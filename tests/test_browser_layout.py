@@ -16,7 +16,7 @@ import re
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app, settle
+from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, serve_app, settle, type_at_line
 from tests.test_browser_learner import browser, new_page, serious_violations  # noqa: F401 (fixture)
 
 pytestmark = [
@@ -129,12 +129,7 @@ def test_the_lesson_page_fits_every_width(browser, app_url) -> None:  # noqa: F8
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     # The fix: a passing verdict with its digits.
-    frame.locator(EDITOR_INPUT).focus()
-    page.keyboard.press("Control+Home")
-    for _ in range(22):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    page.keyboard.insert_text("model = ")
+    type_at_line(page, frame, 23, "model = ")
     page.get_by_role("button", name=re.compile("Run$")).click()
     page.get_by_text("All checks passed").wait_for(timeout=240_000)
     page.get_by_text("said ").nth(15).wait_for()

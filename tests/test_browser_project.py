@@ -13,7 +13,16 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
+from tests.test_browser import (
+    EDITOR_FRAME,
+    IDLE,
+    ROOT,
+    SHOTS,
+    chromium_page,
+    serve_app,
+    settle,
+    type_at_line,
+)
 from tests.test_browser_learner import serious_violations
 from tests.waiting import wait_for
 
@@ -92,12 +101,7 @@ def test_a_learner_switches_files_fixes_the_right_one_and_passes(page, app_url) 
     open_module(page, "train.py", '"""Training: run this file')
 
     # 3. Fix train.py (line 11) and run at once: the keystrokes must not be lost.
-    frame.locator(EDITOR_INPUT).focus()
-    page.keyboard.press("Control+Home")
-    for _ in range(10):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    page.keyboard.insert_text("model = build_model()\n")
+    type_at_line(page, frame, 11, "model = build_model()\n")
     page.get_by_role("button", name=re.compile("Run$")).click()
     try:
         page.get_by_text("All checks passed").wait_for(timeout=300_000)  # MNIST on 2 busy cores

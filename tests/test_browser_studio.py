@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import EDITOR_FRAME, EDITOR_INPUT, IDLE, ROOT, SHOTS, chromium_page, serve_app, settle
+from tests.test_browser import (
+    EDITOR_FRAME,
+    EDITOR_INPUT,
+    IDLE,
+    ROOT,
+    SHOTS,
+    chromium_page,
+    serve_app,
+    settle,
+    type_at_line,
+)
 from tutor.authoring.new_lesson import TOML
 
 pytestmark = [
@@ -117,12 +127,7 @@ def test_a_teacher_writes_proves_and_publishes_a_lesson_that_a_learner_passes(se
     page.get_by_role("heading", name="Keep it, end to end").wait_for()
     frame = page.frame_locator(EDITOR_FRAME)
     frame.locator(".ace_line").first.wait_for()
-    frame.locator(EDITOR_INPUT).focus()
-    page.keyboard.press("Control+Home")
-    for _ in range(15):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Home")
-    page.keyboard.insert_text("model = ")
+    type_at_line(page, frame, 16, "model = ")
     page.wait_for_timeout(800)  # the editor sends its text ~200 ms after typing stops
     page.get_by_role("button", name="Run").click()
     page.get_by_text("All checks passed").wait_for(timeout=240_000)

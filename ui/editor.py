@@ -22,6 +22,7 @@ import streamlit_ace
 from streamlit.components.v1 import declare_component
 
 from tutor import settings
+from ui import plain
 
 RUN_MARKER = "\u0000RUN"
 RUN_SHORTCUT = "Ctrl+Enter (⌘+Enter on a Mac)"
@@ -172,8 +173,6 @@ def split_run_marker(raw: str | None) -> tuple[str | None, str | None]:
 def keyboard_help(what: str) -> None:
     """The editor's keyboard help, drawn before it (its frame is described by it: read out on entering).
     ``what``: the sentence about running (ours)."""
-    from ui import plain
-
     plain.show(plain.Html(f'<span id="{HELP_ID}">'), plain.text(
         f"Keyboard: Tab indents in the editor; Esc then Tab leaves it. {what} After a run, press {BACK_KEY} to "
         "come back to the editor."), plain.Html("</span>"), muted=True)  # fmt: skip
