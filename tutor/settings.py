@@ -77,6 +77,15 @@ def pool_size() -> int:
     return max(0, int(os.environ.get("TUTOR_POOL_SIZE", "2")))
 
 
+def fork_server() -> str:
+    """TUTOR_FORK_SERVER: ``auto`` (default) serves runs from a fork server where it can (root, strict
+    sandbox, cgroups: tutor/sandbox/forkserver.py), else from warm sandboxes; ``off`` always the latter."""
+    value = os.environ.get("TUTOR_FORK_SERVER", "auto").strip().lower()
+    if value not in ("auto", "off"):
+        raise ValueError(f"TUTOR_FORK_SERVER={value!r}: use auto or off")
+    return value
+
+
 def pool_memory_mb() -> int:
     """The most memory the idle warm sandboxes may hold together (TUTOR_POOL_MEMORY_MB)."""
     return max(0, int(os.environ.get("TUTOR_POOL_MEMORY_MB", "2560")))

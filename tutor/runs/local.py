@@ -196,13 +196,7 @@ class RunManager:
     def where_runs_happen(self) -> str:
         if self.pool is None:
             return "Warm sandboxes: off; every run starts a fresh sandbox and imports TensorFlow itself."
-        stats = self.pool.stats()
-        return (
-            f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
-            f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
-            f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh. Each has "
-            f"{self.pool.prefault_mb} MiB touched ahead for the program's arrays."
-        )
+        return self.pool.describe()
 
     def release(self) -> None:
         """Dropped from a server's cache: its runs finish and are recorded as usual (the threads are

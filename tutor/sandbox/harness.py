@@ -942,11 +942,26 @@ def main() -> int:
     send = make_sender(fd, boot["token"])
     os.set_inheritable(fd, False)  # child processes the learner starts do not get the channel
     send(Event.STARTED, pid=os.getpid(), python=sys.version.split()[0])
-    try:
-        if boot.get("preload"):
+    if boot.get("preload"):
+        try:
             preload()
             prefault_heap(int(boot.get("prefault_mb", 0)))
-            send(Event.READY, rss_mb=resident_mb())
+        except BaseException as exc:  # a fault of ours, not the learner's: say so separately
+            send(Event.HARNESS_ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-8000:])
+            return 70
+        send(Event.READY, rss_mb=resident_mb())
+    if boot.get("fork_server"):  # a fork server: each run forked from here (zygote.py, beside this file)
+        return load_sibling("zygote").serve(boot["fork_server"], sys.modules[__name__], (fd,))
+    return serve_program(send, fd, started=True)
+
+
+def serve_program(send, fd: int, started: bool = False) -> int:
+    """Read the program's configuration and run it: the rest of a sandbox's life. A run forked from a fork
+    server starts here, with its own channel."""
+    os.set_inheritable(fd, False)
+    if not started:
+        send(Event.STARTED, pid=os.getpid(), python=sys.version.split()[0])
+    try:
         config = read_config()
         if config.get("kernel"):  # a notebook kernel, not one program (kernel_boot.py, beside this file)
             return load_sibling("kernel_boot").serve(config, sys.modules[__name__])

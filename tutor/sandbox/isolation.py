@@ -32,6 +32,10 @@ PROTOCOL_PATH = Path(__file__).with_name("protocol.py")  # the harness loads it 
 SANDBOX_PROTOCOL = "/run/tutor/protocol.py"
 KERNEL_BOOT_PATH = Path(__file__).with_name("kernel_boot.py")  # what a sandbox runs to become a notebook kernel
 SANDBOX_KERNEL_BOOT = "/run/tutor/kernel_boot.py"
+ZYGOTE_PATH = Path(__file__).with_name("zygote.py")  # what a fork server runs (tutor/sandbox/forkserver.py)
+SANDBOX_ZYGOTE = "/run/tutor/zygote.py"
+# A fork server's folder of its runs' staged files; each run binds its own at SANDBOX_CASE_DIR and covers this.
+SANDBOX_CASES_DIR = "/run/tutor/cases"
 # The one folder a sandbox may write outside its home: a notebook kernel's sockets (ZeroMQ over IPC) live
 # there, so the server can talk to the kernel without any network. Empty and unused by plain runs.
 SANDBOX_KERNEL_DIR = "/run/tutor/kernel"
@@ -183,8 +187,13 @@ def build_launch(
     uid: int,
     seccomp_fd: int | None = None,
     kernel_dir: Path | None = None,
+    cases_dir: Path | None = None,
 ) -> Launch:
-    """The command for one run. stage_dir holds main.py and the case's files (read-only to the run)."""
+    """The command for one run. stage_dir holds main.py and the case's files (read-only to the run).
+
+    With ``cases_dir``, the command of a fork server (tutor/sandbox/forkserver.py): it stays root inside
+    (each run it forks drops to its own uid), has no seccomp filter and no rlimits of its own (each run
+    loads them), and sees the runs' folders under SANDBOX_CASES_DIR instead of one case folder."""
     if level is Level.BASIC:
         return Launch(
             argv=[*limit_prefix(limits), *python_argv(str(HARNESS_PATH))],
@@ -202,7 +211,9 @@ def build_launch(
     binds.append((str(HARNESS_PATH), SANDBOX_HARNESS))
     binds.append((str(PROTOCOL_PATH), SANDBOX_PROTOCOL))
     binds.append((str(KERNEL_BOOT_PATH), SANDBOX_KERNEL_BOOT))
-    binds.append((str(stage_dir), SANDBOX_CASE_DIR))
+    binds.append((str(ZYGOTE_PATH), SANDBOX_ZYGOTE))
+    if cases_dir is None:
+        binds.append((str(stage_dir), SANDBOX_CASE_DIR))
     dataset_path = None
     if dataset is not None:
         dataset_path = f"{SANDBOX_DATA_DIR}/{dataset.name}"
@@ -230,12 +241,18 @@ def build_launch(
     if kernel_dir is not None:
         argv += parent_dirs(SANDBOX_KERNEL_DIR, created)
         argv += ["--bind", str(kernel_dir), SANDBOX_KERNEL_DIR]
+    if cases_dir is not None:  # mount points a forked run binds its own folders onto
+        for mount_point in (SANDBOX_CASE_DIR, SANDBOX_KERNEL_DIR):
+            argv += parent_dirs(mount_point, created)
+            argv += ["--perms", "0755", "--dir", mount_point]
+        argv += parent_dirs(SANDBOX_CASES_DIR, created)
+        argv += ["--bind", str(cases_dir), SANDBOX_CASES_DIR]
     argv += parent_dirs(SANDBOX_HOME, created)
     argv += ["--perms", "0777", "--size", str(limits.disk_mb * mib), "--tmpfs", SANDBOX_HOME, "--chdir", SANDBOX_HOME]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     argv.append("--")
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and cases_dir is None:
         argv += [
             shutil.which("setpriv") or "setpriv",
             f"--reuid={uid}",
@@ -247,7 +264,7 @@ def build_launch(
         ]
     argv += python_argv(SANDBOX_HARNESS, sandbox_python())
     return Launch(
-        argv=[*limit_prefix(limits), *argv],
+        argv=argv if cases_dir is not None else [*limit_prefix(limits), *argv],
         env=sandbox_env(SANDBOX_HOME),
         cwd=str(work_dir),
         level=level,

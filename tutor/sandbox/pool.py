@@ -157,6 +157,16 @@ class WarmPool:
                 self._handed_out, self._cold,
             )  # fmt: skip
 
+    def describe(self) -> str:
+        """One sentence for the "Data and sandbox" page."""
+        stats = self.stats()
+        return (
+            f"Warm sandboxes (TensorFlow already imported, one run each): {stats.ready} of {stats.size} ready, "
+            f"{stats.warming} starting, holding about {stats.held_mb:.0f} of at most {stats.memory_mb} MiB; "
+            f"{stats.handed_out} runs served warm, {stats.cold_fallbacks} started fresh. Each has "
+            f"{self.prefault_mb} MiB touched ahead for the program's arrays."
+        )
+
     def close(self) -> None:
         """Stop every warm sandbox; when this returns, none of their processes is left."""
         with self._lock:
@@ -224,7 +234,8 @@ class WarmPool:
 
 
 def start_pool_from_settings() -> WarmPool | None:
-    """The pool the settings ask for, or None when it is off or the sandbox cannot start at all."""
+    """The pool the settings ask for, or None when it is off or the sandbox cannot start at all: a fork
+    server where it can run (tutor.sandbox.forkserver, the same interface), else warm sandboxes."""
     from tutor import settings
     from tutor.sandbox.dataset import ensure_dataset
 
@@ -236,6 +247,12 @@ def start_pool_from_settings() -> WarmPool | None:
     except Exception as exc:  # noqa: BLE001 - the runs themselves will report this in words
         LOG.warning("warm pool not started: %s", exc)
         return None
+    if settings.fork_server() == "auto":
+        from tutor.sandbox.forkserver import start_fork_server_pool
+
+        forking = start_fork_server_pool(dataset, level, settings.pool_memory_mb())
+        if forking is not None:
+            return forking  # type: ignore[return-value] - the warm pool's interface
     pool = WarmPool(settings.pool_size(), settings.pool_memory_mb(), dataset, level)
     atexit.register(pool.close)  # the server's own folders and cgroups go with it on a clean stop
     return pool

@@ -148,6 +148,9 @@ class Sandbox:
             self.cgroup.kill_all()
             self.cgroup.remove()
         self.uid.release()
+        release = getattr(self.process, "release", None)  # a forked run's socket (tutor.sandbox.forkserver)
+        if release is not None:
+            release()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -302,6 +305,10 @@ def run_in_sandbox(
 
 def _kill_group(process: subprocess.Popen) -> None:
     """SIGKILL the whole group. Under bubblewrap that also ends its pid namespace."""
+    if not isinstance(process, subprocess.Popen):  # a forked run: pid 1 of its namespace, by its pidfd
+        process.kill()
+        process.wait(timeout=10)
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
