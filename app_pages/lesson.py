@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tutor import settings
 from tutor.grading.grade import is_empty, is_real_attempt
@@ -37,6 +38,7 @@ from ui.widgets import (
     render_live,
     render_solution,
     render_verdict,
+    show_running,
     too_large_message,
 )
 
@@ -61,9 +63,10 @@ def render_lesson(lesson_id: str) -> None:
         return
     state = open_lesson_state(lesson.id)
     state.draws += 1  # first: a live panel of an earlier draw now knows the page is being drawn again
-    # One look at this page's run for the whole rerun, before anything is drawn: a finished run's verdict is
-    # recorded here, so the editor's marks, the buttons, the live panel and the verdict all agree on it.
-    run = settle_run(state)
+    # One look at this page's run for the whole rerun, before anything else is drawn: a finished run's verdict
+    # is recorded here, so the editor's marks, the buttons, the live panel and the verdict all agree on it.
+    # Only the "Running…" status comes first, so that a click is answered at once even while this draw waits.
+    run = settle_run(state, st.empty())
     active = run is not None and not run.state.finished
     st.title(lesson.title)
     st.caption(lesson.summary)
@@ -250,12 +253,19 @@ def current_job(state: LessonPageState, wait_s: float = 0.0) -> RunSnapshot | No
     return snapshot
 
 
-def settle_run(state: LessonPageState) -> RunSnapshot | None:
+def settle_run(state: LessonPageState, status: DeltaGenerator | None = None) -> RunSnapshot | None:
     """This page's run as the rerun draws it; recorded first when it finished. Just after Run, for code
-    that stops at once, it first waits for the verdict (engine speed, no poll)."""
+    that stops at once, it first waits for the verdict (engine speed, no poll), showing "Running…" in
+    ``status`` (an empty slot drawn before anything else) while it waits: the deltas drawn so far reach the
+    browser during the wait, so the learner sees the click taken within a few ms, not after up to
+    QUICK_WAIT_S of a page that did not change."""
     wait_s = QUICK_WAIT_S if state.quick else 0.0
     state.quick = False
+    if wait_s and status is not None:
+        show_running(status)
     snapshot = current_job(state, wait_s)
+    if wait_s and status is not None:
+        status.empty()  # the verdict (or the live panel, for a run still going) says what happened now
     if snapshot is not None and snapshot.state.finished and state.finished_job != snapshot.id:
         record_finished(state, snapshot)
     return snapshot

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app_pages.lesson import (
     POLL_S,
@@ -51,7 +52,7 @@ from ui.notebook import (
     verdict_place,
 )
 from ui.state import LessonPageState, ShownVerdict, keep_code, open_lesson_state, owner_id
-from ui.widgets import dataset_note, focus_verdict, render_verdict, tail
+from ui.widgets import dataset_note, focus_verdict, render_verdict, show_running, tail
 
 # After Run, the draw waits this long for the cell to finish: a quick cell's output is then in that same draw
 # (no poll, no second draw); a longer one shows In [*] this much later.
@@ -68,11 +69,13 @@ CELL_BAR_CSS = (
 def render_notebook(lesson: Lesson) -> None:
     state = open_lesson_state(lesson.id)
     state.draws += 1
-    run = settle_run(state)  # the Grade run (the run service's), as the script lesson's page settles its Run
+    status = st.empty()  # "Running…" while this draw waits for a quick result: drawn first, seen at once
+    run = settle_run(state, status)  # the Grade run (the run service's), as a script lesson's page settles Run
     grading = run is not None and not run.state.finished
     nb = notebook_state(lesson, state.code)
     nb.draws += 1
     run_pressed_cell(lesson, nb)  # Ctrl/Shift+Enter: before anything is drawn, so this draw shows its output
+    wait_for_fresh_cell(nb, status)
     waiting, live = sync_batch(nb)
     info = kernels().info(owner=owner_id(), lesson_id=lesson.id)
     sync_kernel(nb, info)
@@ -222,8 +225,7 @@ def run_pressed_cell(lesson: Lesson, nb: NotebookState) -> None:
             cell.last_token = token
             if not nb.running:
                 submit(lesson, nb, [cell])
-                if nb.batch is not None:
-                    nb.batch.wait(CELL_QUICK_WAIT_S)
+                nb.fresh = nb.batch is not None
             return
 
 
@@ -231,8 +233,22 @@ def run_cell(lesson: Lesson, nb: NotebookState, cell_id: str) -> None:
     cell = nb.find(cell_id)
     if cell is not None and not nb.running:
         submit(lesson, nb, [cell])
-        if nb.batch is not None:
-            nb.batch.wait(CELL_QUICK_WAIT_S)  # (a button's callback runs before the draw: as run_pressed_cell)
+        # The wait for its output is the draw's (wait_for_fresh_cell), not this callback's: a callback runs
+        # before anything is drawn, and the page said nothing for that long.
+        nb.fresh = nb.batch is not None
+
+
+def wait_for_fresh_cell(nb: NotebookState, status: DeltaGenerator) -> None:
+    """A cell just run: wait up to CELL_QUICK_WAIT_S for it, so that a quick cell's output is in this very
+    draw (no poll, no second draw), with "Running…" in ``status`` meanwhile (drawn before the wait)."""
+    if not nb.fresh:
+        return
+    nb.fresh = False
+    if nb.batch is None:
+        return
+    show_running(status, "Running your cell…")
+    nb.batch.wait(CELL_QUICK_WAIT_S)
+    status.empty()
 
 
 def run_all(lesson: Lesson, nb: NotebookState) -> None:

@@ -167,6 +167,47 @@ def test_learner_code_from_the_editor_is_what_runs() -> None:
     assert "Did you mean" in texts(at)
 
 
+def sent_before_waits(monkeypatch, module) -> list[str]:
+    """What the page sends, in order, with "WAIT <s>" where its draw starts to wait for the run
+    (``module.current_job`` with a wait): an element's text once it is enqueued to go to the browser."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
+
+    events: list[str] = []
+    enqueue, current_job = ScriptRunContext.enqueue, module.current_job
+
+    def record(ctx, msg) -> None:
+        element = msg.delta.new_element
+        events.append(element.html.body if element.WhichOneof("type") == "html" else element.WhichOneof("type") or "")
+        enqueue(ctx, msg)
+
+    def waiting(state, wait_s: float = 0.0):
+        if wait_s:
+            events.append(f"WAIT {wait_s}")
+        return current_job(state, wait_s)
+
+    monkeypatch.setattr(ScriptRunContext, "enqueue", record)
+    monkeypatch.setattr(module, "current_job", waiting)
+    return events
+
+
+def test_run_says_running_before_its_draw_waits_for_the_verdict(monkeypatch) -> None:
+    """Issue 23: the draw after Run waits up to QUICK_WAIT_S for a quick verdict; the page said nothing for
+    that long (2.3 s seen). "Running your code…" goes to the browser before the wait, then gives way."""
+    import app_pages.lesson
+
+    at = lesson_app().run()
+    events = sent_before_waits(monkeypatch, app_pages.lesson)
+    at.button(key="run-assign-the-model").click().run()
+    waits = [i for i, event in enumerate(events) if event.startswith("WAIT")]
+    assert waits, "the starter's run was not waited for (no quick verdict tried)"
+    before = events[: waits[0]]
+    status = [event for event in before if "Running your code…" in event]
+    assert status and 'role="status"' in status[0], before
+    run_until(at, "This is the starter code, as given.")
+    assert "Running your code…" not in texts(at)  # the verdict replaced it
+    assert "run-status" not in block_keys(at)
+
+
 def test_empty_editor_and_oversized_code_are_refused_at_once() -> None:
     at = lesson_app().run()
     at.session_state["lessons"]["assign-the-model"].code = "  \n\n"
@@ -174,10 +215,17 @@ def test_empty_editor_and_oversized_code_are_refused_at_once() -> None:
     page = texts(at)
     assert "Your editor is empty" in page and "failed" not in page and "passed" not in page
     assert at.session_state["lessons"]["assign-the-model"].job is None  # nothing ran
-    at.session_state["lessons"]["assign-the-model"].code = "x = 1\n" * 40_000  # 240 KB
+    from tutor import settings
+
+    too_long = "x = 1\n" * (settings.MAX_CODE_BYTES // 6 + 1)  # the app's one limit, one line over
+    at.session_state["lessons"]["assign-the-model"].code = too_long
     at.button(key="run-assign-the-model").click().run()
-    assert "Not run: your code is 240 KB; the limit is 200 KB." in texts(at)
-    assert at.session_state["lessons"]["assign-the-model"].job is None
+    assert f"Not run: your code is {len(too_long) / 1000:.0f} KB; the limit is 200 KB." in texts(at)
+    assert [w for w in at.warning if "Not run" in w.value] or "tutor-warning" in "".join(h.value for h in at.html)
+    state = at.session_state["lessons"]["assign-the-model"]
+    assert state.job is None  # nothing submitted
+    assert state.code == too_long  # nothing the learner typed is lost: the editor keeps it
+    assert "Running your code…" not in texts(at) and "live-assign-the-model" not in block_keys(at)
 
 
 def test_solution_opens_after_the_hints_or_on_a_confirmed_request() -> None:

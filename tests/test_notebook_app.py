@@ -146,6 +146,33 @@ def test_the_notebook_shows_its_cells_and_a_blank_in_before_any_run(hub: FakeHub
     assert "Kernel: none yet." in page and "Kernels shut down after 15 minutes without a run" in page
 
 
+def test_a_cell_s_run_says_running_before_its_draw_waits_for_the_output(hub: FakeHub, monkeypatch) -> None:
+    """Issue 23: the click's callback waited up to CELL_QUICK_WAIT_S for the cell before anything was drawn.
+    The draw now says "Running your cell…" first (sent to the browser before the wait), then the output."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ScriptRunContext
+
+    at = notebook_app()
+    events: list[str] = []
+    enqueue, wait = ScriptRunContext.enqueue, CellBatch.wait
+
+    def record(ctx, msg) -> None:
+        element = msg.delta.new_element
+        events.append(element.html.body if element.WhichOneof("type") == "html" else "")
+        enqueue(ctx, msg)
+
+    def waiting(batch, timeout_s: float) -> bool:
+        events.append("WAIT")
+        return wait(batch, timeout_s)
+
+    monkeypatch.setattr(ScriptRunContext, "enqueue", record)
+    monkeypatch.setattr(CellBatch, "wait", waiting)
+    at = run_cell(at, 1)
+    assert "WAIT" in events, "the cell was not waited for"
+    before = events[: events.index("WAIT")]
+    assert any("Running your cell…" in e and 'role="status"' in e for e in before), before
+    assert "Running your cell…" not in texts(at) and prompts(at)[0].startswith("In [1]:")
+
+
 def test_the_fit_cell_first_is_a_name_error_said_in_cell_words(hub: FakeHub) -> None:
     at = run_cell(notebook_app(), 1)
     at = run_cell(at, TRAIN)

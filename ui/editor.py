@@ -56,14 +56,21 @@ _STYLE = (
 #   copy in the frame, its text box: a screen reader says how to leave before the learner is in.
 # - E (BACK_KEY), pressed outside any text field (on the verdict a run focused), focuses the editor again.
 # - Skip links (ui.plain.skip_link) move the focus to their target (once per page: a listener of its own).
-# - Code over the size limit is not pasted or dropped in: a message says why (the tab stays responsive).
+# - Code over the size limit (settings.MAX_CODE_BYTES, in UTF-8 bytes as the page counts them) is not pasted or
+#   dropped in, and Ctrl+Enter does not send it: a message says why at once (the tab stays responsive), where
+#   Ctrl+Enter once did nothing at all.
 _SCRIPT = """<script>(function(){
 var MAX=__MAX__, escaped=false, parentDoc=window.parent.document, HELP='__HELP__', BACK='__BACK__';
 function editor(){var el=document.querySelector('.ace_editor:not(.ace_autocomplete)');return el&&el.env&&el.env.editor;}
 function note(text){var n=document.getElementById('tutor-note');if(!n){n=document.createElement('div');
  n.id='tutor-note';n.setAttribute('role','alert');document.body.insertBefore(n,document.body.firstChild);}
  n.textContent=text;n.style.display=text?'block':'none';}
-function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
+function bytes(v){return new TextEncoder().encode(v).length;}
+var refused=false;
+function tooBig(v){var size=bytes(v);if(size<=MAX){if(refused){refused=false;note('');}return false;}
+ refused=true;note('Not run: your code is '+Math.round(size/1000)+' KB; the limit is '+Math.round(MAX/1000)+' KB.');
+ return true;}
+function flush(){try{var ed=editor();if(!ed)return;var v=ed.getValue();if(tooBig(v))return;
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',value:v,dataType:'json'},'*');
  }catch(e){}}
 var P=window.parent;
@@ -96,7 +103,7 @@ document.addEventListener('focusin',mine,true);
 var shiftRuns=false;
 window.addEventListener('message',function(e){var d=e.data;
  if(d&&d.type==='streamlit:render'&&d.args){shiftRuns=!!d.args.shiftEnterRuns;setTimeout(describe,0);}});
-function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(v.length>MAX)return;
+function run(){var ed=editor();if(!ed)return;var v=ed.getValue();if(tooBig(v))return;
  window.parent.postMessage({isStreamlitMessage:true,type:'streamlit:setComponentValue',
   value:v+'\\u0000RUN'+Date.now(),dataType:'json'},'*');}
 function leave(back){var frame=window.frameElement;if(!frame)return;
@@ -111,7 +118,7 @@ document.addEventListener('keydown',function(e){
  if(e.key==='Escape'){escaped=true;return;}
  if(e.key==='Tab'&&escaped){e.preventDefault();e.stopPropagation();escaped=false;leave(e.shiftKey);return;}
  escaped=false;},true);
-function guard(e,text){var ed=editor();var size=(ed?ed.getValue().length:0)+text.length;
+function guard(e,text){var ed=editor();var size=bytes(ed?ed.getValue():'')+bytes(text);
  if(size>MAX){e.preventDefault();e.stopPropagation();
   note('Not pasted: that would make '+Math.round(size/1000)+' KB of code; the limit is '+Math.round(MAX/1000)+' KB.');}
  else note('');}

@@ -76,6 +76,7 @@ class NotebookState:
     redraw_asked: float = 0.0
     deleted: tuple[int, NotebookCell] | None = None  # the cell deleted last, and where (Undo delete)
     said: str = ""  # a line of ours for the next draw only (a cell deleted)
+    fresh: bool = False  # a cell was just run: the next draw waits a moment for its output, saying so
 
     def code_cells(self) -> list[NotebookCell]:
         return [cell for cell in self.cells if cell.is_code]

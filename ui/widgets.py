@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
 from tutor import settings
 from tutor.checks.judge import CheckResult, CheckStatus
@@ -72,6 +72,11 @@ SHARED_CSS = """
 /* A lesson's verdict beside its hints and solution where the panels have room, stacked below 900 px of their
    own width (a container query: an open sidebar leaves less). */
 .st-key-lesson-panels { container-type: inline-size; }
+/* "Running your code…" (show_running): fixed near the bottom of the window, seen whatever the scroll; its
+   wrapper's share of the column's gap taken back, so the page does not move while it shows. */
+.st-key-run-status { position: fixed; bottom: 1.5rem; left: 50%; transform: translateX(-50%); z-index: 1000;
+  width: auto !important; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.2); border-radius: 0.5rem; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-run-status) { margin-bottom: -1rem; }
 @container (max-width: 900px) {
   .st-key-lesson-panels [data-testid="stHorizontalBlock"] { flex-direction: column; }
   .st-key-lesson-panels [data-testid="stColumn"] { width: 100% !important; flex: 1 1 auto !important; }
@@ -176,6 +181,18 @@ def render_live(job: RunSnapshot, limit_s: float | None = None) -> None:
         st.code(tail(render_terminal(job.output), 30), language=None)
 
 
+RUNNING_WORDS = "Running your code…"
+RUN_STATUS_KEY = "run-status"  # SHARED_CSS places it over the page, where the learner's eyes are
+
+
+def show_running(slot: DeltaGenerator, words: str = RUNNING_WORDS) -> None:
+    """The page's answer to Run while its draw waits for a quick result: plain words in a polite live
+    region (role=status), fixed over the page so that it is seen whatever the scroll (the Run button is
+    usually far below the top). ``slot``: an st.empty() that the caller empties when the result is drawn."""
+    with slot.container(key=RUN_STATUS_KEY):
+        plain.show(words, tone="info")
+
+
 def too_large_message(size: int) -> str:
     return (
         f"Not run: your code is {size / 1000:.0f} KB; the limit is {settings.MAX_CODE_BYTES / 1000:.0f} KB. "
@@ -191,7 +208,9 @@ def focus_verdict() -> None:
 
 def history_chart(history: list[dict]):
     """Loss and accuracy by epoch: whole epochs on the x axis (never "1.000000"), two decimals on the y axis."""
-    import altair as alt  # (Streamlit's own dependency; imported when a training is first drawn)
+    # Both imported when a training is first drawn: pandas alone cost ~0.3 s of the server's first page.
+    import altair as alt  # (Streamlit's own dependency)
+    import pandas as pd
 
     frame = pd.DataFrame(history, index=pd.RangeIndex(1, len(history) + 1, name="epoch"))
     columns = [c for c in ("loss", "accuracy") if c in frame]
