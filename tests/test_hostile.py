@@ -152,16 +152,40 @@ def sandbox_processes() -> list[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def forked():
+    """A fork server (tutor.sandbox.forkserver): the same programs must be held as well in a forked run."""
+    from tutor.sandbox.dataset import ensure_dataset
+    from tutor.sandbox.forkserver import ForkServerPool
+    from tutor.sandbox.isolation import Level
+
+    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS)
+    assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
+    yield pool
+    pool.close()
+
+
 @strict_only
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> None:
+    check_hostile_program(name, None)
+
+
+@strict_only
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_program_in_a_forked_run(name: str, forked) -> None:
+    check_hostile_program(name, forked)
+
+
+def check_hostile_program(name: str, pool) -> None:
     source, termination, words = HOSTILE[name]
     started = time.monotonic()
-    verdict = grade_source(LESSON, source, limits=LIMITS)
+    verdict = grade_source(LESSON, source, limits=LIMITS, pool=pool)
     assert time.monotonic() - started < 60
     assert not verdict.passed
     assert verdict.grader_error is None  # the learner's program, not the grader, went wrong
     result = verdict.cases[0].result
+    assert result.warm is (pool is not None)  # a forked run when a fork server is given
     if termination is not None:
         assert result.termination is termination, (result.termination, result.detail)
     text = verdict_words(verdict)
@@ -170,7 +194,7 @@ def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> N
     if words == "SyntaxError":  # never called a NameError (PrairieLearn once did that)
         assert "NameError" not in text
     assert nothing_left_running(), sandbox_processes()
-    after = run_program(RunRequest("print('still fine')\n"))
+    after = run_program(RunRequest("print('still fine')\n"), pool=pool)
     assert after.stdout == "still fine\n"
 
 
@@ -203,9 +227,12 @@ TF_HOSTILE = {
 @strict_only
 @pytest.mark.tf
 @pytest.mark.parametrize("name", sorted(TF_HOSTILE))
-def test_hostile_tensorflow_program(name: str) -> None:
+@pytest.mark.parametrize("how", ["fresh", "forked"])
+def test_hostile_tensorflow_program(name: str, how: str, request) -> None:
     source, words = TF_HOSTILE[name]
-    verdict = grade_source(LESSON, source, limits=Limits(wall_s=60))
+    pool = request.getfixturevalue("forked") if how == "forked" else None
+    verdict = grade_source(LESSON, source, limits=Limits(wall_s=60), pool=pool)
+    assert verdict.cases[0].result.warm is (pool is not None)
     assert not verdict.passed and verdict.grader_error is None
     text = verdict_words(verdict)
     assert words in text, text
@@ -253,7 +280,8 @@ def test_two_runs_at_once_cannot_see_each_other() -> None:
 
 
 @strict_only
-def test_the_apps_database_is_out_of_reach() -> None:
+@pytest.mark.parametrize("how", ["fresh", "forked"])
+def test_the_apps_database_is_out_of_reach(how: str, request) -> None:
     """The progress database holds every learner's code and results: a run can neither read nor list it,
     while the server itself reads it fine."""
     from tutor import settings
@@ -277,7 +305,9 @@ for path in {targets!r}:
     except OSError as exc:
         print("blocked", type(exc).__name__)
 """
-    verdict = grade_source(LESSON, source, limits=LIMITS)
+    pool = request.getfixturevalue("forked") if how == "forked" else None
+    verdict = grade_source(LESSON, source, limits=LIMITS, pool=pool)
+    assert verdict.cases[0].result.warm is (pool is not None)
     output = verdict.cases[0].result.stdout
     assert output.count("blocked") == len(targets), output
     assert "SECRET" not in output

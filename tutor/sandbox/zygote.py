@@ -137,8 +137,9 @@ def run_init(request: dict, fds: dict, paths: dict, bpf: bytes | None, harness) 
         child = os.fork()
         if child == 0:
             run_program(fds, request, harness)
-        for fd in (fds["stdin"], fds["stdout"], fds["stderr"], fds["events"]):
-            os.close(fd)
+        # Keep our copies of the output pipes until we end, as bubblewrap's init does: the runner then sees
+        # them close only once our exit status is on its way, and never mistakes a finished run for a hung one.
+        os.close(fds["stdin"])
         while True:  # reap orphans until the harness itself ends
             pid, status = os.waitpid(-1, 0)
             if pid == child:
