@@ -115,6 +115,13 @@ def test_nothing_carries_over_from_one_forked_run_to_the_next(forking):
     assert uid != first.stdout.strip()  # each run its own uid
 
 
+def test_each_forked_run_draws_its_own_random_numbers(forking):
+    """As fresh interpreters would: NumPy's global generator, Python's and the OS's differ between runs."""
+    program = "import os, random\nimport numpy as np\nprint(np.random.rand(), random.random(), os.urandom(4).hex())\n"
+    first, second = (run_forked(forking, program).stdout.split() for _ in range(2))
+    assert len(first) == 3 and all(a != b for a, b in zip(first, second, strict=True)), (first, second)
+
+
 def test_two_forked_runs_at_once_cannot_see_each_other(forking):
     writer = (
         "import time\nopen('secret-of-a.txt', 'w').write('a')\nopen('/tmp/secret-of-a.txt', 'w').write('a')\n"

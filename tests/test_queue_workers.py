@@ -242,8 +242,9 @@ def test_submit_cli_prints_the_verdict_with_run_worker_and_attempts(workers, que
 
 
 @pytest.mark.tf  # a warm sandbox imports TensorFlow
-def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
-    worker = workers("w1", TUTOR_POOL_SIZE="1")
+@pytest.mark.parametrize("fork_server", ["off", "auto"])
+def test_express_lane_gives_a_quick_run_its_own_slot(workers, service, fork_server: str) -> None:
+    worker = workers("w1", TUTOR_POOL_SIZE="1", TUTOR_FORK_SERVER=fork_server)
 
     def warm_ready() -> bool:
         return any(worker.warm == 1 for worker in service.workers())
@@ -251,8 +252,11 @@ def test_express_lane_gives_a_quick_run_its_own_slot(workers, service) -> None:
     wait_until(warm_ready, 180)
     long_run = "import time\nprint('started', flush=True)\ntime.sleep(60)\nmodel = 1\n"
     busy = service.submit(learner(service, "Ada"), LESSON, long_run).id
-    wait_until(lambda: not warm_ready(), 60)  # it took the warm sandbox
-    wait_until(warm_ready, 180)  # and the pool has made another
+    if fork_server == "off":
+        wait_until(lambda: not warm_ready(), 60)  # it took the warm sandbox
+        wait_until(warm_ready, 180)  # and the pool has made another
+    else:
+        wait_until(lambda: service.snapshot(busy).state is RunStatus.RUNNING, 60)  # a fork server stays ready
     quick = service.submit(learner(service, "Bob"), LESSON, QUICK_NAME_ERROR).id
     try:
         final = wait_finished(service, quick, 60)

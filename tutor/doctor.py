@@ -75,6 +75,7 @@ def run_doctor() -> list[Finding]:
         )
     )
     findings.append(check_pool_settings())
+    findings.append(check_fork_server())
     if all(f.ok for f in findings):
         started = time.monotonic()
         result = run_program(RunRequest(TINY_FIT, limits=Limits(wall_s=120)))
@@ -164,6 +165,27 @@ def format_findings(findings: list[Finding]) -> str:
         mark = "FAIL" if not finding.ok else "warn" if finding.warning else "ok"
         lines.append(f"{mark:<5} {finding.name:<15} {finding.detail}")
     return "\n".join(lines)
+
+
+def check_fork_server() -> Finding:
+    """Whether runs are forked from a fork server (tutor.sandbox.forkserver) or taken from warm sandboxes."""
+    from tutor.sandbox.forkserver import fork_server_possible
+    from tutor.sandbox.isolation import IsolationError, resolve_level
+
+    if not settings.pool_size():
+        return Finding("fork server", True, "off with the warm pool")
+    if settings.fork_server() == "off":
+        return Finding("fork server", True, "off (TUTOR_FORK_SERVER=off): warm sandboxes, each importing TensorFlow")
+    try:
+        possible = fork_server_possible(resolve_level(settings.sandbox_level()))
+    except IsolationError:
+        possible = False
+    if possible:
+        return Finding("fork server", True, "on: TensorFlow imported once, each run forked into a sandbox of its own")
+    return Finding(
+        "fork server", True, "not here (needs root, the strict sandbox and cgroups): warm sandboxes instead",
+        warning=True,
+    )  # fmt: skip
 
 
 def check_pool_settings() -> Finding:

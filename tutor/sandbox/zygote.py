@@ -157,6 +157,7 @@ def run_program(fds: dict, request: dict, harness) -> None:
         for target, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
             os.dup2(fds[name], target)
             os.close(fds[name])
+        reseed_random()
         code = harness.serve_program(harness.make_sender(fds["events"], request["token"]), fds["events"])
     finally:
         try:
@@ -164,6 +165,15 @@ def run_program(fds: dict, request: dict, harness) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def reseed_random() -> None:
+    """A fresh interpreter seeds NumPy's global generator from the system; a fork would inherit the
+    server's, and every run would draw the same "random" numbers. (Python's own ``random`` reseeds itself
+    after a fork; TensorFlow seeds its kernels at their first op, which runs here, never in the server.)"""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
 
 
 def start_run(request: dict, fds: dict, paths: dict, bpf: bytes | None, harness) -> None:

@@ -112,7 +112,27 @@ def reclaim_orphaned_sandboxes() -> list[int]:
                 cgroup.kill_all(timeout_s=1.0)
                 cgroup.remove(timeout_s=1.0)
             reclaimed.append(uid)
+    reclaim_fork_server_cgroups()
     return reclaimed
+
+
+def reclaim_fork_server_cgroups() -> None:
+    """A fork server's own cgroup (tutor.sandbox.forkserver) is named after the process that started it;
+    once that process is gone (SIGKILLed), the server died with it and only the cgroup is left."""
+    from tutor.sandbox.cgroups import GROUP, RunCgroup
+
+    names = set()
+    for controller in ("memory", "pids"):
+        try:
+            names |= {n for n in os.listdir(settings.cgroup_root() / controller / GROUP) if n.startswith("forkserver-")}
+        except OSError:
+            continue
+    for name in sorted(names):
+        owner = name.split("-")[1]
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            cgroup = RunCgroup(name, 0, 0)
+            cgroup.kill_all(timeout_s=1.0)
+            cgroup.remove(timeout_s=1.0)
 
 
 def sandbox_processes(uids: range) -> dict[int, list[int]]:
