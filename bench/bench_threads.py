@@ -1,7 +1,8 @@
 """Benchmark: TensorFlow's thread settings for trainings at once on this machine (issue 23, part 1).
 
 Two (``--at-once``) gradings of the `assign-the-model` solution started together through one fork server,
-for each thread setting: TensorFlow's default (a pool as wide as the machine per training), and intra-op /
+for each thread setting: TensorFlow's own default (a pool as wide as the machine per training; the app
+sets TUTOR_TF_THREADS, which this replaces), and intra-op /
 inter-op pools set through TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in the sandbox's environment.
 Prints the wall time until both verdicts and each training's own time, median over --repeat.
 
@@ -38,6 +39,8 @@ def with_threads(setting: str):
 
     def env(home: str) -> dict[str, str]:
         values = plain(home)
+        values.pop("TF_NUM_INTRAOP_THREADS", None)  # the setting's own (tutor.settings.tf_threads), put aside
+        values.pop("TF_NUM_INTEROP_THREADS", None)
         if setting != "default":
             intra, inter = setting.split("/")
             values.update(TF_NUM_INTRAOP_THREADS=intra, TF_NUM_INTEROP_THREADS=inter)

@@ -51,6 +51,17 @@ def max_runs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def tf_threads() -> int:
+    """TensorFlow's intra-op and inter-op thread pools in each sandbox (TUTOR_TF_THREADS), by default the
+    cores shared out among the runs at once: on 2 cores with two runs, one each. Two trainings at once with
+    TensorFlow's default (as many threads as cores, each) took 10.1 s, with one thread each 6.9 s; one
+    training alone took 6.2 s and 5.9 s (bench/bench_threads.py, bench/README.md)."""
+    configured = os.environ.get("TUTOR_TF_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, (os.cpu_count() or 1) // max_runs())
+
+
 def var_dir() -> Path:
     path = Path(os.environ.get("TUTOR_VAR_DIR", PROJECT_ROOT / "var"))
     path.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tutor import settings
+
 SANDBOX_HOME = "/home/learner"
 SANDBOX_CASE_DIR = "/run/tutor/case"
 SANDBOX_HARNESS = "/run/tutor/harness.py"
@@ -130,7 +132,10 @@ def namespace_flags() -> list[str]:
 
 def sandbox_env(home: str) -> dict[str, str]:
     """A clean environment: nothing of the server's (no secrets, no proxies)."""
+    threads = str(settings.tf_threads())  # read by TensorFlow when its first op runs, in the run's process
     return {
+        "TF_NUM_INTRAOP_THREADS": threads,
+        "TF_NUM_INTEROP_THREADS": threads,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "KERAS_HOME": os.path.join(home, ".keras"),
