@@ -52,7 +52,7 @@ def measure_one(kind: str) -> dict:
     dataset = ensure_dataset()
     pool = None
     if kind == "forked":
-        from tutor.sandbox.forkserver import ForkServerPool
+        from tutor.sandbox.forkpool import ForkServerPool
         from tutor.sandbox.isolation import Level
 
         pool = ForkServerPool(dataset, Level.STRICT)

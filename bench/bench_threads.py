@@ -26,7 +26,7 @@ from tutor.grading.grade import grade_source  # noqa: E402
 from tutor.lessons.lesson import load_lessons  # noqa: E402
 from tutor.sandbox import isolation  # noqa: E402
 from tutor.sandbox.dataset import ensure_dataset  # noqa: E402
-from tutor.sandbox.forkserver import ForkServerPool  # noqa: E402
+from tutor.sandbox.forkpool import ForkServerPool  # noqa: E402
 from tutor.sandbox.isolation import Level  # noqa: E402
 
 LESSON = load_lessons().get("assign-the-model")

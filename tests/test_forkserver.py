@@ -14,13 +14,13 @@ import threading
 
 import pytest
 
-from tests.test_hostile import nothing_left_running, sandbox_processes
+from tests.test_hostile import HOSTILE, nothing_left_running, sandbox_processes, verdict_words
 from tests.waiting import wait_for
 from tutor import settings
 from tutor.grading.grade import grade_source
 from tutor.lessons.lesson import load_lessons
 from tutor.sandbox.dataset import ensure_dataset
-from tutor.sandbox.forkserver import ForkServerPool
+from tutor.sandbox.forkpool import ForkServerPool
 from tutor.sandbox.isolation import Level, Limits
 from tutor.sandbox.pool import WarmPool, start_pool_from_settings
 from tutor.sandbox.results import Termination
@@ -63,7 +63,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def forking():
-    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS)
+    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS, size=0)  # each run forked on the spot
     assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
     yield pool
     pool.close()
@@ -223,3 +223,29 @@ def test_the_settings_pick_the_fork_server_where_it_can_run(monkeypatch):
     monkeypatch.setenv("TUTOR_FORK_SERVER", "sometimes")
     with pytest.raises(ValueError, match="TUTOR_FORK_SERVER"):
         start_pool_from_settings()
+
+
+def test_runs_forked_ahead_touch_their_memory_and_wait_for_a_program():
+    """size runs are kept forked ahead with memory touched for the program's arrays (as warm sandboxes did);
+    a run with other limits is forked on the spot; both are sandboxes of their own."""
+    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS, size=2, prefault_mb=256)
+    try:
+        assert pool.wait_until_ready(timeout_s=180)
+        stats = pool.stats()
+        assert (stats.ready, stats.size) == (2, 2) and "2 of 2 runs forked ahead" in pool.describe()
+        ahead = pool.take(Level.STRICT, LIMITS, ensure_dataset())
+        assert ahead is not None and ahead.rss_mb >= 256  # its own READY said so, after touching the memory
+        ahead.close()
+        other = Limits(wall_s=30, memory_mb=2048)  # not the pool's limits: forked now, with these
+        result = run_program(RunRequest(LOOK_AROUND % "/nowhere", limits=other, level="strict"), pool=pool)
+        assert result.warm and json.loads(result.stdout)["data"] == 2048 * 1024 * 1024
+        result = run_forked(pool, "import os\nprint(os.getuid())\n")
+        assert 61000 <= int(result.stdout) < 62000
+        # With its memory touched ahead and big blocks from the heap, a memory bomb still meets the limit.
+        assert pool.wait_until_ready(timeout_s=60)
+        bomb = grade_source(LESSON, HOSTILE["memory-bomb"][0], pool=pool, limits=LIMITS)
+        assert bomb.cases[0].result.warm and bomb.grader_error is None and not bomb.passed
+        assert "memory" in verdict_words(bomb).lower(), verdict_words(bomb)
+    finally:
+        pool.close()
+    assert nothing_left_running(), sandbox_processes()

@@ -156,10 +156,10 @@ def sandbox_processes() -> list[str]:
 def forked():
     """A fork server (tutor.sandbox.forkserver): the same programs must be held as well in a forked run."""
     from tutor.sandbox.dataset import ensure_dataset
-    from tutor.sandbox.forkserver import ForkServerPool
+    from tutor.sandbox.forkpool import ForkServerPool
     from tutor.sandbox.isolation import Level
 
-    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS)
+    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS, size=0)  # each run forked on the spot
     assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
     yield pool
     pool.close()

@@ -10,12 +10,12 @@ and nobody else's; its own uid (claimed here, host-wide), cgroups and rlimits; n
 privileges; the seccomp filter. Nothing is shared between runs but memory pages copied on write.
 
 Only as root with strict isolation and cgroups (the per-run uid and memory limit need root); elsewhere
-the warm pool (pool.py) serves as before. ``ForkServerPool`` has the warm pool's interface.
+the warm pool (pool.py) serves as before. ``tutor.sandbox.forkpool.ForkServerPool`` gives a fork server
+the warm pool's interface.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -49,7 +49,7 @@ from tutor.sandbox.isolation import (
     claim_uid,
     cpu_limit_s,
 )
-from tutor.sandbox.pool import PoolKey, PoolStats
+from tutor.sandbox.pool import PoolKey
 from tutor.sandbox.protocol import EventType, decode_event
 from tutor.sandbox.runner import PROCESS_HEADROOM, Sandbox
 from tutor.sandbox.seccomp import compiled_filter
@@ -57,7 +57,6 @@ from tutor.sandbox.seccomp import compiled_filter
 LOG = logging.getLogger("tutor")
 READY_TIMEOUT_S = 120.0
 FORK_TIMEOUT_S = 10.0  # a forked run says its pid within milliseconds; this long means the server is broken
-RETRY_AFTER_S = 10.0
 SERVER_MEMORY_MB = 4096  # the server's own cgroup: TensorFlow imported holds ~600 MiB
 
 
@@ -182,8 +181,10 @@ class ForkServer:
                         self.ready, self.rss_mb = True, event["rss_mb"]
         return self.ready
 
-    def fork(self, limits: Limits) -> Sandbox:
-        """A new run's sandbox, forked from the server. Raises OSError when the server cannot fork."""
+    def fork(self, limits: Limits, prefault_mb: int = 0) -> Sandbox:
+        """A new run's sandbox, forked from the server. Raises OSError when the server cannot fork. With
+        ``prefault_mb``, forked ahead of its run: it touches that much memory for the program's arrays and
+        then says it is ready (Sandbox.wait_ready), as a warm sandbox does."""
         run_id = secrets.token_hex(8)
         root = self.cases / run_id
         stage, kernel = root / "stage", root / "kernel"
@@ -209,7 +210,10 @@ class ForkServer:
             ours += our_ends
             theirs[1:1] = child_ends
             token = secrets.token_hex(16)
-            request = {"id": run_id, "uid": uid.uid, "token": token, "limits": limits_for_request(limits)}
+            request = {
+                "id": run_id, "uid": uid.uid, "token": token, "limits": limits_for_request(limits),
+                "prefault_mb": prefault_mb,
+            }  # fmt: skip
             with self.lock:
                 socket.send_fds(self.control, [json.dumps(request).encode()], theirs)
             for fd in theirs:
@@ -247,7 +251,7 @@ class ForkServer:
         )
         return Sandbox(
             process, root, stage, Level.STRICT, self.dataset, launch, token, our_ends[3], uid, cgroup,
-            warm=True, ready=True, rss_mb=self.rss_mb, limits=limits,
+            warm=True, ready=not prefault_mb, rss_mb=self.rss_mb, limits=limits,
         )  # fmt: skip
 
     def close(self) -> None:
@@ -347,140 +351,3 @@ def start_fork_server(key: PoolKey, dataset: Dataset, limits: Limits) -> ForkSer
     except OSError:
         pass
     return ForkServer(process, root, key, dataset, mine, read_events, token, cgroup)
-
-
-class ForkServerPool:
-    """The warm pool's interface (tutor.sandbox.pool.WarmPool) over one fork server: ``take`` forks a run
-    from it in milliseconds. A background thread starts the server, and starts it again if it dies or
-    the dataset changes; until it is ready, runs start cold."""
-
-    def __init__(self, dataset: Dataset, level: Level, limits: Limits | None = None, memory_mb: int = 0) -> None:
-        self.size = 1
-        self.prefault_mb = 0  # a forked run's memory is its own, fresh (the server touches none ahead)
-        self.memory_mb = memory_mb or SERVER_MEMORY_MB
-        self._limits = limits or Limits()
-        self._key = PoolKey.of(level, self._limits, dataset)
-        self._dataset = dataset
-        self._server: ForkServer | None = None
-        self._handed_out = 0
-        self._cold = 0
-        self._closing = False
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._thread = threading.Thread(target=self._keep_serving, name="tutor-fork-server", daemon=True)
-        self._thread.start()
-
-    def take(self, level: Level, limits: Limits, dataset: Dataset) -> Sandbox | None:
-        key = PoolKey.of(level, limits, dataset)
-        with self._lock:
-            if (key.dataset_path, key.dataset_mtime_ns) != (self._key.dataset_path, self._key.dataset_mtime_ns):
-                self._key = PoolKey(self._key.level, self._key.limits, key.dataset_path, key.dataset_mtime_ns)
-                self._dataset = dataset
-                self._wake.notify_all()  # the server bound to the old file is replaced
-            server = self._server
-            usable = server is not None and server.alive() and key.level is self._key.level
-            usable = usable and server.key.dataset_path == key.dataset_path
-            usable = usable and server.key.dataset_mtime_ns == key.dataset_mtime_ns
-        sandbox = None
-        if usable:
-            try:
-                sandbox = server.fork(limits)
-            except OSError as exc:
-                LOG.warning("fork server could not start a run: %s", exc)
-                with self._lock:
-                    self._wake.notify_all()
-        with self._lock:
-            if sandbox is not None:
-                self._handed_out += 1
-            else:
-                self._cold += 1
-        return sandbox
-
-    def count_also(self, held_mb) -> None:
-        """Kernels' memory: the fork server holds one TensorFlow whatever they hold, so nothing changes."""
-
-    def poke(self) -> None:
-        with self._lock:
-            self._wake.notify_all()
-
-    def wait_until_ready(self, count: int | None = None, timeout_s: float = READY_TIMEOUT_S) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while not (self._server is not None and self._server.ready and self._server.alive()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._closing:
-                    return False
-                self._wake.wait(min(remaining, 0.5))
-        return True
-
-    def stats(self) -> PoolStats:
-        with self._lock:
-            server = self._server
-            ready = int(server is not None and server.ready and server.alive())
-            held = server.rss_mb if ready else 0.0
-            return PoolStats(self.size, self.memory_mb, ready, 1 - ready, held, self._handed_out, self._cold)
-
-    def describe(self) -> str:
-        """One sentence for the "Data and sandbox" page."""
-        stats = self.stats()
-        state = "ready" if stats.ready else "starting"
-        return (
-            f"Fork server (TensorFlow imported once; each run forked into a sandbox of its own in milliseconds): "
-            f"{state}, holding about {stats.held_mb:.0f} MiB; {stats.handed_out} runs forked, "
-            f"{stats.cold_fallbacks} started fresh while it was not ready."
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._closing = True
-            server, self._server = self._server, None
-            self._wake.notify_all()
-        if server is not None:
-            server.close()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=READY_TIMEOUT_S)
-
-    def _current(self, server: ForkServer | None) -> bool:
-        return (
-            server is not None
-            and server.alive()
-            and (server.key.dataset_path, server.key.dataset_mtime_ns)
-            == (self._key.dataset_path, self._key.dataset_mtime_ns)
-        )
-
-    def _keep_serving(self) -> None:
-        while True:
-            with self._lock:
-                while not self._closing and self._current(self._server):
-                    self._wake.wait(1.0)  # also notices a server that died on its own
-                if self._closing:
-                    return
-                old, self._server = self._server, None
-                key, dataset = self._key, self._dataset
-            if old is not None:
-                old.close()
-            server = None
-            try:
-                server = start_fork_server(key, dataset, self._limits)
-                ok = server.wait_ready(READY_TIMEOUT_S)
-            except Exception as exc:  # noqa: BLE001 - logged; runs start cold meanwhile
-                LOG.warning("fork server could not start: %s", exc)
-                ok = False
-            with self._lock:
-                if ok and not self._closing:
-                    self._server = server
-                    server = None
-                self._wake.notify_all()
-            if server is not None:
-                server.close()
-                if not self._closing:
-                    LOG.warning("fork server did not become ready; retrying in %s s", RETRY_AFTER_S)
-                    time.sleep(RETRY_AFTER_S)
-
-
-def start_fork_server_pool(dataset: Dataset, level: Level, memory_mb: int) -> ForkServerPool | None:
-    if not fork_server_possible(level):
-        return None
-    pool = ForkServerPool(dataset, level, memory_mb=memory_mb)
-    atexit.register(pool.close)
-    return pool

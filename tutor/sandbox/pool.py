@@ -248,9 +248,11 @@ def start_pool_from_settings() -> WarmPool | None:
         LOG.warning("warm pool not started: %s", exc)
         return None
     if settings.fork_server() == "auto":
-        from tutor.sandbox.forkserver import start_fork_server_pool
+        from tutor.sandbox.forkpool import start_fork_server_pool
 
-        forking = start_fork_server_pool(dataset, level, settings.pool_memory_mb())
+        forking = start_fork_server_pool(
+            dataset, level, settings.pool_memory_mb(), settings.pool_size(), settings.pool_prefault_mb()
+        )
         if forking is not None:
             return forking  # type: ignore[return-value] - the warm pool's interface
     pool = WarmPool(settings.pool_size(), settings.pool_memory_mb(), dataset, level)

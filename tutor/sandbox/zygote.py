@@ -158,7 +158,13 @@ def run_program(fds: dict, request: dict, harness) -> None:
             os.dup2(fds[name], target)
             os.close(fds[name])
         reseed_random()
-        code = harness.serve_program(harness.make_sender(fds["events"], request["token"]), fds["events"])
+        send = harness.make_sender(fds["events"], request["token"])
+        prefault_mb = int(request.get("prefault_mb", 0))
+        if prefault_mb:  # forked ahead of its run: touch the memory its arrays will take now, then wait
+            send(harness.Event.STARTED, pid=os.getpid(), python=sys.version.split()[0])
+            harness.prefault_heap(prefault_mb)
+            send(harness.Event.READY, rss_mb=harness.resident_mb())
+        code = harness.serve_program(send, fds["events"], started=bool(prefault_mb))
     finally:
         try:
             sys.stdout.flush()
