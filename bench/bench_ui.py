@@ -1,7 +1,7 @@
 """Benchmark: the app in a real browser against the engine's command-line grader.
 
 Prints (medians over --repeat runs, in one run of this script):
-- time from `streamlit run` to the first rendered page (goal <= 3 s);
+- time from starting the server (serve.py, as scripts/run.sh) to the first rendered page (goal <= 2 s);
 - for the assign-the-model solution: time from pressing Ctrl+Enter (and the Run button) to the first
   epoch shown and to the verdict shown, against the engine alone on the same code (goal: the UI adds
   <= 0.5 s).
@@ -36,8 +36,9 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen:
+    """The app as scripts/run.sh starts it (serve.py: `streamlit run app.py`, the pages imported meanwhile)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+        [sys.executable, "serve.py", "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -53,17 +54,34 @@ def wait_healthy(url: str) -> None:
             time.sleep(0.02)
 
 
-def time_first_page(browser) -> float:
+TITLE = "NameError: name 'model' is not defined"
+# Stamps, on the page's own clock, the first moment the overview's title is in the document.
+TITLE_CLOCK = """
+new MutationObserver((_, observer) => {
+  if (document.body && document.body.innerText.includes(TITLE_TEXT)) {
+    window.__title_at = performance.timeOrigin + performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+""".replace("TITLE_TEXT", repr(TITLE))
+
+
+def time_first_page(browser) -> tuple[float, float]:
+    """Server start -> the first page's title on screen: read off the page's clock (what the learner sees)
+    and as Playwright sees it (its polling adds 0.1-0.5 s)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     page = browser.new_page()
-    started = time.perf_counter()
+    page.add_init_script(TITLE_CLOCK)
+    started_epoch, started = time.time(), time.perf_counter()
     server = start_server(port)
     try:
         wait_healthy(url)
         page.goto(url)
-        page.get_by_text("NameError: name 'model' is not defined").first.wait_for(timeout=60_000)
-        return time.perf_counter() - started
+        page.get_by_text(TITLE).first.wait_for(timeout=60_000)
+        seen_by_playwright = time.perf_counter() - started
+        in_page = page.evaluate("window.__title_at") / 1000 - started_epoch
+        return in_page, seen_by_playwright
     finally:
         page.close()
         os.killpg(server.pid, signal.SIGTERM)
@@ -137,7 +155,10 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait()
         browser.close()
-    print(f"streamlit run -> first rendered page: median {statistics.median(first_page):.2f} s (goal <= 3 s)")
+    print(
+        f"server start -> first page rendered: median {statistics.median(s[0] for s in first_page):.2f} s on the "
+        f"page's clock (goal <= 2 s, issue 23), {statistics.median(s[1] for s in first_page):.2f} s via Playwright"
+    )
     engine_epoch = statistics.median(s[0] for s in samples["engine"])
     engine_verdict = statistics.median(s[1] for s in samples["engine"])
     print(f"engine alone: first epoch {engine_epoch:.2f} s, verdict {engine_verdict:.2f} s")

@@ -4,10 +4,12 @@ learner's code is put into session state, as the editor would)."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -271,6 +273,29 @@ def test_streamlit_process_never_imports_tensorflow() -> None:
     completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_server_imports_the_pages_while_it_starts_and_never_tensorflow(tmp_path) -> None:
+    """serve.py (scripts/run.sh's command) preloads the first page's modules once the server is up: the
+    preloading thread finishes, the server answers, and no TensorFlow library is mapped into it."""
+    from tests.test_browser import serve_app
+    from tests.waiting import wait_for
+
+    env = {**os.environ, "TUTOR_DB_PATH": str(tmp_path / "serve.sqlite3")}
+    with serve_app(env, tmp_path / "serve.log") as url:
+        pid = int(subprocess.run(["pgrep", "-f", f"serve.py.*{url.rsplit(':', 1)[1]}"], capture_output=True,
+                                 text=True).stdout.split()[0])  # fmt: skip
+
+        def threads() -> list[str]:
+            return [Path(f"/proc/{pid}/task/{t}/comm").read_text().strip() for t in os.listdir(f"/proc/{pid}/task")]
+
+        assert wait_for(lambda: "tutor-preload" not in threads(), timeout_s=60), threads()
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        # No page was viewed, yet the database layer's compiled parts are loaded: the preload ran.
+        assert "sqlalchemy" in maps
+        assert "tensorflow" not in maps
+        assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok"
+    assert "preloading" not in (tmp_path / "serve.log").read_text()  # no preload failed
 
 
 def test_stop_cancels_a_running_program() -> None:

@@ -42,12 +42,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(env: dict[str, str], log_path: Path):
-    """`streamlit run app.py` on a free port until the block ends; yields its URL."""
+    """The app as scripts/run.sh starts it (serve.py: `streamlit run app.py`) on a free port until the block
+    ends; yields its URL."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+        [sys.executable, "serve.py", "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
