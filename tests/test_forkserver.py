@@ -43,6 +43,10 @@ def fds():
             pass  # the listing's own, closed by now
     return sorted(found)
 try:
+    init_fds = os.listdir("/proc/1/fd")  # init holds the run's pipes: not the program's to take
+except OSError as exc:
+    init_fds = type(exc).__name__
+try:
     socket.create_connection(("1.1.1.1", 80), timeout=2)
     network = "reached"
 except OSError as exc:
@@ -56,7 +60,8 @@ print(json.dumps({
     "cases": os.listdir("/run/tutor/cases"), "case": sorted(os.listdir("/run/tutor/case")), "home": os.getcwd(),
     "mount": libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None), "unshare": libc.unshare(0x10000000),
     "network": network, "hostname": socket.gethostname(), "fds": fds(),
-    "root_files": os.path.exists("/etc/shadow"), "project": os.path.exists(%r),
+    "root_files": os.path.exists("/etc/shadow"), "init_fds": init_fds,
+    "self_owner": os.stat("/proc/self").st_uid, "project": os.path.exists(%r),
 }))
 """
 
@@ -93,6 +98,7 @@ def test_a_forked_run_is_a_sandbox_of_its_own(forking):
     # stdin (empty), stdout, stderr and the run's own channel: no socket or file of the server's
     assert seen["fds"] == ["/dev/null", "pipe", "pipe", "pipe"]
     assert not seen["root_files"] and not seen["project"]
+    assert seen["init_fds"] == "PermissionError" and seen["self_owner"] == seen["uid"]
     assert nothing_left_running(), sandbox_processes()
 
 

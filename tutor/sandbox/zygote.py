@@ -34,7 +34,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 22, 24, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 24, 38
 SECCOMP_MODE_FILTER = 2
 SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 MAX_FDS = 8
@@ -158,6 +158,9 @@ def run_program(fds: dict, request: dict, harness) -> None:
             os.dup2(fds[name], target)
             os.close(fds[name])
         reseed_random()
+        # Changing uid made B (and so us) not dumpable, which a fresh interpreter is: /proc/self would be
+        # root's. B keeps it (it holds the run's pipes); the program's own process is as Python's would be.
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         send = harness.make_sender(fds["events"], request["token"])
         prefault_mb = int(request.get("prefault_mb", 0))
         if prefault_mb:  # forked ahead of its run: touch the memory its arrays will take now, then wait
