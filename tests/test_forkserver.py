@@ -255,3 +255,18 @@ def test_runs_forked_ahead_touch_their_memory_and_wait_for_a_program():
     finally:
         pool.close()
     assert nothing_left_running(), sandbox_processes()
+
+
+def test_a_forked_run_s_last_output_is_all_there(forking):
+    """The verdict of a forked run does not wait for its teardown (Sandbox.close does that meanwhile), but
+    everything it printed up to its end is kept: stdout and stderr, a traceback included."""
+    program = (
+        "import sys\nfor i in range(2000):\n    print(i, 'x' * 60)\nprint('last words', file=sys.stderr)\nmodel.fit()\n"
+    )
+    for _ in range(3):
+        result = run_forked(forking, program)
+        lines = result.stdout.splitlines()
+        assert len(lines) == 2000 and lines[-1].startswith("1999 "), len(lines)
+        assert "last words" in result.stderr
+        assert result.error is not None and result.error.name == "model"
+    assert nothing_left_running(), sandbox_processes()

@@ -251,7 +251,7 @@ class ForkServer:
         )
         return Sandbox(
             process, root, stage, Level.STRICT, self.dataset, launch, token, our_ends[3], uid, cgroup,
-            warm=True, ready=not prefault_mb, rss_mb=self.rss_mb, limits=limits,
+            warm=True, ready=not prefault_mb, rss_mb=self.rss_mb, limits=limits, close_in_background=True,
         )  # fmt: skip
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 The child runs ``tutor/sandbox/harness.py``; its events arrive as JSON lines on a pipe of their own, stamped
 with a token chosen here per run. stdout and stderr are read as they come, capped, and passed on as
 "output" events so a UI can show them live. Whatever happens, the run's processes are gone when
-``run_program`` returns.
+``run_program`` returns (a run forked from a fork server: killed by then, and gone a moment later).
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class Sandbox:
     last_words: bytearray = field(default_factory=bytearray)  # a kernel's last stdout/stderr (tutor.kernels)
     limits: Limits = field(default_factory=Limits)  # what it was started with (a run's own come with the run)
     closed: bool = False
+    close_in_background: bool = False  # a forked run: run_program returns while its processes are torn down
 
     def alive(self) -> bool:
         return not self.closed and self.process.poll() is None
@@ -243,7 +244,12 @@ def run_program(
     try:
         return run_in_sandbox(sandbox, request, on_event, cancel, started)
     finally:
-        sandbox.close()
+        if sandbox.close_in_background:
+            # Killed already; tearing a big process down (~0.1 s) and freeing its uid and cgroup need not
+            # delay the verdict.
+            threading.Thread(target=sandbox.close, name="tutor-close-sandbox", daemon=True).start()
+        else:
+            sandbox.close()
 
 
 class WarmPoolLike(Protocol):
@@ -303,11 +309,12 @@ def run_in_sandbox(
     return result
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: subprocess.Popen, wait: bool = True) -> None:
     """SIGKILL the whole group. Under bubblewrap that also ends its pid namespace."""
     if not isinstance(process, subprocess.Popen):  # a forked run: pid 1 of its namespace, by its pidfd
         process.kill()
-        process.wait(timeout=10)
+        if wait:
+            process.wait(timeout=10)
         return
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -345,6 +352,7 @@ class _Supervisor:
         self.finished_event = False
         self.harness_started = False  # the harness's first event: Python started inside the sandbox
         self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in self.output}
+        self.forked = not isinstance(process, subprocess.Popen)  # from a fork server (tutor.sandbox.forkserver)
 
     def watch(self) -> None:
         selector = selectors.DefaultSelector()
@@ -381,6 +389,9 @@ class _Supervisor:
                     # down would only delay the verdict. What is already in the pipes is still read.
                     self.kill()
                     exited_at = time.monotonic()
+                    if self.forked:  # its output is in the pipes now; its teardown is Sandbox.close's
+                        self.drain(selector)
+                        break
         finally:
             selector.close()
             self.kill()
@@ -388,13 +399,29 @@ class _Supervisor:
             self.process.stdout.close()
             self.process.stderr.close()
 
+    def drain(self, selector: selectors.BaseSelector) -> None:
+        """Read what is in the pipes now, without waiting for more."""
+        while self.stopped is None:
+            ready = selector.select(timeout=0)
+            if not ready:
+                return
+            for key, _ in ready:
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.data == "events":
+                    self.read_events(chunk)
+                else:
+                    self.read_output(key.data, chunk)
+
     def stop(self, reason: Termination) -> None:
         if self.stopped is None:
             self.stopped = reason
         self.kill()
 
     def kill(self) -> None:
-        _kill_group(self.process)
+        # A forked run that said "finished" is not waited for: its exit status tells nothing more.
+        _kill_group(self.process, wait=not (self.forked and self.finished_event))
 
     def read_output(self, stream: str, chunk: bytes) -> None:
         cap = self.limits.output_kb * 1024
