@@ -64,6 +64,19 @@ def postgres_url() -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def fork_server():
+    """A fork server (tutor.sandbox.forkpool) forking each run on the spot, for one test module."""
+    from tutor.sandbox.dataset import ensure_dataset
+    from tutor.sandbox.forkpool import ForkServerPool
+    from tutor.sandbox.isolation import Level, Limits
+
+    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=Limits(wall_s=30), size=0)
+    assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path):
     """Every test that takes `db` runs on SQLite and on PostgreSQL (in a database of its own, on the server

@@ -66,23 +66,15 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def forking():
-    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS, size=0)  # each run forked on the spot
-    assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
-    yield pool
-    pool.close()
-
-
 def run_forked(pool: ForkServerPool, source: str, **kwargs):
     result = run_program(RunRequest(source, limits=LIMITS, level="strict", **kwargs), pool=pool)
     assert result.warm, (result.termination, result.detail)  # forked from the server, not a fresh sandbox
     return result
 
 
-def test_a_forked_run_is_a_sandbox_of_its_own(forking):
+def test_a_forked_run_is_a_sandbox_of_its_own(fork_server):
     project = os.path.dirname(os.path.abspath(__file__))  # the tests folder: none of the server's files
-    result = run_forked(forking, LOOK_AROUND % project, files={"data.csv": b"1,2\n"})
+    result = run_forked(fork_server, LOOK_AROUND % project, files={"data.csv": b"1,2\n"})
     assert result.termination is Termination.FINISHED, (result.detail, result.stderr)
     seen = json.loads(result.stdout)
     assert 61000 <= seen["uid"] < 62000  # a uid of its own, never root
@@ -102,15 +94,15 @@ def test_a_forked_run_is_a_sandbox_of_its_own(forking):
     assert nothing_left_running(), sandbox_processes()
 
 
-def test_nothing_carries_over_from_one_forked_run_to_the_next(forking):
+def test_nothing_carries_over_from_one_forked_run_to_the_next(fork_server):
     first = run_forked(
-        forking,
+        fork_server,
         "import os, sys, keras\nkeras.LEFT_BEHIND = 'a'\nos.environ['LEFT_BEHIND'] = 'a'\n"
         "open('/tmp/left-behind', 'w').write('a')\nopen('left-behind', 'w').write('a')\n"
         "open('/dev/shm/left-behind', 'w').write('a')\nsys.modules['left_behind'] = keras\nprint(os.getuid())\n",
     )
     second = run_forked(
-        forking,
+        fork_server,
         "import os, sys, keras\nprint(hasattr(keras, 'LEFT_BEHIND'), 'LEFT_BEHIND' in os.environ,\n"
         "      os.path.exists('/tmp/left-behind'), os.path.exists('left-behind'),\n"
         "      os.path.exists('/dev/shm/left-behind'), 'left_behind' in sys.modules, os.getuid())\n",
@@ -121,14 +113,14 @@ def test_nothing_carries_over_from_one_forked_run_to_the_next(forking):
     assert uid != first.stdout.strip()  # each run its own uid
 
 
-def test_each_forked_run_draws_its_own_random_numbers(forking):
+def test_each_forked_run_draws_its_own_random_numbers(fork_server):
     """As fresh interpreters would: NumPy's global generator, Python's and the OS's differ between runs."""
     program = "import os, random\nimport numpy as np\nprint(np.random.rand(), random.random(), os.urandom(4).hex())\n"
-    first, second = (run_forked(forking, program).stdout.split() for _ in range(2))
+    first, second = (run_forked(fork_server, program).stdout.split() for _ in range(2))
     assert len(first) == 3 and all(a != b for a, b in zip(first, second, strict=True)), (first, second)
 
 
-def test_two_forked_runs_at_once_cannot_see_each_other(forking):
+def test_two_forked_runs_at_once_cannot_see_each_other(fork_server):
     writer = (
         "import time\nopen('secret-of-a.txt', 'w').write('a')\nopen('/tmp/secret-of-a.txt', 'w').write('a')\n"
         "print('written', flush=True)\ntime.sleep(600)\n"
@@ -145,33 +137,53 @@ def test_two_forked_runs_at_once_cannot_see_each_other(forking):
 
     request = RunRequest(writer, limits=Limits(wall_s=300), level="strict")
     writing = threading.Thread(
-        target=lambda: results.update(a=run_program(request, on_writer_event, stop_writer, pool=forking))
+        target=lambda: results.update(a=run_program(request, on_writer_event, stop_writer, pool=fork_server))
     )
     writing.start()
     try:
         assert written.wait(60), "the writer never wrote"
-        results["b"] = run_forked(forking, reader)
+        results["b"] = run_forked(fork_server, reader)
     finally:
         stop_writer.set()
         writing.join(60)
     assert results["a"].warm and results["a"].termination is Termination.CANCELLED
     listing, pids = results["b"].stdout.splitlines()
-    assert listing == "['main.py'] [] []"  # not a's home, nor a's /tmp, nor a's staged folder
+    home, tmp, cases = listing.split("] [")
+    assert home == "['main.py'" and cases == "]"  # not a's home, nor a's staged folder
+    assert "secret-of-a" not in tmp  # nor a's /tmp (a venv under /tmp shows up there, read-only)
     assert pids == "[1, 2]"
 
 
+def test_what_the_server_binds_under_tmp_stays_reachable(fork_server):
+    """A checkout or venv under /tmp (CI's clean clone may be one) is bound inside the sandbox's /tmp; each
+    run covers /tmp with its own tmpfs and binds those again, read-only. Without that, anything the server
+    had not imported yet (`from tensorflow.keras import layers`) was missing in a forked run."""
+    from tutor.sandbox.isolation import python_roots
+
+    roots = python_roots()
+    program = (
+        f"import os\nroots = {roots!r}\n"
+        "print([os.path.isdir(r) for r in roots])\nprint([os.access(r, os.W_OK) for r in roots])\n"
+        "from tensorflow.keras import layers\nprint(layers.Dense.__name__)\n"
+    )
+    result = run_forked(fork_server, program)
+    readable, writable, dense = result.stdout.splitlines()
+    assert readable == str([True] * len(roots)) and writable == str([False] * len(roots)), result.stdout
+    assert dense == "Dense", result.stderr
+
+
 @pytest.mark.tf
-def test_the_lessons_starter_and_solution_are_graded_the_same_when_forked(forking):
-    starter = grade_source(LESSON, LESSON.starter, pool=forking)
+def test_the_lessons_starter_and_solution_are_graded_the_same_when_forked(fork_server):
+    starter = grade_source(LESSON, LESSON.starter, pool=fork_server)
     assert starter.cases[0].result.warm and starter.first_error["type"] == "NameError"
     assert starter.first_error["name"] == "model"
-    solution = grade_source(LESSON, (settings.solutions_dir() / "assign-the-model.py").read_text(), pool=forking)
+    solution = grade_source(LESSON, (settings.solutions_dir() / "assign-the-model.py").read_text(), pool=fork_server)
     assert solution.cases[0].result.warm
     assert solution.passed, [check.message for check in solution.checks]
     assert [fit.epochs_run for fit in solution.cases[0].result.fits] == [5]
 
 
-def test_a_run_whose_server_dies_ends_in_words_and_a_new_server_takes_over(forking):
+def test_a_run_whose_server_dies_ends_in_words_and_a_new_server_takes_over(fork_server):
     started = threading.Event()
 
     def on_event(event: dict) -> None:
@@ -180,10 +192,10 @@ def test_a_run_whose_server_dies_ends_in_words_and_a_new_server_takes_over(forki
 
     results = {}
     request = RunRequest("import time\nprint('up', flush=True)\ntime.sleep(600)\n", limits=LIMITS, level="strict")
-    running = threading.Thread(target=lambda: results.update(r=run_program(request, on_event, pool=forking)))
+    running = threading.Thread(target=lambda: results.update(r=run_program(request, on_event, pool=fork_server)))
     running.start()
     assert started.wait(60)
-    server = forking._server
+    server = fork_server._server
     os.killpg(server.process.pid, signal.SIGKILL)
     running.join(30)
     assert not running.is_alive(), "the run outlived its server"
@@ -191,15 +203,15 @@ def test_a_run_whose_server_dies_ends_in_words_and_a_new_server_takes_over(forki
     assert result.termination is Termination.CRASHED and "SIGKILL" in (result.signal or ""), result
     assert result.detail  # in words
     assert nothing_left_running(), sandbox_processes()
-    assert wait_for(lambda: forking._server is not None and forking._server is not server, 180)
-    assert forking.wait_until_ready(timeout_s=180)
-    assert run_forked(forking, "print('fine')\n").stdout == "fine\n"
+    assert wait_for(lambda: fork_server._server is not None and fork_server._server is not server, 180)
+    assert fork_server.wait_until_ready(timeout_s=180)
+    assert run_forked(fork_server, "print('fine')\n").stdout == "fine\n"
 
 
-def test_a_notebook_kernel_runs_in_a_forked_sandbox(forking):
+def test_a_notebook_kernel_runs_in_a_forked_sandbox(fork_server):
     from tutor.kernels.process import KernelProcess
 
-    kernel = KernelProcess.start(Level.STRICT, Limits(wall_s=10, output_kb=64), ensure_dataset(), pool=forking)
+    kernel = KernelProcess.start(Level.STRICT, Limits(wall_s=10, output_kb=64), ensure_dataset(), pool=fork_server)
     try:
         assert kernel.sandbox.warm
         kernel.execute("a", "x = 41", Limits(wall_s=10))
@@ -257,14 +269,14 @@ def test_runs_forked_ahead_touch_their_memory_and_wait_for_a_program():
     assert nothing_left_running(), sandbox_processes()
 
 
-def test_a_forked_run_s_last_output_is_all_there(forking):
+def test_a_forked_run_s_last_output_is_all_there(fork_server):
     """The verdict of a forked run does not wait for its teardown (Sandbox.close does that meanwhile), but
     everything it printed up to its end is kept: stdout and stderr, a traceback included."""
     program = (
         "import sys\nfor i in range(2000):\n    print(i, 'x' * 60)\nprint('last words', file=sys.stderr)\nmodel.fit()\n"
     )
     for _ in range(3):
-        result = run_forked(forking, program)
+        result = run_forked(fork_server, program)
         lines = result.stdout.splitlines()
         assert len(lines) == 2000 and lines[-1].startswith("1999 "), len(lines)
         assert "last words" in result.stderr

@@ -152,19 +152,6 @@ def sandbox_processes() -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def forked():
-    """A fork server (tutor.sandbox.forkserver): the same programs must be held as well in a forked run."""
-    from tutor.sandbox.dataset import ensure_dataset
-    from tutor.sandbox.forkpool import ForkServerPool
-    from tutor.sandbox.isolation import Level
-
-    pool = ForkServerPool(ensure_dataset(), Level.STRICT, limits=LIMITS, size=0)  # each run forked on the spot
-    assert pool.wait_until_ready(timeout_s=180), "the fork server never became ready"
-    yield pool
-    pool.close()
-
-
 @strict_only
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> None:
@@ -173,8 +160,8 @@ def test_hostile_program_gets_a_plain_verdict_and_leaves_nothing(name: str) -> N
 
 @strict_only
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_program_in_a_forked_run(name: str, forked) -> None:
-    check_hostile_program(name, forked)
+def test_hostile_program_in_a_forked_run(name: str, fork_server) -> None:
+    check_hostile_program(name, fork_server)
 
 
 def check_hostile_program(name: str, pool) -> None:
@@ -230,7 +217,7 @@ TF_HOSTILE = {
 @pytest.mark.parametrize("how", ["fresh", "forked"])
 def test_hostile_tensorflow_program(name: str, how: str, request) -> None:
     source, words = TF_HOSTILE[name]
-    pool = request.getfixturevalue("forked") if how == "forked" else None
+    pool = request.getfixturevalue("fork_server") if how == "forked" else None
     verdict = grade_source(LESSON, source, limits=Limits(wall_s=60), pool=pool)
     assert verdict.cases[0].result.warm is (pool is not None)
     assert not verdict.passed and verdict.grader_error is None
@@ -305,7 +292,7 @@ for path in {targets!r}:
     except OSError as exc:
         print("blocked", type(exc).__name__)
 """
-    pool = request.getfixturevalue("forked") if how == "forked" else None
+    pool = request.getfixturevalue("fork_server") if how == "forked" else None
     verdict = grade_source(LESSON, source, limits=LIMITS, pool=pool)
     assert verdict.cases[0].result.warm is (pool is not None)
     output = verdict.cases[0].result.stdout

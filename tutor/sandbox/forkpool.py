@@ -204,7 +204,8 @@ class ForkServerPool:
             sandbox = server.fork(self._limits, prefault_mb=self.prefault_mb)
             ok = sandbox.wait_ready(AHEAD_READY_S)
         except OSError as exc:
-            LOG.warning("fork server could not fork a run ahead: %s", exc)
+            if not self._closing:  # (closing, the server goes away mid-fork: nothing to say)
+                LOG.warning("fork server could not fork a run ahead: %s", exc)
             ok = False
         with self._lock:
             if ok and not self._closing and key == self._key and server is self._server:

@@ -70,12 +70,36 @@ def _loopback_up() -> None:
         fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
+def mounts_below(folder: str) -> list[str]:
+    """The outermost mount points strictly below ``folder`` (from /proc/self/mountinfo)."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as table:
+        for line in table:
+            point = line.split()[4]
+            point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+            if point.startswith(folder + "/"):
+                points.append(point)
+    outermost: list[str] = []
+    for point in sorted(points):
+        if not any(point.startswith(outer + "/") for outer in outermost):
+            outermost.append(point)
+    return outermost
+
+
 def make_mounts(request: dict, paths: dict) -> None:
     """A's part: the run's own namespaces and folders (we are still root in the server's sandbox)."""
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the server or other runs
     limits = request["limits"]
+    # A checkout or venv under /tmp is bound inside the server's /tmp (isolation.build_launch): hold on to
+    # those mounts, cover /tmp with the run's own, and bind them again in it, read-only as before.
+    held = [(point, os.open(point, os.O_PATH)) for point in mounts_below("/tmp")]
     _tmpfs("/tmp", limits["tmp_mb"], "1777")
+    for point, fd in held:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", point, None, MS_BIND | MS_REC)
+        _mount(None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
     _tmpfs("/dev/shm", limits["shm_mb"], "1777")
     _tmpfs(paths["home"], limits["disk_mb"], "0777")
     own = os.path.join(paths["cases"], request["id"])
