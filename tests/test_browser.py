@@ -209,6 +209,29 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
     shot(page, "05-reset")
 
 
+def test_run_is_answered_in_the_page_before_the_server_hears_of_it(page, app_url) -> None:
+    """The editor's script shows "Running your code…" (role=status) the moment Run is pressed, before any
+    round trip to the server; it goes once the server's own status or the verdict is drawn."""
+    page.goto(f"{app_url}/?lesson=assign-the-model")
+    page.wait_for_url(re.compile(r"learner="))
+    page.wait_for_selector(IDLE)
+    page.frame_locator(EDITOR_FRAME).locator(".ace_line").first.wait_for()
+    # A pointerdown alone, dispatched and checked in one task: nothing can have come back from the server.
+    shown = page.evaluate(
+        """() => {
+          const button = document.querySelector('[class*="st-key-run-"] button');
+          button.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
+          const status = document.getElementById('tutor-pending');
+          return status && [status.getAttribute('role'), status.textContent];
+        }"""
+    )
+    assert shown == ["status", "Running your code…"]
+    # A real click: the run's verdict comes, and the page's own copy of the status is gone by then.
+    page.get_by_role("button", name=re.compile("Run$")).click()
+    page.get_by_text("This is the starter code, as given.").wait_for(timeout=90_000)
+    expect(page.locator("#tutor-pending")).to_have_count(0)
+
+
 def test_ctrl_enter_in_the_editor_runs(page, app_url) -> None:
     page.goto(f"{app_url}/assign-the-model")
     # The first draw is followed by the one that signs this browser in (?learner=...), which starts the

@@ -23,6 +23,7 @@ from tutor.sandbox.protocol import MAX_FIGURE_BYTES, MAX_FIGURES, MAX_FIGURES_BY
 from tutor.sandbox.results import CaughtError, ErrorInfo, RunResult, Termination
 from tutor.sandbox.terminal import render_terminal
 from ui import plain
+from ui.editor import RUNNING_WORDS
 from ui.state import dataset_status
 
 PHASES = {
@@ -181,7 +182,6 @@ def render_live(job: RunSnapshot, limit_s: float | None = None) -> None:
         st.code(tail(render_terminal(job.output), 30), language=None)
 
 
-RUNNING_WORDS = "Running your code…"
 RUN_STATUS_KEY = "run-status"  # SHARED_CSS places it over the page, where the learner's eyes are
 
 
