@@ -64,6 +64,20 @@ sections = {
 # (A count, not True: with expanded=True a deep link /?lesson=<id> lost its race with the sign-in draw.)
 page = st.navigation(sections, expanded=len(lesson_pages) + 8)
 
+# The page a new browser was opened on (its URL's path: /studio, /<lesson id>). The draw that signs it in can
+# arrive from the overview (measured: 1 time in 5 for /studio) and would leave it there: go back to that page
+# once. Kept until a draw for a known learner has been on it.
+by_path = {listed.url_path: listed for listed_pages in sections.values() for listed in listed_pages}
+if learner is None and page is not overview:
+    st.session_state["opened_on"] = page.url_path
+opened_on = st.session_state.get("opened_on")
+if learner is not None and opened_on in by_path:
+    if page is overview:
+        st.session_state.pop("opened_on")
+        st.switch_page(by_path[opened_on])
+    elif page.url_path == opened_on:
+        st.session_state.pop("opened_on")
+
 # Deep link: /?lesson=<id> opens that lesson (each lesson also has its own URL, /<id>). Kept in the session
 # until the lesson has been drawn for a known learner: the draw that signs a new browser in can arrive from the
 # overview after the switch (switch_page drops the query), and it would land there otherwise.
