@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.waiting import wait_for
@@ -200,7 +201,10 @@ def test_learner_fixes_the_name_error(page, app_url) -> None:
         page.wait_for_selector(IDLE)
         if page.locator(EDITOR_FRAME).count() != 1:
             return False
-        lines[:] = editor_lines(page)
+        try:
+            lines[:] = editor_lines(page)
+        except PlaywrightError:  # the old editor's frame went while it was read: look again
+            return False
         return len(lines) > 22 and lines[22].strip() == "build_model()"
 
     wait_for(shows_the_starter, timeout_s=60, interval_s=0.5)
