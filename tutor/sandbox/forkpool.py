@@ -20,7 +20,7 @@ from tutor.sandbox.dataset import Dataset
 from tutor.sandbox.forkserver import READY_TIMEOUT_S, SERVER_MEMORY_MB, ForkServer, fork_server_possible
 from tutor.sandbox.forkserver import start_fork_server as start_server
 from tutor.sandbox.isolation import Level, Limits
-from tutor.sandbox.pool import PoolKey, PoolStats
+from tutor.sandbox.pool import PoolKey, PoolStats, pop_alive
 from tutor.sandbox.runner import Sandbox
 
 LOG = logging.getLogger("tutor")
@@ -67,12 +67,7 @@ class ForkServerPool:
                 stale, self._ahead = self._ahead, []  # the server bound to the old file is replaced
             server = self._server if self._current(self._server) and key.level is self._key.level else None
             if server is not None and key == self._key:
-                while self._ahead and sandbox is None:
-                    candidate = self._ahead.pop(0)
-                    if candidate.alive():
-                        sandbox = candidate
-                    else:
-                        stale.append(candidate)
+                sandbox = pop_alive(self._ahead, stale)
             self._wake.notify_all()
         for old in stale:
             old.close()

@@ -36,6 +36,16 @@ def estimate_sandbox_mb(prefault_mb: int) -> float:
     return DEFAULT_ESTIMATE_MB + prefault_mb
 
 
+def pop_alive(sandboxes: list[Sandbox], stale: list[Sandbox]) -> Sandbox | None:
+    """The first live sandbox of ``sandboxes``, taken out; dead ones before it are moved to ``stale``."""
+    while sandboxes:
+        candidate = sandboxes.pop(0)
+        if candidate.alive():
+            return candidate
+        stale.append(candidate)
+    return None
+
+
 @dataclass(frozen=True)
 class PoolKey:
     """What a warm sandbox was prepared for; a run with anything else starts cold."""
@@ -112,12 +122,7 @@ class WarmPool:
                 self._key = PoolKey(self._key.level, self._key.limits, key.dataset_path, key.dataset_mtime_ns)
                 self._dataset = dataset
             elif key == self._key:
-                while self._ready and taken is None:
-                    candidate = self._ready.pop(0)
-                    if candidate.alive():
-                        taken = candidate
-                    else:
-                        stale.append(candidate)
+                taken = pop_alive(self._ready, stale)
             if taken is not None:
                 self._handed_out += 1
             else:

@@ -376,14 +376,8 @@ class _Supervisor:
                 if exited_at is not None and now - exited_at > KILL_GRACE_S:
                     break  # a straggler holds a pipe open; it is killed below
                 for key, _ in selector.select(timeout=0.1):
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        selector.unregister(key.fileobj)
+                    if not self.read_ready(selector, key):
                         open_streams -= 1
-                    elif key.data == "events":
-                        self.read_events(chunk)
-                    else:
-                        self.read_output(key.data, chunk)
                 if self.finished_event and exited_at is None:
                     # The harness has said all it will say; waiting for the interpreter and bwrap to wind
                     # down would only delay the verdict. What is already in the pipes is still read.
@@ -406,13 +400,19 @@ class _Supervisor:
             if not ready:
                 return
             for key, _ in ready:
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                elif key.data == "events":
-                    self.read_events(chunk)
-                else:
-                    self.read_output(key.data, chunk)
+                self.read_ready(selector, key)
+
+    def read_ready(self, selector: selectors.BaseSelector, key: selectors.SelectorKey) -> bool:
+        """Read one ready pipe and pass on what came; False at its end (then no longer watched)."""
+        chunk = os.read(key.fd, 65536)
+        if not chunk:
+            selector.unregister(key.fileobj)
+            return False
+        if key.data == "events":
+            self.read_events(chunk)
+        else:
+            self.read_output(key.data, chunk)
+        return True
 
     def stop(self, reason: Termination) -> None:
         if self.stopped is None:
